@@ -1,0 +1,119 @@
+//! The command line. The doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A terminal lab that builds a container from nothing, one real syscall at a time.
+///
+/// With no command, starts the interactive lab (REPL). Exit codes: 0 success, 1 a step's
+/// check failed, 2 bad input (file, flag, recipe), 3 the host cannot do it.
+#[derive(Debug, Parser)]
+#[command(name = "fromscratch", version, propagate_version = true)]
+pub struct Cli {
+    /// Never colour the output (also: the NO_COLOR environment variable).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// What to do; none starts the interactive lab.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the lessons.
+    List,
+    /// Run one lesson in the terminal, step by step.
+    Run(RunArgs),
+    /// Run lessons 01 to 04 in order, unattended, on the default rootfs: the classic story.
+    Tour {
+        /// Rootfs recipe to use instead of each lesson's own (a name or a .toml path).
+        #[arg(long, value_name = "RECIPE")]
+        rootfs: Option<String>,
+    },
+    /// Build, list or remove rootfs trees.
+    #[command(subcommand)]
+    Rootfs(RootfsCommand),
+    /// Validate lesson and recipe files (all of them when no path is given).
+    Check {
+        /// Lesson or recipe files.
+        paths: Vec<PathBuf>,
+    },
+    /// Remove what an interrupted or killed run left behind (processes, scratch files).
+    Cleanup,
+    /// Run a command in a new container, the way the lessons do (flags as in unshare(1)).
+    Spawn(SpawnArgs),
+}
+
+/// `fromscratch run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Lesson id, number or file: `02-chroot`, `2`, `lessons/02-chroot.toml`.
+    pub lesson: String,
+    /// Run every step without pausing.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Rootfs recipe to use instead of the lesson's own (a name or a .toml path).
+    #[arg(long, value_name = "RECIPE")]
+    pub rootfs: Option<String>,
+}
+
+/// `fromscratch rootfs …`.
+#[derive(Debug, Subcommand)]
+pub enum RootfsCommand {
+    /// Build a rootfs from a recipe (or take it from the cache); prints its directory last.
+    Build {
+        /// Recipe name (`host`, `debian`) or path to a recipe file.
+        recipe: String,
+        /// Rebuild even if a cached tree exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the cached rootfs trees.
+    List,
+    /// Remove cached trees of a recipe (or one tree, by hash).
+    Rm {
+        /// Recipe name or hash.
+        recipe: String,
+    },
+}
+
+/// `fromscratch spawn`.
+#[derive(Debug, Args)]
+pub struct SpawnArgs {
+    /// New PID namespace; the command (or the init) is PID 1. The fork is implied.
+    #[arg(long, short = 'p')]
+    pub pid: bool,
+    /// New mount namespace, with `/` made private first.
+    #[arg(long, short = 'm')]
+    pub mount: bool,
+    /// Mount a fresh /proc inside the rootfs (implies --mount).
+    #[arg(long)]
+    pub mount_proc: bool,
+    /// New UTS namespace (hostname).
+    #[arg(long, short = 'u')]
+    pub uts: bool,
+    /// New IPC namespace.
+    #[arg(long, short = 'i')]
+    pub ipc: bool,
+    /// New network namespace (only `lo`, down).
+    #[arg(long, short = 'n')]
+    pub net: bool,
+    /// Set this hostname (needs --uts).
+    #[arg(long, requires = "uts")]
+    pub hostname: Option<String>,
+    /// Run our small init as PID 1, the command as its child (reaps zombies, forwards
+    /// SIGINT/SIGTERM), as `docker run --init` does.
+    #[arg(long)]
+    pub init: bool,
+    /// Print the syscalls made, with their results, to stderr.
+    #[arg(long)]
+    pub trace: bool,
+    /// The rootfs directory to chroot into.
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: PathBuf,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}

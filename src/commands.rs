@@ -1,0 +1,306 @@
+//! One entry point per subcommand; `main` picks one and turns its result into an exit code.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::cli::{RootfsCommand, RunArgs, SpawnArgs};
+use crate::error::{Classify, EXIT_BAD_INPUT, EXIT_CHECK_FAILED};
+use crate::lab::runner::{RunError, Runner};
+use crate::lesson;
+use crate::runtime::spawn::{self, Stdio};
+use crate::runtime::{ContainerSpec, Namespaces};
+use crate::term;
+
+/// An error that carries its exit code and one sentence; `main` prints it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    /// The sentence.
+    pub message: String,
+    /// The exit code.
+    pub code: u8,
+}
+
+impl Failure {
+    /// From any classified error.
+    pub fn from<E: Classify + std::fmt::Display>(e: &E) -> Self {
+        Self { message: e.to_string(), code: e.exit_code() }
+    }
+}
+
+/// `fromscratch list`.
+///
+/// # Errors
+/// The lessons directory cannot be read.
+pub fn list(out: &mut dyn Write) -> Result<u8> {
+    let dir = crate::paths::lessons_dir();
+    let files = lesson::lesson_files(&dir).map_err(|e| Failure {
+        message: format!("cannot read lessons in {}: {e}; set FROMSCRATCH_DATA to the folder holding lessons/", dir.display()),
+        code: EXIT_BAD_INPUT,
+    })?;
+    for f in files {
+        match lesson::load(&f) {
+            Ok(l) => writeln!(out, "  {:<22} {}", term::title(&l.def.id), l.def.title)?,
+            Err(e) => writeln!(out, "  {:<22} {}", f.display(), term::bad(&e.to_string()))?,
+        }
+    }
+    Ok(0)
+}
+
+/// `fromscratch run LESSON`.
+///
+/// # Errors
+/// A lesson that cannot load or a run that cannot go on.
+pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8> {
+    let l = lesson::find(&args.lesson).map_err(|e| Failure::from(&e))?;
+    run_lesson(l, args.rootfs.as_deref(), args.yes, out)
+}
+
+fn run_lesson(l: lesson::Lesson, rootfs: Option<&str>, yes: bool, out: &mut dyn Write) -> Result<u8> {
+    let mut runner = Runner::new(l, rootfs).map_err(|e| Failure::from(&e))?;
+    runner.show_why = true;
+    writeln!(out, "{}", term::title(&format!("{} — {}", runner.lesson.def.id, runner.lesson.def.title)))?;
+    write!(out, "{}", term::wrap(&runner.lesson.def.summary, 2))?;
+    let mut pausing = !yes;
+    let stdin = std::io::stdin();
+    let mut failed = 0;
+    while runner.next < runner.len() {
+        if pausing {
+            write!(out, "\n{}", term::dim(&format!("[Enter] run step {} · [q] quit > ", runner.next + 1)))?;
+            out.flush()?;
+            let mut line = String::new();
+            match stdin.lock().read_line(&mut line) {
+                Ok(0) | Err(_) => pausing = false,
+                Ok(_) if line.trim() == "q" => break,
+                Ok(_) => {}
+            }
+        }
+        match runner.run_step(runner.next, out) {
+            Ok(r) => failed += usize::from(!r.passed),
+            Err(e) => return Err(run_failure(&e).into()),
+        }
+    }
+    writeln!(out)?;
+    if failed == 0 {
+        writeln!(out, "{}", term::ok(&format!("{}: every check held", runner.lesson.def.id)))?;
+        Ok(0)
+    } else {
+        writeln!(out, "{}", term::bad(&format!("{}: {failed} step(s) had a failed check", runner.lesson.def.id)))?;
+        Ok(EXIT_CHECK_FAILED)
+    }
+}
+
+fn run_failure(e: &RunError) -> Failure {
+    if matches!(e, RunError::Runtime(crate::runtime::RuntimeError::Interrupted)) {
+        return Failure { message: "interrupted: everything the lab started was stopped and removed".into(), code: crate::lab::signals::exit_status() };
+    }
+    Failure::from(e)
+}
+
+/// `fromscratch tour`: lessons 01–04 in order, unattended.
+///
+/// # Errors
+/// As `run`.
+pub fn tour(rootfs: Option<&str>, out: &mut dyn Write) -> Result<u8> {
+    for id in TOUR {
+        let l = lesson::find(id).map_err(|e| Failure::from(&e))?;
+        let code = run_lesson(l, rootfs, true, out)?;
+        if code != 0 {
+            return Ok(code);
+        }
+    }
+    writeln!(out, "\n{}", term::ok("tour complete: a rootfs, a chroot, the host's processes, and a PID namespace"))?;
+    Ok(0)
+}
+
+/// The lessons `tour` runs.
+pub const TOUR: [&str; 4] = ["01-rootfs", "02-chroot", "03-host-processes", "04-pid-namespace"];
+
+/// `fromscratch rootfs …`.
+///
+/// # Errors
+/// A bad recipe or a failed build.
+pub fn rootfs(cmd: &RootfsCommand, out: &mut dyn Write) -> Result<u8> {
+    use crate::rootfs as r;
+    match cmd {
+        RootfsCommand::Build { recipe, force } => {
+            let path = r::find_recipe(recipe).map_err(|e| Failure::from(&e))?;
+            let rec = r::load_recipe(&path).map_err(|e| Failure::from(&e))?;
+            let quiet = !std::io::stdout().is_terminal();
+            let built = r::build(&rec, &r::BuildOptions { quiet, force: *force }, out).map_err(|e| Failure::from(&e))?;
+            writeln!(out, "{}", built.path.display())?;
+        }
+        RootfsCommand::List => {
+            let entries = r::list().map_err(|e| Failure::from(&e))?;
+            if entries.is_empty() {
+                writeln!(out, "no rootfs built yet: try `fromscratch rootfs build host`")?;
+            }
+            for e in entries {
+                writeln!(
+                    out,
+                    "{:<10} {:<8} {:>8} {:>8}  {}",
+                    e.name,
+                    e.builder,
+                    human_size(e.size_bytes),
+                    human_age(e.age),
+                    e.path.display()
+                )?;
+            }
+        }
+        RootfsCommand::Rm { recipe } => {
+            let removed = r::remove(recipe).map_err(|e| Failure::from(&e))?;
+            for p in removed {
+                writeln!(out, "removed {}", p.display())?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn human_size(b: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let mb = b as f64 / 1_048_576.0;
+    if mb >= 1024.0 { format!("{:.1}G", mb / 1024.0) } else { format!("{mb:.0}M") }
+}
+
+fn human_age(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// `fromscratch check [PATH...]`: validate lessons and recipes.
+///
+/// # Errors
+/// Only output failures; bad files give exit 2.
+pub fn check(paths: &[PathBuf], out: &mut dyn Write) -> Result<u8> {
+    let mut files: Vec<PathBuf> = paths.to_vec();
+    if files.is_empty() {
+        files.extend(lesson::lesson_files(&crate::paths::lessons_dir()).unwrap_or_default());
+        files.extend(lesson::lesson_files(&crate::paths::recipes_dir()).unwrap_or_default());
+    }
+    let mut bad = 0;
+    for f in &files {
+        let result = if is_recipe(f) {
+            crate::rootfs::load_recipe(f).map(|_| ()).map_err(|e| e.to_string())
+        } else {
+            lesson::load(f).map(|_| ()).map_err(|e| e.to_string())
+        };
+        match result {
+            Ok(()) => writeln!(out, "{} {}", term::ok("ok"), f.display())?,
+            Err(e) => {
+                bad += 1;
+                writeln!(out, "{e}")?;
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(Failure { message: format!("{bad} of {} file(s) have problems (listed above)", files.len()), code: EXIT_BAD_INPUT }.into());
+    }
+    Ok(0)
+}
+
+fn is_recipe(f: &Path) -> bool {
+    if f.parent().and_then(Path::file_name).is_some_and(|n| n == "rootfs-recipes") {
+        return true;
+    }
+    std::fs::read_to_string(f).is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("[builder]")))
+}
+
+/// `fromscratch cleanup`.
+///
+/// # Errors
+/// The run directory cannot be read.
+pub fn cleanup(out: &mut dyn Write) -> Result<u8> {
+    let run = crate::paths::run_dir();
+    let report = crate::lab::state::cleanup_stale(&run).map_err(|e| Failure::from(&e))?;
+    for k in &report.killed {
+        writeln!(out, "killed {k}")?;
+    }
+    for r in &report.removed {
+        writeln!(out, "removed {}", r.display())?;
+    }
+    for l in &report.live_labs {
+        writeln!(out, "left alone: the lab of process {l} is still running")?;
+    }
+    if report.killed.is_empty() && report.removed.is_empty() {
+        writeln!(out, "nothing to clean up")?;
+    }
+    Ok(0)
+}
+
+/// Host directories a rootfs may never be: chrooting there and mounting /proc on them
+/// would act on the host itself.
+pub const FORBIDDEN_ROOTS: [&str; 18] = [
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys",
+    "/tmp", "/usr", "/var",
+];
+
+/// Refuse a rootfs that is `/`, a host system directory, or not a directory.
+///
+/// # Errors
+/// One sentence naming the path and the rule.
+pub fn confine_rootfs(dir: &Path) -> Result<PathBuf, Failure> {
+    let canon = dir.canonicalize().map_err(|e| Failure {
+        message: format!("rootfs {} cannot be used: {e}; build one with `fromscratch rootfs build host`", dir.display()),
+        code: EXIT_BAD_INPUT,
+    })?;
+    if FORBIDDEN_ROOTS.iter().any(|f| canon == Path::new(f)) {
+        return Err(Failure {
+            message: format!("refusing rootfs {}: it is the host's own {} (a rootfs must be a tree of its own; build one with `fromscratch rootfs build host`)", dir.display(), canon.display()),
+            code: EXIT_BAD_INPUT,
+        });
+    }
+    if !canon.is_dir() {
+        return Err(Failure { message: format!("rootfs {} is not a directory", dir.display()), code: EXIT_BAD_INPUT });
+    }
+    Ok(canon)
+}
+
+/// `fromscratch spawn`.
+///
+/// # Errors
+/// A bad rootfs, or a setup syscall that failed (exit 3 with the reason).
+pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
+    let root = confine_rootfs(&a.rootfs)?;
+    if a.mount_proc && !root.join("proc").is_dir() {
+        return Err(Failure {
+            message: format!("the rootfs {} has no /proc directory to mount a procfs on: create it (mkdir {}/proc)", root.display(), root.display()),
+            code: EXIT_BAD_INPUT,
+        }
+        .into());
+    }
+    let spec = ContainerSpec {
+        root: Some(root.clone()),
+        namespaces: Namespaces { pid: a.pid, mount: a.mount, uts: a.uts, ipc: a.ipc, net: a.net },
+        mount_proc: a.mount_proc,
+        init: a.init,
+        hostname: a.hostname.clone(),
+        command: a.command.clone(),
+        env: Vec::new(),
+    };
+    let sp = spawn::spawn(&spec, Stdio::Inherit).map_err(|e| Failure::from(&e))?;
+    if a.trace {
+        for l in &sp.trace {
+            eprintln!("{}", term::dim(l));
+        }
+    }
+    let (code, _) = spawn::wait_exit(sp.child).map_err(|e| Failure::from(&e))?;
+    if let Some((call, errno)) = &sp.setup_failure {
+        return Err(Failure {
+            message: crate::runtime::error::explain_setup_failure(call, *errno, Some(&root)),
+            code: crate::error::EXIT_HOST_CANNOT,
+        }
+        .into());
+    }
+    if let Some((prog, errno)) = &sp.exec_failure {
+        return Err(Failure { message: crate::lab::explain_exec_failure(prog, *errno, Some(&root)), code: 127 }.into());
+    }
+    Ok(u8::try_from(code).unwrap_or(1))
+}

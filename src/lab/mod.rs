@@ -1,0 +1,285 @@
+//! One lesson's live state: its rootfs, its named containers and decoys, its scratch
+//! directory, and the cleanup registry that undoes all of it.
+//!
+//! Every resource is registered the moment it exists, and the registry is mirrored in a
+//! state file under the run directory. Teardown runs at lesson end, `reset`, Ctrl-C,
+//! SIGTERM and panic (through `Drop`); after a `kill -9`, `fromscratch cleanup` reads the
+//! state file and finishes the job. Mounts need no separate undo: every mount the lab
+//! makes lives in a mount namespace that dies with its last process.
+//!
+//! Only processes the lab started are ever signalled: each is recorded with its start
+//! time (field 22 of /proc/PID/stat), and a PID whose start time differs is not ours.
+
+pub mod runner;
+pub mod signals;
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::runtime::spawn::{self, Spawned, Stdio};
+use crate::runtime::{ContainerSpec, RuntimeError};
+
+pub use signals::interrupted;
+use state::{ProcessRecord, StateFile};
+
+/// A process the lab started and keeps alive across steps.
+#[derive(Debug, Clone)]
+pub struct LiveProcess {
+    /// The name the lesson gave it.
+    pub name: String,
+    /// Our direct child (wait for this one).
+    pub child: Pid,
+    /// Host PID of the process that is PID 1 inside (== child without a PID namespace).
+    pub pid1: Pid,
+    /// The spec it was started from.
+    pub spec: ContainerSpec,
+    /// How it ended, once reaped: exit code or 128+signal.
+    pub ended: Option<i32>,
+}
+
+/// The live lab. Dropping it tears everything down.
+pub struct Lab {
+    /// Scratch directory for this lab (`run_dir()/lab-PID`), removed at teardown.
+    pub scratch: PathBuf,
+    /// The rootfs in use, once built.
+    pub rootfs: Option<PathBuf>,
+    containers: BTreeMap<String, LiveProcess>,
+    decoys: BTreeMap<String, LiveProcess>,
+    state: StateFile,
+}
+
+impl Lab {
+    /// Create the scratch directory and state file, and make the lab a child subreaper
+    /// (PR_SET_CHILD_SUBREAPER), so any orphan of its containers comes back to it to be
+    /// reaped instead of escaping to the host's init.
+    ///
+    /// # Errors
+    /// The run directory cannot be created.
+    pub fn new() -> Result<Self, RuntimeError> {
+        let run = crate::paths::run_dir();
+        std::fs::create_dir_all(&run).map_err(|e| RuntimeError::io(&format!("create {}", run.display()), e))?;
+        let me = std::process::id();
+        let scratch = run.join(format!("lab-{me}"));
+        std::fs::create_dir_all(&scratch)
+            .map_err(|e| RuntimeError::io(&format!("create {}", scratch.display()), e))?;
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+        let state = StateFile::create(&run, &scratch)?;
+        Ok(Self { scratch, rootfs: None, containers: BTreeMap::new(), decoys: BTreeMap::new(), state })
+    }
+
+    /// Start a named, long-lived container (or decoy, with `decoy = true`).
+    ///
+    /// # Errors
+    /// The name is taken, the spawn failed, or its setup failed (the error names the call).
+    pub fn start(&mut self, name: &str, spec: &ContainerSpec, decoy: bool) -> Result<(LiveProcess, Vec<String>), LabError> {
+        if self.containers.contains_key(name) || self.decoys.contains_key(name) {
+            return Err(LabError::NameTaken { name: name.to_string() });
+        }
+        let sp = spawn::spawn(spec, Stdio::Null)?;
+        self.state.add(ProcessRecord::new(name, sp.child, if decoy { "decoy" } else { "container" }))?;
+        if sp.pid1 != sp.child {
+            self.state.add(ProcessRecord::new(&format!("{name} (pid 1)"), sp.pid1, "container"))?;
+        }
+        let trace = sp.trace.clone();
+        if let Some(err) = startup_error(&sp, spec) {
+            spawn::kill_and_reap(sp.child);
+            self.state.forget(sp.child)?;
+            self.state.forget(sp.pid1)?;
+            return Err(LabError::Setup { message: err, trace });
+        }
+        let live = LiveProcess { name: name.to_string(), child: sp.child, pid1: sp.pid1, spec: spec.clone(), ended: None };
+        if decoy {
+            self.decoys.insert(name.to_string(), live.clone());
+        } else {
+            self.containers.insert(name.to_string(), live.clone());
+        }
+        Ok((live, trace))
+    }
+
+    /// A live container by name.
+    #[must_use]
+    pub fn container(&self, name: &str) -> Option<&LiveProcess> {
+        self.containers.get(name)
+    }
+
+    /// A decoy by name.
+    #[must_use]
+    pub fn decoy(&self, name: &str) -> Option<&LiveProcess> {
+        self.decoys.get(name)
+    }
+
+    /// Names of live containers, sorted.
+    #[must_use]
+    pub fn container_names(&self) -> Vec<String> {
+        self.containers.keys().cloned().collect()
+    }
+
+    /// Reap whatever has exited among our children (decoys killed from inside a
+    /// container, orphans re-parented to us as subreaper) without blocking.
+    pub fn reap(&mut self) {
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => self.mark_ended(pid, code),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => self.mark_ended(pid, 128 + sig as i32),
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn mark_ended(&mut self, pid: Pid, code: i32) {
+        for p in self.decoys.values_mut().chain(self.containers.values_mut()) {
+            if p.child == pid {
+                p.ended = Some(code);
+            }
+        }
+        let _ = self.state.forget(pid);
+    }
+
+    /// Stop one container or decoy: SIGKILL its PID 1 (from the parent namespace, SIGKILL
+    /// always reaches it), then reap our child, which returns once PID 1 is gone.
+    ///
+    /// # Errors
+    /// Unknown name.
+    pub fn stop(&mut self, name: &str) -> Result<Vec<String>, LabError> {
+        let p = self
+            .containers
+            .remove(name)
+            .or_else(|| self.decoys.remove(name))
+            .ok_or_else(|| LabError::UnknownName { name: name.to_string() })?;
+        let mut trace = Vec::new();
+        if p.ended.is_none() {
+            if self.state.owns(p.pid1) {
+                let _ = nix::sys::signal::kill(p.pid1, Signal::SIGKILL);
+                trace.push(format!("{:>7}  kill({}, SIGKILL) = 0", "lab", p.pid1));
+            }
+            spawn::kill_and_reap(p.child);
+        }
+        wait_gone(p.pid1, Duration::from_secs(5));
+        let _ = self.state.forget(p.child);
+        let _ = self.state.forget(p.pid1);
+        Ok(trace)
+    }
+
+    /// Stop every container and decoy, newest first.
+    pub fn stop_all(&mut self) {
+        let mut names: Vec<String> = self.containers.keys().chain(self.decoys.keys()).cloned().collect();
+        names.reverse();
+        for n in names {
+            let _ = self.stop(&n);
+        }
+        self.reap();
+    }
+
+    /// A path inside the scratch directory; `rel` must be relative and stay inside.
+    ///
+    /// # Errors
+    /// [`LabError::OutsideLab`] for absolute paths or `..`.
+    pub fn scratch_path(&self, rel: &str) -> Result<PathBuf, LabError> {
+        let p = Path::new(rel);
+        if p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            return Err(LabError::OutsideLab { path: rel.to_string() });
+        }
+        Ok(self.scratch.join(p))
+    }
+
+    /// Tear down everything: containers, decoys, scratch directory, state file.
+    pub fn teardown(&mut self) {
+        self.stop_all();
+        if self.scratch.exists() {
+            let _ = state::remove_tree(&self.scratch, &crate::paths::run_dir());
+        }
+        self.state.remove();
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
+
+/// Wait until `pid` no longer exists (or is a zombie someone else must reap), at most `limit`.
+fn wait_gone(pid: Pid, limit: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return,
+            Ok(s) if s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')) => return,
+            Ok(_) => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+}
+
+fn startup_error(sp: &Spawned, spec: &ContainerSpec) -> Option<String> {
+    if let Some((call, errno)) = &sp.setup_failure {
+        return Some(crate::runtime::error::explain_setup_failure(call, *errno, spec.root.as_deref()));
+    }
+    if let Some((prog, errno)) = &sp.exec_failure {
+        return Some(explain_exec_failure(prog, *errno, spec.root.as_deref()));
+    }
+    None
+}
+
+/// One sentence for a failed execve, naming the missing file inside the rootfs when
+/// ENOENT hides a missing ELF interpreter or library (pitfall R3).
+#[must_use]
+pub fn explain_exec_failure(prog: &str, errno: nix::errno::Errno, root: Option<&Path>) -> String {
+    if errno == nix::errno::Errno::ENOENT
+        && let Some(root) = root
+        && let Some(d) = crate::rootfs::elf::diagnose_enoent(root, prog)
+    {
+        return d;
+    }
+    format!("execve {prog} failed: {} ({})", crate::runtime::syscalls::errno_name(errno), errno.desc())
+}
+
+/// The lab's errors.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// Two live things cannot share a name.
+    #[error("a container or decoy named `{name}` is already running; stop it first or pick another name")]
+    NameTaken {
+        /// The name.
+        name: String,
+    },
+    /// No live thing has this name.
+    #[error("no container or decoy named `{name}` is running; start it first")]
+    UnknownName {
+        /// The name.
+        name: String,
+    },
+    /// A lesson path that would leave the lab's scratch directory.
+    #[error("path `{path}` leaves the lab's scratch directory; lesson paths must be relative, without `..`")]
+    OutsideLab {
+        /// The path as written.
+        path: String,
+    },
+    /// Starting a container failed in a syscall.
+    #[error("{message}")]
+    Setup {
+        /// One sentence: the call, the rule, the fix.
+        message: String,
+        /// The trace up to the failure.
+        trace: Vec<String>,
+    },
+    /// The runtime failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+impl crate::error::Classify for LabError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::NameTaken { .. } | Self::UnknownName { .. } | Self::OutsideLab { .. } => crate::error::EXIT_BAD_INPUT,
+            Self::Setup { .. } => crate::error::EXIT_HOST_CANNOT,
+            Self::Runtime(e) => e.exit_code(),
+        }
+    }
+}

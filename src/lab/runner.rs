@@ -1,0 +1,548 @@
+//! Running a lesson's steps: explain, before, action, syscalls, after, difference, checks.
+//!
+//! The runner owns the [`Lab`] for one lesson; the REPL, `run` and `tour` all drive it.
+//! Every action is typed (see `lesson::format::ActionDef`) and performed by the runtime
+//! with real syscalls; nothing is handed to a shell except the commands a lesson runs
+//! *inside* a container, which the learner sees before they run.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Classify, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_HOST_CANNOT};
+use crate::lab::{Lab, LabError};
+use crate::lesson::{self, ActionDef, ContainerDef, ExpectDef, Lesson, ProbeDef, StepDef};
+use crate::observe::{self, Context, DiffLine, Verdict};
+use crate::runtime::spawn::{self, Stdio};
+use crate::runtime::{ContainerSpec, Namespaces, RuntimeError};
+use crate::term;
+
+/// How long an `exec` action may run.
+pub const ACTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Lines of a probe's output shown before it is cut (checks always see all of it).
+pub const SHOWN_LINES: usize = 30;
+
+/// Why a lesson could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The lab or runtime failed.
+    #[error(transparent)]
+    Lab(#[from] LabError),
+    /// The runtime failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The rootfs could not be built.
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
+    /// The host lacks something the lesson needs.
+    #[error("{0}")]
+    HostCannot(String),
+    /// Bad input at run time (a path leaving the lab, a missing file to copy).
+    #[error("{0}")]
+    BadInput(String),
+    /// Writing to the terminal failed.
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl Classify for RunError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::Lab(e) => e.exit_code(),
+            Self::Runtime(e) => e.exit_code(),
+            Self::Rootfs(e) => e.exit_code(),
+            Self::HostCannot(_) => EXIT_HOST_CANNOT,
+            Self::BadInput(_) => EXIT_BAD_INPUT,
+            Self::Output(_) => EXIT_CHECK_FAILED,
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Default)]
+pub struct StepReport {
+    /// Every check held.
+    pub passed: bool,
+    /// The checks, in order.
+    pub verdicts: Vec<Verdict>,
+    /// Syscalls made by the action.
+    pub trace: Vec<String>,
+}
+
+/// One lesson in progress.
+pub struct Runner {
+    /// The lesson.
+    pub lesson: Lesson,
+    /// Its live state.
+    pub lab: Lab,
+    /// The recipe the rootfs is built from.
+    pub recipe: String,
+    /// Index of the next step to run.
+    pub next: usize,
+    /// Reports of steps run, by index.
+    pub reports: Vec<Option<StepReport>>,
+    /// Show each step's `why` after it (unattended runs).
+    pub show_why: bool,
+}
+
+impl Runner {
+    /// Check the host can run `lesson`, then open a lab for it.
+    ///
+    /// # Errors
+    /// Not root when the lesson needs it, a missing host tool, or the lab cannot start.
+    pub fn new(lesson: Lesson, recipe: Option<&str>) -> Result<Self, RunError> {
+        preflight(&lesson)?;
+        let recipe = recipe.map_or_else(|| lesson.def.requires.rootfs.clone(), str::to_string);
+        let n = lesson.def.steps.len();
+        Ok(Self { lesson, lab: Lab::new()?, recipe, next: 0, reports: vec![None; n], show_why: false })
+    }
+
+    /// Number of steps.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lesson.def.steps.len()
+    }
+
+    /// True when the lesson has no steps (never, once validated).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Build or fetch the rootfs from the cache, once.
+    ///
+    /// # Errors
+    /// The recipe is unknown or the build failed.
+    pub fn ensure_rootfs(&mut self, out: &mut dyn Write) -> Result<PathBuf, RunError> {
+        if let Some(r) = &self.lab.rootfs {
+            return Ok(r.clone());
+        }
+        let path = crate::rootfs::find_recipe(&self.recipe)?;
+        let recipe = crate::rootfs::load_recipe(&path)?;
+        let quiet = !std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let built = crate::rootfs::build(&recipe, &crate::rootfs::BuildOptions { quiet, force: false }, out)?;
+        self.lab.rootfs = Some(built.path.clone());
+        Ok(built.path)
+    }
+
+    /// Resolve a template name to its value, if known now.
+    fn resolve(&self, t: &str) -> Option<String> {
+        match t {
+            "rootfs" => self.lab.rootfs.as_ref().map(|p| p.display().to_string()),
+            "lab" => Some(self.lab.scratch.display().to_string()),
+            _ => {
+                if let Some(n) = t.strip_prefix("decoy.") {
+                    self.lab.decoy(n).map(|d| d.child.to_string())
+                } else if let Some(n) = t.strip_prefix("container.") {
+                    self.lab.container(n).map(|c| c.pid1.to_string())
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Expand templates in one string.
+    #[must_use]
+    pub fn expand(&self, s: &str) -> String {
+        lesson::expand(s, &|t| self.resolve(t))
+    }
+
+    fn expand_all(&self, v: &[String]) -> Vec<String> {
+        v.iter().map(|s| self.expand(s)).collect()
+    }
+
+    fn context(&self, name: &str) -> Result<Context, RunError> {
+        match name {
+            "host" => Ok(Context::Host),
+            "rootfs" => Ok(Context::Chroot(self.lab.rootfs.clone().ok_or_else(|| {
+                RunError::BadInput("this probe runs in the rootfs, which no step has built yet".into())
+            })?)),
+            c => self
+                .lab
+                .container(c)
+                .map(|l| Context::Container { name: c.to_string(), pid1: l.pid1 })
+                .ok_or_else(|| RunError::Lab(LabError::UnknownName { name: c.to_string() })),
+        }
+    }
+
+    fn root_dir(&self, root: &str) -> Result<Option<PathBuf>, RunError> {
+        match root {
+            "host" => Ok(None),
+            "rootfs" => Ok(Some(self.lab.rootfs.clone().ok_or_else(|| RunError::BadInput("no rootfs built yet".into()))?)),
+            r => {
+                let d = r.strip_prefix("lab:").ok_or_else(|| RunError::BadInput(format!("root `{r}` is not rootfs, host or lab:DIR")))?;
+                Ok(Some(self.lab.scratch_path(d)?))
+            }
+        }
+    }
+
+    fn spec(&self, c: &ContainerDef) -> Result<ContainerSpec, RunError> {
+        Ok(ContainerSpec {
+            root: self.root_dir(&c.root)?,
+            namespaces: Namespaces { pid: c.pid, mount: c.mount, uts: c.uts, ipc: c.ipc, net: c.net },
+            mount_proc: c.mount_proc,
+            init: c.init,
+            hostname: c.hostname.clone(),
+            command: self.expand_all(&c.command),
+            env: Vec::new(),
+        })
+    }
+
+    /// The learner-facing shell command equivalent to a container definition.
+    #[must_use]
+    pub fn equivalent_of(&self, c: &ContainerDef) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        let ns = [("--pid", c.pid), ("--mount", c.mount && !c.mount_proc), ("--uts", c.uts), ("--ipc", c.ipc), ("--net", c.net)];
+        let any_ns = c.pid || c.mount || c.mount_proc || c.uts || c.ipc || c.net;
+        if any_ns {
+            parts.push("unshare".into());
+            parts.extend(ns.iter().filter(|(_, on)| *on).map(|(f, _)| (*f).to_string()));
+            if c.pid {
+                parts.push("--fork".into());
+            }
+        }
+        let root = self.root_dir(&c.root).ok().flatten();
+        if let Some(r) = &root {
+            if c.mount_proc {
+                parts.push(format!("--mount-proc={}/proc", r.display()));
+            }
+            parts.push("chroot".into());
+            parts.push(r.display().to_string());
+        } else if c.mount_proc {
+            parts.push("--mount-proc".into());
+        }
+        let s = parts.join(" ");
+        let cmd = term::shell_join(&self.expand_all(&c.command));
+        let line = if s.is_empty() { cmd } else { format!("{s} {cmd}") };
+        if c.init { format!("{line}   # with the lab's init as PID 1, as `docker run --init`") } else { line }
+    }
+
+    /// Print a step's header and explanation.
+    ///
+    /// # Errors
+    /// Output failed.
+    pub fn show_intro(&self, idx: usize, out: &mut dyn Write) -> std::io::Result<()> {
+        let step = &self.lesson.def.steps[idx];
+        writeln!(out)?;
+        writeln!(out, "{}", term::title(&format!("━━ Step {}/{} · {} ━━", idx + 1, self.len(), step.title)))?;
+        write!(out, "{}", term::wrap(&self.expand(&step.explain), 2))?;
+        if let Some(eq) = &step.equivalent {
+            writeln!(out, "  {} {}", term::dim("by hand:"), term::command(&self.expand(eq)))?;
+        }
+        Ok(())
+    }
+
+    /// Run step `idx` for real and print everything. Moves `next` past it.
+    ///
+    /// # Errors
+    /// A runtime or lab failure (a failed *check* is not an error: see the report).
+    pub fn run_step(&mut self, idx: usize, out: &mut dyn Write) -> Result<StepReport, RunError> {
+        let step = self.lesson.def.steps[idx].clone();
+        self.show_intro(idx, out)?;
+        let mut report = StepReport::default();
+        let mut befores: Vec<(String, String)> = Vec::new();
+        if !step.before.is_empty() {
+            writeln!(out, "{}", term::heading("before"))?;
+            for p in &step.before {
+                let (output, v) = self.probe(p, out)?;
+                befores.push((p.label.clone(), output));
+                report.verdicts.extend(v);
+            }
+        }
+        writeln!(out, "{}", term::heading(&format!("action: {}", step.action.kind())))?;
+        let (trace, v) = self.act(&step, out)?;
+        report.verdicts.extend(v);
+        if !trace.is_empty() {
+            writeln!(out, "{}", term::heading("syscalls made"))?;
+            for l in &trace {
+                writeln!(out, "  {}", term::dim(l))?;
+            }
+        }
+        report.trace = trace;
+        self.lab.reap();
+        if !step.after.is_empty() {
+            writeln!(out, "{}", term::heading("after"))?;
+            let mut afters = Vec::new();
+            for p in &step.after {
+                let (output, v) = self.probe(p, out)?;
+                afters.push((p.label.clone(), output));
+                report.verdicts.extend(v);
+            }
+            for (label, after) in &afters {
+                if let Some((_, before)) = befores.iter().find(|(l, _)| l == label) {
+                    show_diff(label, before, after, out)?;
+                }
+            }
+        }
+        if !report.verdicts.is_empty() {
+            writeln!(out, "{}", term::heading("checks"))?;
+            for v in &report.verdicts {
+                writeln!(out, "  {}", if v.ok { term::ok(&v.what) } else { term::bad(&v.what) })?;
+            }
+        }
+        report.passed = report.verdicts.iter().all(|v| v.ok);
+        if !report.passed
+            && let Some(h) = &step.hint
+        {
+            writeln!(out, "  {} {}", term::dim("hint:"), self.expand(h))?;
+        }
+        if self.show_why
+            && let Some(w) = &step.why
+        {
+            writeln!(out, "{}", term::heading("why"))?;
+            write!(out, "{}", term::wrap(&self.expand(w), 2))?;
+            if !step.man.is_empty() {
+                writeln!(out, "  {} {}", term::dim("see:"), step.man.join(", "))?;
+            }
+        }
+        self.reports[idx] = Some(report.clone());
+        self.next = idx + 1;
+        if crate::lab::interrupted() {
+            return Err(RuntimeError::Interrupted.into());
+        }
+        Ok(report)
+    }
+
+    fn probe(&mut self, p: &ProbeDef, out: &mut dyn Write) -> Result<(String, Vec<Verdict>), RunError> {
+        let ctx = self.context(&p.context)?;
+        let argv = self.expand_all(&p.command);
+        writeln!(out, "  [{}] {}", ctx.label(), term::command(&term::shell_join(&argv)))?;
+        // Templates name things that do not change during a probe: resolve them now, so
+        // the lab can be borrowed to reap between retries.
+        let values: Vec<(String, Option<String>)> = p
+            .expect
+            .iter()
+            .flat_map(|e| e.contains.iter().chain(&e.not_contains).chain(&e.matches).chain(&e.not_matches))
+            .flat_map(|s| lesson::templates(s))
+            .map(|t| {
+                let v = self.resolve(&t);
+                (t, v)
+            })
+            .collect();
+        let expand = |s: &str| lesson::expand(s, &|t| values.iter().find(|(n, _)| n == t).and_then(|(_, v)| v.clone()));
+        let lab = &mut self.lab;
+        let mut reap = || lab.reap();
+        let (run, verdicts) = observe::run_checked(&ctx, &argv, p.expect.as_ref(), &expand, &mut reap)?;
+        show_output(&run.outcome, out)?;
+        Ok((run.outcome.output, verdicts))
+    }
+
+    fn check(&self, expect: Option<&ExpectDef>, outcome: &spawn::Outcome) -> Vec<Verdict> {
+        expect.map(|e| observe::evaluate(e, outcome, &|s| self.expand(s))).unwrap_or_default()
+    }
+
+    /// Perform the action; return its trace and verdicts.
+    fn act(&mut self, step: &StepDef, out: &mut dyn Write) -> Result<(Vec<String>, Vec<Verdict>), RunError> {
+        match &step.action {
+            ActionDef::Observe {} => {
+                writeln!(out, "  {}", term::dim("(nothing to do: this step only looks)"))?;
+                Ok((Vec::new(), Vec::new()))
+            }
+            ActionDef::BuildRootfs {} => {
+                let p = self.ensure_rootfs(out)?;
+                writeln!(out, "  rootfs: {}", p.display())?;
+                Ok((Vec::new(), Vec::new()))
+            }
+            ActionDef::ElfNeeds { program, root, expect } => {
+                let dir = self.root_dir(root)?.ok_or_else(|| RunError::BadInput("elf_needs needs a root".into()))?;
+                writeln!(out, "  {}", term::command(&format!("readelf -l -d {}{program}", dir.display())))?;
+                let text = match crate::rootfs::elf::resolve_in_root(&dir, program) {
+                    Ok(list) => {
+                        let mut s = String::new();
+                        for (name, found) in list {
+                            match found {
+                                Some(p) => s.push_str(&format!("{name} => {}\n", p.display())),
+                                None => s.push_str(&format!("{name} => not found\n")),
+                            }
+                        }
+                        s
+                    }
+                    Err(e) => format!("{e}\n"),
+                };
+                let outcome = spawn::Outcome { code: 0, signal: None, output: text };
+                show_output(&outcome, out)?;
+                Ok((Vec::new(), self.check(expect.as_ref(), &outcome)))
+            }
+            ActionDef::MakeTree { dir, copy } => {
+                let base = self.lab.scratch_path(dir)?;
+                std::fs::create_dir_all(&base).map_err(|e| RunError::BadInput(format!("cannot create {}: {e}", base.display())))?;
+                for f in copy {
+                    let src = Path::new(f);
+                    if !src.is_absolute() {
+                        return Err(RunError::BadInput(format!("make_tree copies host files by absolute path; `{f}` is relative")));
+                    }
+                    let dst = base.join(f.trim_start_matches('/'));
+                    if let Some(parent) = dst.parent() {
+                        std::fs::create_dir_all(parent).map_err(|e| RunError::BadInput(format!("cannot create {}: {e}", parent.display())))?;
+                    }
+                    std::fs::copy(src, &dst).map_err(|e| RunError::BadInput(format!("cannot copy {f}: {e}; is it installed?")))?;
+                    writeln!(out, "  {}", term::command(&format!("cp {f} {}", dst.display())))?;
+                }
+                Ok((Vec::new(), Vec::new()))
+            }
+            ActionDef::Exec { expect, .. } => {
+                let def = step.action.exec_container().unwrap_or_default();
+                if def.root == "rootfs" {
+                    self.ensure_rootfs(out)?;
+                }
+                let spec = self.spec(&def)?;
+                writeln!(out, "  {}", term::command(&self.equivalent_of(&def)))?;
+                let (outcome, sp) = spawn::run(&spec, ACTION_TIMEOUT)?;
+                let mut outcome = outcome;
+                if let Some((call, errno)) = &sp.setup_failure {
+                    outcome.output.push_str(&format!(
+                        "fromscratch: {}\n",
+                        crate::runtime::error::explain_setup_failure(call, *errno, spec.root.as_deref())
+                    ));
+                }
+                if let Some((prog, errno)) = &sp.exec_failure {
+                    outcome.output.push_str(&format!("fromscratch: {}\n", crate::lab::explain_exec_failure(prog, *errno, spec.root.as_deref())));
+                }
+                show_output(&outcome, out)?;
+                Ok((sp.trace, self.check(expect.as_ref(), &outcome)))
+            }
+            ActionDef::Start { container } => {
+                let def = self.lesson.def.containers.get(container).cloned().unwrap_or_default();
+                if def.root == "rootfs" {
+                    self.ensure_rootfs(out)?;
+                }
+                let spec = self.spec(&def)?;
+                writeln!(out, "  {}", term::command(&self.equivalent_of(&def).replacen(" #", " &  #", 1)))?;
+                let (live, trace) = self.lab.start(container, &spec, false)?;
+                writeln!(out, "  container `{container}` is running: its PID 1 is host PID {}", live.pid1)?;
+                Ok((trace, Vec::new()))
+            }
+            ActionDef::ExecIn { container, command, expect } => {
+                let pid1 = self.lab.container(container).map(|c| c.pid1).ok_or_else(|| LabError::UnknownName { name: container.clone() })?;
+                let argv = self.expand_all(command);
+                writeln!(out, "  {}", term::command(&format!("nsenter --target {pid1} --all --root {}", term::shell_join(&argv))))?;
+                let mut sp = spawn::join(pid1, &argv, Stdio::Capture)?;
+                let mut outcome = spawn::wait_captured(&mut sp, ACTION_TIMEOUT)?;
+                if let Some((call, errno)) = &sp.setup_failure {
+                    outcome.output.push_str(&format!("fromscratch: {}\n", crate::runtime::error::explain_setup_failure(call, *errno, None)));
+                }
+                show_output(&outcome, out)?;
+                Ok((sp.trace, self.check(expect.as_ref(), &outcome)))
+            }
+            ActionDef::Decoy { name, command } => {
+                let argv = if command.is_empty() { vec!["sleep".to_string(), "3600".to_string()] } else { self.expand_all(command) };
+                writeln!(out, "  {}", term::command(&format!("{} &", term::shell_join(&argv))))?;
+                let spec = ContainerSpec { command: argv, ..Default::default() };
+                let (live, trace) = self.lab.start(name, &spec, true)?;
+                writeln!(out, "  decoy `{name}` is running on the host as PID {} (the lab started it; only it is ever signalled)", live.child)?;
+                Ok((trace, Vec::new()))
+            }
+            ActionDef::Stop { name } => {
+                writeln!(out, "  stopping `{name}`")?;
+                let trace = self.lab.stop(name)?;
+                Ok((trace, Vec::new()))
+            }
+        }
+    }
+
+    /// Run every step from `next` to the end. Returns true when every check held.
+    ///
+    /// # Errors
+    /// As [`Runner::run_step`].
+    pub fn run_all(&mut self, out: &mut dyn Write) -> Result<bool, RunError> {
+        let mut all = true;
+        while self.next < self.len() {
+            let r = self.run_step(self.next, out)?;
+            all &= r.passed;
+        }
+        Ok(all)
+    }
+
+    /// Tear down and start over from step 1 (same rootfs).
+    ///
+    /// # Errors
+    /// The new lab cannot be created.
+    pub fn reset(&mut self) -> Result<(), RunError> {
+        let rootfs = self.lab.rootfs.clone();
+        self.lab.teardown();
+        self.lab = Lab::new()?;
+        self.lab.rootfs = rootfs;
+        self.next = 0;
+        self.reports = vec![None; self.len()];
+        Ok(())
+    }
+
+    /// The context a `shell` in the current step should open in: the container the
+    /// step works with, else the rootfs once built, else the host.
+    #[must_use]
+    pub fn shell_context(&self) -> Context {
+        let idx = self.next.min(self.len().saturating_sub(1));
+        for step in self.lesson.def.steps[..=idx].iter().rev() {
+            let name = match &step.action {
+                ActionDef::Start { container } | ActionDef::ExecIn { container, .. } => Some(container),
+                _ => None,
+            };
+            if let Some(n) = name
+                && let Some(c) = self.lab.container(n)
+            {
+                return Context::Container { name: n.clone(), pid1: c.pid1 };
+            }
+        }
+        self.lab.rootfs.clone().map_or(Context::Host, Context::Chroot)
+    }
+}
+
+/// Check the host before step 1.
+///
+/// # Errors
+/// Not root when needed, or a missing tool.
+pub fn preflight(lesson: &Lesson) -> Result<(), RunError> {
+    let req = &lesson.def.requires;
+    if req.root && !crate::paths::is_root() {
+        return Err(RunError::HostCannot(format!(
+            "lesson {} needs root (it unshares namespaces and mounts /proc): run it with sudo; rootless mode through user namespaces is not available yet",
+            lesson.def.id
+        )));
+    }
+    for tool in &req.tools {
+        if which::which(tool).is_err() {
+            return Err(RunError::HostCannot(format!("lesson {} needs the host tool `{tool}`, which is not installed: install it and run again", lesson.def.id)));
+        }
+    }
+    Ok(())
+}
+
+fn show_output(o: &spawn::Outcome, out: &mut dyn Write) -> std::io::Result<()> {
+    let lines: Vec<&str> = o.output.lines().collect();
+    for l in lines.iter().take(SHOWN_LINES) {
+        writeln!(out, "    {l}")?;
+    }
+    if lines.len() > SHOWN_LINES {
+        writeln!(out, "    {}", term::dim(&format!("… {} more lines", lines.len() - SHOWN_LINES)))?;
+    }
+    if o.code != 0 {
+        writeln!(out, "    {}", term::dim(&format!("(exit status {})", o.code)))?;
+    }
+    Ok(())
+}
+
+fn show_diff(label: &str, before: &str, after: &str, out: &mut dyn Write) -> std::io::Result<()> {
+    let d = observe::diff_lines(before, after);
+    writeln!(out, "{}", term::heading(&format!("difference: {label}")))?;
+    let changed = d.iter().filter(|l| !matches!(l, DiffLine::Same(_))).count();
+    if changed == 0 {
+        writeln!(out, "    {}", term::dim("(no difference)"))?;
+        return Ok(());
+    }
+    let mut shown = 0;
+    for l in &d {
+        let s = match l {
+            DiffLine::Same(_) => continue,
+            DiffLine::Added(s) => term::added(s),
+            DiffLine::Removed(s) => term::removed(s),
+        };
+        if shown == SHOWN_LINES {
+            writeln!(out, "    {}", term::dim(&format!("… {} more changed lines", changed - shown)))?;
+            break;
+        }
+        writeln!(out, "  {s}")?;
+        shown += 1;
+    }
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! The lab's state file: what a live lab owns, so `fromscratch cleanup` can undo it after
+//! the lab itself was killed with SIGKILL.
+//!
+//! One JSON file per lab, `run_dir()/lab-PID.json`, rewritten (write to a temp file,
+//! rename) whenever a resource is added or removed.
+
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::RuntimeError;
+
+/// One process the lab started.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProcessRecord {
+    /// What the lesson called it.
+    pub name: String,
+    /// Host PID.
+    pub pid: i32,
+    /// Start time in clock ticks since boot (proc(5), /proc/PID/stat field 22): with the
+    /// PID, it names the process uniquely even after PID reuse.
+    pub start_time: u64,
+    /// "container" or "decoy".
+    pub kind: String,
+}
+
+impl ProcessRecord {
+    /// Record `pid` as it is now.
+    #[must_use]
+    pub fn new(name: &str, pid: Pid, kind: &str) -> Self {
+        Self { name: name.to_string(), pid: pid.as_raw(), start_time: start_time(pid).unwrap_or(0), kind: kind.to_string() }
+    }
+
+    /// True when the PID still names the same process.
+    #[must_use]
+    pub fn is_alive_and_ours(&self) -> bool {
+        self.start_time != 0 && start_time(Pid::from_raw(self.pid)) == Some(self.start_time)
+    }
+}
+
+/// The contents of a state file.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct LabState {
+    /// The lab process.
+    pub owner: Option<ProcessRecord>,
+    /// Its scratch directory.
+    pub scratch: PathBuf,
+    /// Processes it started that are still alive.
+    pub processes: Vec<ProcessRecord>,
+}
+
+/// A state file on disk, kept in step with the lab.
+#[derive(Debug)]
+pub struct StateFile {
+    path: PathBuf,
+    state: LabState,
+}
+
+impl StateFile {
+    /// Create `run/lab-PID.json` for this process.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn create(run: &Path, scratch: &Path) -> Result<Self, RuntimeError> {
+        let me = nix::unistd::getpid();
+        let path = run.join(format!("lab-{me}.json"));
+        let state = LabState {
+            owner: Some(ProcessRecord::new("lab", me, "lab")),
+            scratch: scratch.to_path_buf(),
+            processes: Vec::new(),
+        };
+        let f = Self { path, state };
+        f.save()?;
+        Ok(f)
+    }
+
+    fn save(&self) -> Result<(), RuntimeError> {
+        let tmp = self.path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(&self.state).unwrap_or_default();
+        std::fs::write(&tmp, text).map_err(|e| RuntimeError::io(&format!("write {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| RuntimeError::io(&format!("rename {}", tmp.display()), e))
+    }
+
+    /// Record a new process.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn add(&mut self, rec: ProcessRecord) -> Result<(), RuntimeError> {
+        self.state.processes.push(rec);
+        self.save()
+    }
+
+    /// Forget a process (it was reaped).
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn forget(&mut self, pid: Pid) -> Result<(), RuntimeError> {
+        let before = self.state.processes.len();
+        self.state.processes.retain(|p| p.pid != pid.as_raw());
+        if before == self.state.processes.len() { Ok(()) } else { self.save() }
+    }
+
+    /// True when `pid` is a live process this lab started.
+    #[must_use]
+    pub fn owns(&self, pid: Pid) -> bool {
+        self.state.processes.iter().any(|p| p.pid == pid.as_raw() && p.is_alive_and_ours())
+    }
+
+    /// Delete the file (the lab ended cleanly).
+    pub fn remove(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// /proc/PID/stat field 22, the start time in clock ticks; `None` when the PID is gone.
+#[must_use]
+pub fn start_time(pid: Pid) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    let rest = s.rsplit_once(") ")?.1;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// What `fromscratch cleanup` did.
+#[derive(Debug, Default)]
+pub struct CleanupReport {
+    /// Processes killed, as "name (pid N)".
+    pub killed: Vec<String>,
+    /// Directories and state files removed.
+    pub removed: Vec<PathBuf>,
+    /// Labs that are still running (left alone).
+    pub live_labs: Vec<i32>,
+}
+
+/// Finish the job of every lab whose owner is gone: kill the processes it recorded (only
+/// those whose PID and start time still match), remove its scratch directory and state
+/// file. Live labs are left alone.
+///
+/// # Errors
+/// The run directory cannot be read.
+pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
+    let mut report = CleanupReport::default();
+    let Ok(entries) = std::fs::read_dir(run) else { return Ok(report) };
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with("lab-") && name.ends_with(".json")) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(state) = serde_json::from_str::<LabState>(&text) else { continue };
+        if let Some(owner) = &state.owner
+            && owner.is_alive_and_ours()
+        {
+            report.live_labs.push(owner.pid);
+            continue;
+        }
+        // PID 1 of each container first: SIGKILL from outside always reaches it, and the
+        // rest of its namespace dies with it.
+        let mut procs = state.processes.clone();
+        procs.sort_by_key(|p| !p.name.ends_with("(pid 1)"));
+        for p in &procs {
+            if p.is_alive_and_ours() {
+                let _ = nix::sys::signal::kill(Pid::from_raw(p.pid), Signal::SIGKILL);
+                report.killed.push(format!("{} (pid {})", p.name, p.pid));
+            }
+        }
+        if state.scratch.starts_with(run) && state.scratch.exists() && remove_tree(&state.scratch, run).is_ok() {
+            report.removed.push(state.scratch.clone());
+        }
+        if std::fs::remove_file(&path).is_ok() {
+            report.removed.push(path);
+        }
+    }
+    Ok(report)
+}
+
+/// Remove `dir`, which must lie strictly inside `base`, without following symlinks
+/// (std's `remove_dir_all` unlinks a symlink rather than descending into it) and never
+/// through a mount point.
+///
+/// # Errors
+/// `dir` is outside `base`, holds a mount, or cannot be removed.
+pub fn remove_tree(dir: &Path, base: &Path) -> std::io::Result<()> {
+    if !dir.starts_with(base) || dir == base {
+        return Err(std::io::Error::other(format!("refusing to remove {}: not inside {}", dir.display(), base.display())));
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    if meta.file_type().is_symlink() {
+        return std::fs::remove_file(dir);
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for line in mounts.lines() {
+        if let Some(target) = line.split(' ').nth(4)
+            && Path::new(target).starts_with(dir)
+        {
+            return Err(std::io::Error::other(format!("refusing to remove {}: {target} is mounted inside it", dir.display())));
+        }
+    }
+    std::fs::remove_dir_all(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_of_self_is_stable_and_of_a_dead_pid_is_none() {
+        let me = nix::unistd::getpid();
+        let a = start_time(me).unwrap();
+        assert!(a > 0);
+        assert_eq!(start_time(me), Some(a));
+        assert_eq!(start_time(Pid::from_raw(i32::MAX)), None);
+    }
+
+    #[test]
+    fn remove_tree_refuses_outside_base_and_does_not_follow_symlinks() {
+        let base = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("precious"), "keep").unwrap();
+        let inner = base.path().join("lab-1");
+        std::fs::create_dir(&inner).unwrap();
+        std::os::unix::fs::symlink(outside.path(), inner.join("escape")).unwrap();
+        assert!(remove_tree(outside.path(), base.path()).is_err());
+        assert!(remove_tree(base.path(), base.path()).is_err());
+        remove_tree(&inner, base.path()).unwrap();
+        assert!(!inner.exists());
+        assert_eq!(std::fs::read_to_string(outside.path().join("precious")).unwrap(), "keep");
+    }
+
+    #[test]
+    fn cleanup_leaves_a_live_lab_alone_and_kills_only_matching_processes() {
+        let run = tempfile::tempdir().unwrap();
+        // A stale lab whose owner is gone, claiming our own PID with a wrong start time:
+        // cleanup must not signal us.
+        let me = nix::unistd::getpid();
+        let stale = LabState {
+            owner: Some(ProcessRecord { name: "lab".into(), pid: i32::MAX, start_time: 1, kind: "lab".into() }),
+            scratch: run.path().join("lab-x"),
+            processes: vec![ProcessRecord { name: "impostor".into(), pid: me.as_raw(), start_time: 1, kind: "decoy".into() }],
+        };
+        std::fs::create_dir(run.path().join("lab-x")).unwrap();
+        std::fs::write(run.path().join("lab-x.json"), serde_json::to_string(&stale).unwrap()).unwrap();
+        // A live lab: ourselves.
+        let live = StateFile::create(run.path(), &run.path().join("lab-live")).unwrap();
+        let report = cleanup_stale(run.path()).unwrap();
+        assert!(report.killed.is_empty(), "{report:?}");
+        assert_eq!(report.live_labs, vec![me.as_raw()]);
+        assert!(!run.path().join("lab-x").exists());
+        assert!(!run.path().join("lab-x.json").exists());
+        live.remove();
+    }
+}

@@ -1,0 +1,323 @@
+//! Lesson format v1: the TOML a lesson file holds, field by field.
+//!
+//! These types mirror the file exactly (`deny_unknown_fields` everywhere, so a typo is
+//! an error with its line and column). The reference for authors is
+//! `book/src/reference/lesson-format.md`; a test keeps it in step with these types.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The format this build reads. A file must say `format_version = 1`.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A whole lesson file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LessonFile {
+    /// Must be 1.
+    pub format_version: u32,
+    /// Short id, also the file name without `.toml`: `02-chroot`.
+    pub id: String,
+    /// One-line title shown in menus.
+    pub title: String,
+    /// Two or three sentences: what the learner will see happen.
+    pub summary: String,
+    /// What the learner can do afterwards, one sentence each.
+    pub objectives: Vec<String>,
+    /// What the lesson needs from the host.
+    #[serde(default)]
+    pub requires: Requires,
+    /// Named containers that live across steps; started by a `start` action.
+    #[serde(default)]
+    pub containers: BTreeMap<String, ContainerDef>,
+    /// The steps, in order.
+    pub steps: Vec<StepDef>,
+}
+
+/// Host requirements.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requires {
+    /// True when the lesson needs real root (no user-namespace fallback).
+    #[serde(default = "yes")]
+    pub root: bool,
+    /// The rootfs recipe name the lesson uses by default (`--rootfs` overrides it).
+    #[serde(default = "default_recipe")]
+    pub rootfs: String,
+    /// Host programs the lesson's host probes run, checked with `which` before step 1.
+    #[serde(default)]
+    pub tools: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_recipe() -> String {
+    "host".to_string()
+}
+
+impl Default for Requires {
+    fn default() -> Self {
+        Self { root: true, rootfs: default_recipe(), tools: Vec::new() }
+    }
+}
+
+/// A named container's definition: the flags of `fromscratch spawn`.
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerDef {
+    /// Root to chroot into: `"rootfs"` (the lesson's rootfs, the default), `"host"` (stay
+    /// in the host's root: a decoy), or `"lab:DIR"` (a directory the lesson made in the
+    /// lab's scratch space).
+    #[serde(default = "rootfs_root")]
+    pub root: String,
+    /// New PID namespace (the PID fork is implied).
+    #[serde(default)]
+    pub pid: bool,
+    /// New mount namespace, with `/` made private first.
+    #[serde(default)]
+    pub mount: bool,
+    /// Mount a fresh /proc inside (implies `mount`).
+    #[serde(default)]
+    pub mount_proc: bool,
+    /// New UTS namespace.
+    #[serde(default)]
+    pub uts: bool,
+    /// New IPC namespace.
+    #[serde(default)]
+    pub ipc: bool,
+    /// New network namespace.
+    #[serde(default)]
+    pub net: bool,
+    /// Hostname to set (needs `uts`).
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// Our init as PID 1, the command as its child.
+    #[serde(default)]
+    pub init: bool,
+    /// argv; may be empty only with `init` (a pause container). Templates allowed.
+    #[serde(default)]
+    pub command: Vec<String>,
+}
+
+fn rootfs_root() -> String {
+    "rootfs".to_string()
+}
+
+/// One step.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDef {
+    /// Unique within the lesson: `mount-proc`.
+    pub id: String,
+    /// Heading.
+    pub title: String,
+    /// Shown first: what is about to happen and what to look for.
+    pub explain: String,
+    /// The shell command a learner could type for the same effect.
+    #[serde(default)]
+    pub equivalent: Option<String>,
+    /// A nudge, for `hint`.
+    #[serde(default)]
+    pub hint: Option<String>,
+    /// The deeper reason, for `why`.
+    #[serde(default)]
+    pub why: Option<String>,
+    /// Man pages: `unshare(2)`.
+    #[serde(default)]
+    pub man: Vec<String>,
+    /// Probes run before the action.
+    #[serde(default)]
+    pub before: Vec<ProbeDef>,
+    /// What the step does.
+    pub action: ActionDef,
+    /// Probes run after the action. A probe with the same `label` as a `before` probe is
+    /// shown as a difference.
+    #[serde(default)]
+    pub after: Vec<ProbeDef>,
+}
+
+/// A command run to observe state, in a context.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeDef {
+    /// Short name; pairs a before probe with an after probe for the difference.
+    pub label: String,
+    /// `"host"`, `"rootfs"` (chrooted, no namespaces) or a container's name (joined).
+    #[serde(default = "host_ctx")]
+    pub context: String,
+    /// argv. Templates allowed.
+    pub command: Vec<String>,
+    /// Checks on the result.
+    #[serde(default)]
+    pub expect: Option<ExpectDef>,
+}
+
+fn host_ctx() -> String {
+    "host".to_string()
+}
+
+/// Checks on a command's exit status and output (stdout and stderr together).
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectDef {
+    /// The exit status must equal this.
+    #[serde(default)]
+    pub exit: Option<i32>,
+    /// The exit status must not be 0.
+    #[serde(default)]
+    pub fails: bool,
+    /// Each string must appear in the output. Templates allowed.
+    #[serde(default)]
+    pub contains: Vec<String>,
+    /// No string may appear in the output. Templates allowed.
+    #[serde(default)]
+    pub not_contains: Vec<String>,
+    /// Each regex must match some line (multi-line mode). Templates allowed.
+    #[serde(default)]
+    pub matches: Vec<String>,
+    /// No regex may match any line. Templates allowed.
+    #[serde(default)]
+    pub not_matches: Vec<String>,
+    /// The output has at most this many lines.
+    #[serde(default)]
+    pub max_lines: Option<usize>,
+    /// Retry the command for up to this many milliseconds until the checks hold (a
+    /// signalled process takes a moment to die).
+    #[serde(default)]
+    pub settle_ms: Option<u64>,
+}
+
+/// What a step does. `kind` selects the variant.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActionDef {
+    /// Build (or take from the cache) the lesson's rootfs.
+    BuildRootfs {},
+    /// List the ELF interpreter and shared libraries a program needs, resolved inside the
+    /// rootfs (or a lab directory).
+    ElfNeeds {
+        /// The program's path inside the root.
+        program: String,
+        /// `"rootfs"` or `"lab:DIR"`.
+        #[serde(default = "rootfs_root")]
+        root: String,
+        /// Checks on the listing.
+        #[serde(default)]
+        expect: Option<ExpectDef>,
+    },
+    /// Make a directory in the lab's scratch space and copy host files into it, at the
+    /// same paths, and nothing else (no libraries).
+    MakeTree {
+        /// Directory name inside the scratch space.
+        dir: String,
+        /// Host files to copy.
+        #[serde(default)]
+        copy: Vec<String>,
+    },
+    /// Run a command in a new container (flags as in `containers`) and wait for it.
+    Exec {
+        /// As [`ContainerDef::root`].
+        #[serde(default = "rootfs_root")]
+        root: String,
+        /// As [`ContainerDef::pid`].
+        #[serde(default)]
+        pid: bool,
+        /// As [`ContainerDef::mount`].
+        #[serde(default)]
+        mount: bool,
+        /// As [`ContainerDef::mount_proc`].
+        #[serde(default)]
+        mount_proc: bool,
+        /// As [`ContainerDef::uts`].
+        #[serde(default)]
+        uts: bool,
+        /// As [`ContainerDef::ipc`].
+        #[serde(default)]
+        ipc: bool,
+        /// As [`ContainerDef::net`].
+        #[serde(default)]
+        net: bool,
+        /// As [`ContainerDef::hostname`].
+        #[serde(default)]
+        hostname: Option<String>,
+        /// As [`ContainerDef::init`].
+        #[serde(default)]
+        init: bool,
+        /// argv. Templates allowed.
+        command: Vec<String>,
+        /// Checks on the result.
+        #[serde(default)]
+        expect: Option<ExpectDef>,
+    },
+    /// Start a named container from `[containers.NAME]`; it lives until `stop` or the end.
+    Start {
+        /// The name.
+        container: String,
+    },
+    /// Run a command inside a running container, joining its namespaces with setns.
+    ExecIn {
+        /// The container's name.
+        container: String,
+        /// argv. Templates allowed.
+        command: Vec<String>,
+        /// Checks on the result.
+        #[serde(default)]
+        expect: Option<ExpectDef>,
+    },
+    /// Start a host process the lab owns (a `sleep`), for a lesson to find and signal.
+    Decoy {
+        /// Its name, for `{decoy.NAME}`.
+        name: String,
+        /// argv; default `["sleep", "3600"]`.
+        #[serde(default)]
+        command: Vec<String>,
+    },
+    /// Stop a named container or decoy.
+    Stop {
+        /// The name.
+        name: String,
+    },
+    /// Nothing: the step only explains and observes.
+    Observe {},
+}
+
+impl ActionDef {
+    /// For `exec`: the container it describes, as a [`ContainerDef`].
+    #[must_use]
+    pub fn exec_container(&self) -> Option<ContainerDef> {
+        match self {
+            Self::Exec { root, pid, mount, mount_proc, uts, ipc, net, hostname, init, command, .. } => Some(ContainerDef {
+                root: root.clone(),
+                pid: *pid,
+                mount: *mount,
+                mount_proc: *mount_proc,
+                uts: *uts,
+                ipc: *ipc,
+                net: *net,
+                hostname: hostname.clone(),
+                init: *init,
+                command: command.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The `kind` as written in the file.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::BuildRootfs {} => "build_rootfs",
+            Self::ElfNeeds { .. } => "elf_needs",
+            Self::MakeTree { .. } => "make_tree",
+            Self::Exec { .. } => "exec",
+            Self::Start { .. } => "start",
+            Self::ExecIn { .. } => "exec_in",
+            Self::Decoy { .. } => "decoy",
+            Self::Stop { .. } => "stop",
+            Self::Observe {} => "observe",
+        }
+    }
+}

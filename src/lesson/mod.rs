@@ -1,0 +1,480 @@
+//! Lessons: TOML files turned into validated steps, and the `check` lint.
+//!
+//! Loading is strict: unknown keys, wrong types and a wrong `format_version` are errors
+//! that name `file:line:column`. Validation then checks what types cannot: unique step
+//! ids, containers and decoys named before they are used, contexts that exist, regexes
+//! that compile, templates that resolve, no empty texts.
+
+pub mod format;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use thiserror::Error;
+
+use crate::error::{Classify, EXIT_BAD_INPUT};
+pub use format::{ActionDef, ContainerDef, ExpectDef, LessonFile, ProbeDef, StepDef};
+
+/// A loaded, validated lesson.
+#[derive(Debug, Clone)]
+pub struct Lesson {
+    /// The file's contents.
+    pub def: LessonFile,
+    /// Where it was read from.
+    pub path: PathBuf,
+}
+
+/// A lesson file that cannot be used; the message names `file:line:column`.
+#[derive(Debug, Error)]
+pub enum LessonError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Malformed TOML or a field of the wrong name or type.
+    #[error("{path}:{line}:{column}: {reason}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's reason, first line.
+        reason: String,
+    },
+    /// Well-formed but wrong: the problems found, each prefixed with `file:line:column`.
+    #[error("{}", problems.join("\n"))]
+    Invalid {
+        /// One line per problem.
+        problems: Vec<String>,
+    },
+    /// No lesson by that name.
+    #[error("no lesson `{name}`: run `fromscratch list` to see the lessons ({available})")]
+    NotFound {
+        /// What was asked for.
+        name: String,
+        /// The ids that exist.
+        available: String,
+    },
+}
+
+impl Classify for LessonError {
+    fn exit_code(&self) -> u8 {
+        EXIT_BAD_INPUT
+    }
+}
+
+/// 1-based (line, column) of a byte offset in `text`.
+#[must_use]
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Turn a toml error into a `file:line:column: reason` error.
+#[must_use]
+pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> LessonError {
+    let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+    let reason = e.message().lines().next().unwrap_or("invalid TOML").trim().to_string();
+    LessonError::Parse { path: path.display().to_string(), line, column, reason }
+}
+
+/// Read and validate one lesson file.
+///
+/// # Errors
+/// [`LessonError`] with the position of the first problem.
+pub fn load(path: &Path) -> Result<Lesson, LessonError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| LessonError::Read { path: path.display().to_string(), source })?;
+    parse(&text, path)
+}
+
+/// Parse and validate lesson text; `path` is for messages.
+///
+/// # Errors
+/// As [`load`].
+pub fn parse(text: &str, path: &Path) -> Result<Lesson, LessonError> {
+    let def: LessonFile = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+    let lesson = Lesson { def, path: path.to_path_buf() };
+    let problems = validate(&lesson, text);
+    if problems.is_empty() { Ok(lesson) } else { Err(LessonError::Invalid { problems }) }
+}
+
+/// Where `needle` first appears after `from` in `text`, as "file:line:col".
+fn locate(path: &Path, text: &str, needle: &str, from: usize) -> (String, usize) {
+    let at = text[from.min(text.len())..].find(needle).map_or(from, |i| from + i);
+    let (l, c) = line_col(text, at);
+    (format!("{}:{l}:{c}", path.display()), at)
+}
+
+/// The checks types cannot express. Returns one message per problem.
+#[must_use]
+pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
+    let def = &lesson.def;
+    let path = &lesson.path;
+    let mut out = Vec::new();
+    let here = |needle: &str, from: usize| locate(path, text, needle, from);
+
+    if def.format_version != format::FORMAT_VERSION {
+        let (at, _) = here("format_version", 0);
+        out.push(format!("{at}: format_version is {}, this fromscratch reads {}", def.format_version, format::FORMAT_VERSION));
+    }
+    if let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        && stem != def.id
+        && path.extension().is_some_and(|e| e == "toml")
+    {
+        let (at, _) = here("id", 0);
+        out.push(format!("{at}: id `{}` differs from the file name `{stem}.toml`", def.id));
+    }
+    for (field, value) in [("title", &def.title), ("summary", &def.summary)] {
+        if value.trim().is_empty() {
+            let (at, _) = here(field, 0);
+            out.push(format!("{at}: {field} is empty"));
+        }
+    }
+    if def.objectives.is_empty() {
+        let (at, _) = here("objectives", 0);
+        out.push(format!("{at}: objectives is empty: say what the learner will be able to do"));
+    }
+    if def.steps.is_empty() {
+        out.push(format!("{}:1:1: the lesson has no steps", path.display()));
+    }
+    for (name, c) in &def.containers {
+        let (at, _) = here(&format!("[containers.{name}]"), 0);
+        check_container(c, &at, &mut out);
+        if c.command.is_empty() && !c.init {
+            out.push(format!("{at}: container `{name}` has no command; give one, or set init = true for a pause container"));
+        }
+    }
+
+    let mut ids = BTreeSet::new();
+    let mut decoys: BTreeSet<String> = BTreeSet::new();
+    let mut started: BTreeSet<String> = BTreeSet::new();
+    let mut lab_dirs: BTreeSet<String> = BTreeSet::new();
+    let mut cursor = 0;
+    for step in &def.steps {
+        let (at, pos) = here(&format!("\"{}\"", step.id), cursor);
+        cursor = pos;
+        if !ids.insert(step.id.clone()) {
+            out.push(format!("{at}: step id `{}` is used twice", step.id));
+        }
+        if step.explain.trim().is_empty() {
+            out.push(format!("{at}: step `{}` has an empty explain", step.id));
+        }
+        if step.hint.as_deref().is_some_and(|h| h.trim().is_empty()) {
+            out.push(format!("{at}: step `{}` has an empty hint", step.id));
+        }
+        let check_ctx = |probe: &ProbeDef, started: &BTreeSet<String>, out: &mut Vec<String>| {
+            let ok = probe.context == "host" || probe.context == "rootfs" || started.contains(&probe.context);
+            if !ok {
+                out.push(format!(
+                    "{at}: probe `{}` runs in `{}`, which is neither host, rootfs, nor a container started by an earlier step",
+                    probe.label, probe.context
+                ));
+            }
+            if probe.command.is_empty() {
+                out.push(format!("{at}: probe `{}` has an empty command", probe.label));
+            }
+            check_expect(probe.expect.as_ref(), &at, out);
+        };
+        for p in &step.before {
+            check_ctx(p, &started, &mut out);
+        }
+        match &step.action {
+            ActionDef::Start { container } => {
+                if !def.containers.contains_key(container) {
+                    out.push(format!("{at}: `start` names container `{container}`, which [containers] does not define"));
+                }
+                started.insert(container.clone());
+            }
+            ActionDef::ExecIn { container, command, expect } => {
+                if !started.contains(container) {
+                    out.push(format!("{at}: `exec_in` needs container `{container}` started by an earlier step"));
+                }
+                if command.is_empty() {
+                    out.push(format!("{at}: `exec_in` has an empty command"));
+                }
+                check_expect(expect.as_ref(), &at, &mut out);
+            }
+            ActionDef::Decoy { name, .. } => {
+                decoys.insert(name.clone());
+            }
+            ActionDef::Stop { name } => {
+                if !started.remove(name) && !decoys.contains(name) {
+                    out.push(format!("{at}: `stop` names `{name}`, which no earlier step started"));
+                }
+            }
+            ActionDef::MakeTree { dir, .. } => {
+                if Path::new(dir).is_absolute() || dir.contains("..") || dir.is_empty() {
+                    out.push(format!("{at}: make_tree dir `{dir}` must be a plain relative name inside the lab"));
+                }
+                lab_dirs.insert(dir.clone());
+            }
+            ActionDef::Exec { expect, command, .. } => {
+                if let Some(c) = step.action.exec_container() {
+                    check_container(&c, &at, &mut out);
+                    check_root(&c.root, &lab_dirs, &at, &mut out);
+                }
+                if command.is_empty() {
+                    out.push(format!("{at}: `exec` has an empty command"));
+                }
+                check_expect(expect.as_ref(), &at, &mut out);
+            }
+            ActionDef::ElfNeeds { root, expect, .. } => {
+                check_root(root, &lab_dirs, &at, &mut out);
+                check_expect(expect.as_ref(), &at, &mut out);
+            }
+            ActionDef::BuildRootfs {} | ActionDef::Observe {} => {}
+        }
+        for p in &step.after {
+            check_ctx(p, &started, &mut out);
+        }
+        // Templates must name things that exist by then.
+        let known = Known { decoys: &decoys, containers: &def.containers.keys().cloned().collect() };
+        for s in step_strings(step) {
+            for t in templates(&s) {
+                if let Some(problem) = known.problem(&t) {
+                    out.push(format!("{at}: {problem}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn check_root(root: &str, lab_dirs: &BTreeSet<String>, at: &str, out: &mut Vec<String>) {
+    match root {
+        "rootfs" | "host" => {}
+        r => match r.strip_prefix("lab:") {
+            Some(d) if lab_dirs.contains(d) => {}
+            Some(d) => out.push(format!("{at}: root `lab:{d}` names a directory no earlier make_tree step made")),
+            None => out.push(format!("{at}: root `{r}` must be `rootfs`, `host` or `lab:DIR`; lesson files cannot name host paths")),
+        },
+    }
+}
+
+fn check_container(c: &ContainerDef, at: &str, out: &mut Vec<String>) {
+    if c.hostname.is_some() && !c.uts {
+        out.push(format!("{at}: hostname needs uts = true: sethostname outside a new UTS namespace would rename the host"));
+    }
+    if c.mount_proc && c.root == "host" {
+        out.push(format!("{at}: mount_proc with root = \"host\" would hide the host's /proc for the process; use a rootfs"));
+    }
+}
+
+fn check_expect(e: Option<&ExpectDef>, at: &str, out: &mut Vec<String>) {
+    let Some(e) = e else { return };
+    for r in e.matches.iter().chain(e.not_matches.iter()) {
+        let plain = TEMPLATE.replace_all(r, "0");
+        if let Err(err) = Regex::new(&plain) {
+            out.push(format!("{at}: regex `{r}` does not compile: {}", err.to_string().lines().last().unwrap_or("")));
+        }
+    }
+    if e.exit.is_some() && e.fails {
+        out.push(format!("{at}: expect has both exit and fails; keep one"));
+    }
+}
+
+struct Known<'a> {
+    decoys: &'a BTreeSet<String>,
+    containers: &'a BTreeSet<String>,
+}
+
+impl Known<'_> {
+    fn problem(&self, t: &str) -> Option<String> {
+        if let Some(n) = t.strip_prefix("decoy.") {
+            return (!self.decoys.contains(n)).then(|| format!("template {{{t}}} names decoy `{n}`, which no earlier step starts"));
+        }
+        if let Some(n) = t.strip_prefix("container.") {
+            return (!self.containers.contains(n)).then(|| format!("template {{{t}}} names container `{n}`, which [containers] does not define"));
+        }
+        None
+    }
+}
+
+static TEMPLATE: std::sync::LazyLock<Regex> =
+    std::sync::LazyLock::new(|| Regex::new(r"\{(rootfs|lab|decoy\.[A-Za-z0-9_-]+|container\.[A-Za-z0-9_-]+)\}").expect("static regex"));
+
+/// The templates (`rootfs`, `lab`, `decoy.NAME`, `container.NAME`) used in `s`.
+#[must_use]
+pub fn templates(s: &str) -> Vec<String> {
+    TEMPLATE.captures_iter(s).map(|c| c[1].to_string()).collect()
+}
+
+/// Replace every template in `s` with `resolve(name)`; unknown ones are left as written.
+#[must_use]
+pub fn expand(s: &str, resolve: &dyn Fn(&str) -> Option<String>) -> String {
+    TEMPLATE
+        .replace_all(s, |c: &regex::Captures<'_>| resolve(&c[1]).unwrap_or_else(|| c[0].to_string()))
+        .into_owned()
+}
+
+fn step_strings(step: &StepDef) -> Vec<String> {
+    let mut v = Vec::new();
+    let push_expect = |e: Option<&ExpectDef>, v: &mut Vec<String>| {
+        if let Some(e) = e {
+            v.extend(e.contains.iter().chain(&e.not_contains).chain(&e.matches).chain(&e.not_matches).cloned());
+        }
+    };
+    for p in step.before.iter().chain(&step.after) {
+        v.extend(p.command.iter().cloned());
+        push_expect(p.expect.as_ref(), &mut v);
+    }
+    match &step.action {
+        ActionDef::Exec { command, expect, .. } | ActionDef::ExecIn { command, expect, .. } => {
+            v.extend(command.iter().cloned());
+            push_expect(expect.as_ref(), &mut v);
+        }
+        ActionDef::ElfNeeds { expect, .. } => push_expect(expect.as_ref(), &mut v),
+        _ => {}
+    }
+    v
+}
+
+/// Every lesson file in `dir`, sorted by name.
+///
+/// # Errors
+/// The directory cannot be read.
+pub fn lesson_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Find a lesson by id (`02-chroot`), by number (`2`, `02`), or by path.
+///
+/// # Errors
+/// [`LessonError::NotFound`] listing what exists; or a load error.
+pub fn find(name: &str) -> Result<Lesson, LessonError> {
+    let p = Path::new(name);
+    if p.extension().is_some_and(|e| e == "toml") && p.exists() {
+        return load(p);
+    }
+    let dir = crate::paths::lessons_dir();
+    let files = lesson_files(&dir).unwrap_or_default();
+    let stem = |f: &PathBuf| f.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+    let wanted_num = name.parse::<u32>().ok();
+    for f in &files {
+        let s = stem(f);
+        let num = s.split('-').next().and_then(|n| n.parse::<u32>().ok());
+        if s == name || (wanted_num.is_some() && num == wanted_num) || s.split_once('-').is_some_and(|(_, rest)| rest == name) {
+            return load(f);
+        }
+    }
+    Err(LessonError::NotFound { name: name.to_string(), available: files.iter().map(stem).collect::<Vec<_>>().join(", ") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+format_version = 1
+id = "t"
+title = "T"
+summary = "S"
+objectives = ["o"]
+
+[containers.c1]
+pid = true
+mount_proc = true
+init = true
+
+[[steps]]
+id = "a"
+title = "A"
+explain = "E"
+action = { kind = "decoy", name = "victim" }
+
+[[steps]]
+id = "b"
+title = "B"
+explain = "E"
+action = { kind = "start", container = "c1" }
+[[steps.after]]
+label = "ps"
+context = "c1"
+command = ["ps", "-p", "{decoy.victim}"]
+expect = { fails = true }
+"#;
+
+    #[test]
+    fn a_good_lesson_loads() {
+        let l = parse(GOOD, Path::new("t.toml")).unwrap();
+        assert_eq!(l.def.steps.len(), 2);
+        assert_eq!(l.def.steps[1].action.kind(), "start");
+    }
+
+    #[test]
+    fn a_misspelled_key_names_line_and_column() {
+        let bad = GOOD.replace("explain = \"E\"\naction = { kind = \"decoy\"", "explian = \"E\"\naction = { kind = \"decoy\"");
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        let line = bad.lines().position(|l| l.starts_with("explian")).unwrap() + 1;
+        assert!(err.starts_with(&format!("t.toml:{line}:1: unknown field `explian`")), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_position() {
+        let bad = GOOD.replace("pid = true", "pid = \"yes\"");
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        let line = bad.lines().position(|l| l.starts_with("pid = \"yes\"")).unwrap() + 1;
+        assert!(err.starts_with(&format!("t.toml:{line}:7:")), "{err}");
+        assert!(err.contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn unknown_context_and_template_are_reported() {
+        let bad = GOOD.replace("context = \"c1\"", "context = \"c9\"").replace("{decoy.victim}", "{decoy.nobody}");
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(err.contains("runs in `c9`"), "{err}");
+        assert!(err.contains("{decoy.nobody}"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_format_version_is_refused() {
+        let bad = GOOD.replace("format_version = 1", "format_version = 7");
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(err.contains("t.toml:2:1: format_version is 7"), "{err}");
+    }
+
+    #[test]
+    fn hostname_without_uts_is_refused() {
+        let bad = GOOD.replace("init = true", "init = true\nhostname = \"lab\"");
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(err.contains("hostname needs uts = true"), "{err}");
+    }
+
+    #[test]
+    fn host_paths_cannot_be_roots() {
+        let bad = GOOD.replace(
+            "action = { kind = \"decoy\", name = \"victim\" }",
+            "action = { kind = \"exec\", root = \"/etc\", command = [\"ls\"] }\n[[steps.before]]\nlabel=\"x\"\ncommand=[\"true\"]\n",
+        );
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(err.contains("lesson files cannot name host paths"), "{err}");
+    }
+
+    #[test]
+    fn templates_expand_and_leave_shell_braces_alone() {
+        let s = "kill {decoy.v} ${HOME} {rootfs}/x";
+        let out = expand(s, &|t| match t {
+            "decoy.v" => Some("42".into()),
+            "rootfs" => Some("/r".into()),
+            _ => None,
+        });
+        assert_eq!(out, "kill 42 ${HOME} /r/x");
+    }
+}

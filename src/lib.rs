@@ -1,0 +1,14 @@
+//! fromscratch: a terminal lab that builds a container from nothing, one real
+//! syscall at a time. See README.md for the module map.
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod lab;
+pub mod lesson;
+pub mod observe;
+pub mod paths;
+pub mod repl;
+pub mod rootfs;
+pub mod runtime;
+pub mod term;

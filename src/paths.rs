@@ -1,0 +1,90 @@
+//! Where fromscratch keeps things on the host.
+//!
+//! Three places, and nothing is ever written outside them:
+//!
+//! - the **data directory** holds `lessons/` and `rootfs-recipes/` (read-only to the lab);
+//! - the **cache directory** holds built rootfs trees, keyed by recipe hash;
+//! - the **run directory** holds one scratch directory and one state file per live lab,
+//!   so that `fromscratch cleanup` can finish the job after a crash or `kill -9`.
+//!
+//! Each can be overridden by an environment variable, which the tests use to keep
+//! every run apart: `FROMSCRATCH_DATA`, `FROMSCRATCH_CACHE`, `FROMSCRATCH_RUN`.
+
+use std::path::PathBuf;
+
+/// True when the effective uid is 0.
+#[must_use]
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The directory holding `lessons/` and `rootfs-recipes/`.
+///
+/// Order: `$FROMSCRATCH_DATA`; the current directory if it has a `lessons/` folder;
+/// the source tree the binary was built from (`CARGO_MANIFEST_DIR`).
+#[must_use]
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FROMSCRATCH_DATA") {
+        return PathBuf::from(dir);
+    }
+    if let Ok(cwd) = std::env::current_dir()
+        && cwd.join("lessons").is_dir()
+        && cwd.join("rootfs-recipes").is_dir()
+    {
+        return cwd;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The lessons directory: `data_dir()/lessons`.
+#[must_use]
+pub fn lessons_dir() -> PathBuf {
+    data_dir().join("lessons")
+}
+
+/// The recipes directory: `data_dir()/rootfs-recipes`.
+#[must_use]
+pub fn recipes_dir() -> PathBuf {
+    data_dir().join("rootfs-recipes")
+}
+
+/// Where built rootfs trees live.
+///
+/// `$FROMSCRATCH_CACHE`; else `/var/cache/fromscratch` for root; else
+/// `$XDG_CACHE_HOME/fromscratch` or `~/.cache/fromscratch`.
+#[must_use]
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FROMSCRATCH_CACHE") {
+        return PathBuf::from(dir);
+    }
+    if is_root() {
+        return PathBuf::from("/var/cache/fromscratch");
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("fromscratch");
+    }
+    home_dir().join(".cache").join("fromscratch")
+}
+
+/// Where live labs keep their scratch directories and state files.
+///
+/// `$FROMSCRATCH_RUN`; else `/run/fromscratch` for root (a tmpfs: nothing survives a
+/// reboot, as nothing should); else `$XDG_RUNTIME_DIR/fromscratch` or
+/// `/tmp/fromscratch-UID`.
+#[must_use]
+pub fn run_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FROMSCRATCH_RUN") {
+        return PathBuf::from(dir);
+    }
+    if is_root() {
+        return PathBuf::from("/run/fromscratch");
+    }
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+        return PathBuf::from(dir).join("fromscratch");
+    }
+    PathBuf::from(format!("/tmp/fromscratch-{}", nix::unistd::getuid()))
+}
+
+fn home_dir() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
+}

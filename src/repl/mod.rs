@@ -1,0 +1,423 @@
+//! The interactive lab: a rustyline loop over one command table.
+//!
+//! One table of commands (name, aliases, usage, help, handler) drives dispatch, `help`
+//! and tab completion. Ctrl-C cancels the line; a second Ctrl-C (or Ctrl-D, or `quit`)
+//! leaves. When stdin is not a terminal, plain lines are read instead, so tests and
+//! scripts can drive the REPL (`printf 'start 02\nrun\nquit\n' | fromscratch`).
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::validate::Validator;
+use rustyline::{Context as RlContext, Editor, Helper};
+
+use crate::lab::runner::{RunError, Runner};
+use crate::lesson;
+use crate::observe::Context;
+use crate::runtime::spawn::{self, Stdio};
+use crate::runtime::{ContainerSpec, RuntimeError};
+use crate::term;
+
+/// What a handler tells the loop.
+enum Flow {
+    Continue,
+    Quit,
+}
+
+type Handler = fn(&mut Repl, &str, &mut dyn Write) -> anyhow::Result<Flow>;
+
+/// One REPL command.
+struct Command {
+    name: &'static str,
+    aliases: &'static [&'static str],
+    usage: &'static str,
+    help: &'static str,
+    handler: Handler,
+}
+
+/// The command table: dispatch, `help` and completion all read it.
+const COMMANDS: &[Command] = &[
+    Command { name: "help", aliases: &["?"], usage: "help", help: "show these commands", handler: cmd_help },
+    Command { name: "list", aliases: &["ls"], usage: "list", help: "list the lessons", handler: cmd_list },
+    Command { name: "start", aliases: &[], usage: "start LESSON", help: "open a lesson (by id or number) at its first step", handler: cmd_start },
+    Command { name: "next", aliases: &["n"], usage: "next  (or just Enter)", help: "run the current step for real, then show the next one", handler: cmd_next },
+    Command { name: "back", aliases: &["b"], usage: "back", help: "go back one step (the lab is rebuilt up to there)", handler: cmd_back },
+    Command { name: "run", aliases: &[], usage: "run", help: "run every remaining step of the lesson", handler: cmd_run },
+    Command { name: "why", aliases: &[], usage: "why", help: "the deeper reason behind the last step", handler: cmd_why },
+    Command { name: "hint", aliases: &[], usage: "hint", help: "a nudge for the current step", handler: cmd_hint },
+    Command { name: "trace", aliases: &[], usage: "trace", help: "the syscalls the last step made, with their results", handler: cmd_trace },
+    Command { name: "shell", aliases: &["sh"], usage: "shell", help: "an interactive shell where the lesson is: host, chroot or container (exit to return)", handler: cmd_shell },
+    Command { name: "status", aliases: &[], usage: "status", help: "which lesson and step you are on, and what passed", handler: cmd_status },
+    Command { name: "reset", aliases: &[], usage: "reset", help: "stop everything the lesson started and go back to step 1", handler: cmd_reset },
+    Command { name: "quit", aliases: &["exit", "q"], usage: "quit", help: "stop everything and leave", handler: cmd_quit },
+];
+
+/// The REPL's state.
+pub struct Repl {
+    runner: Option<Runner>,
+}
+
+/// Start the REPL on the terminal (or on plain stdin lines when it is not one).
+///
+/// # Errors
+/// Only terminal failures.
+pub fn main(out: &mut dyn Write) -> anyhow::Result<u8> {
+    let mut repl = Repl { runner: None };
+    writeln!(out, "{}", term::title("fromscratch — build a container from nothing, one syscall at a time"))?;
+    writeln!(out, "Type `list` for the lessons, `start 1` to begin, `help` for every command.")?;
+    if std::io::stdin().is_terminal() { repl.interactive(out) } else { repl.plain(out) }
+}
+
+impl Repl {
+    fn prompt(&self) -> String {
+        match &self.runner {
+            Some(r) => format!("[{} {}/{}] > ", r.lesson.def.id, (r.next + 1).min(r.len()), r.len()),
+            None => "fromscratch> ".to_string(),
+        }
+    }
+
+    fn interactive(&mut self, out: &mut dyn Write) -> anyhow::Result<u8> {
+        let mut ed: Editor<Completion, rustyline::history::DefaultHistory> = Editor::new()?;
+        ed.set_helper(Some(Completion));
+        let history = history_path();
+        if let Some(h) = &history {
+            let _ = ed.load_history(h);
+        }
+        let mut ctrl_c = false;
+        loop {
+            match ed.readline(&self.prompt()) {
+                Ok(line) => {
+                    ctrl_c = false;
+                    if !line.trim().is_empty() {
+                        let _ = ed.add_history_entry(line.as_str());
+                    }
+                    if let Flow::Quit = self.dispatch(&line, out)? {
+                        break;
+                    }
+                }
+                Err(ReadlineError::Interrupted) => {
+                    if ctrl_c {
+                        break;
+                    }
+                    ctrl_c = true;
+                    writeln!(out, "{}", term::dim("(Ctrl-C again, Ctrl-D or `quit` to leave)"))?;
+                }
+                Err(ReadlineError::Eof) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(h) = &history {
+            if let Some(d) = h.parent() {
+                let _ = std::fs::create_dir_all(d);
+            }
+            let _ = ed.save_history(h);
+        }
+        self.runner = None;
+        Ok(0)
+    }
+
+    fn plain(&mut self, out: &mut dyn Write) -> anyhow::Result<u8> {
+        let stdin = std::io::stdin();
+        let mut code = 0;
+        for line in stdin.lock().lines() {
+            let line = line?;
+            write!(out, "{}", self.prompt())?;
+            writeln!(out, "{line}")?;
+            match self.dispatch(&line, out) {
+                Ok(Flow::Quit) => break,
+                Ok(Flow::Continue) => {}
+                Err(e) => {
+                    code = e.downcast_ref::<crate::commands::Failure>().map_or(1, |f| f.code);
+                    writeln!(out, "{}", term::bad(&e.to_string()))?;
+                }
+            }
+        }
+        self.runner = None;
+        Ok(code)
+    }
+
+    fn dispatch(&mut self, line: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+        let line = line.trim();
+        let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let word = if word.is_empty() { "next" } else { word };
+        let Some(cmd) = COMMANDS.iter().find(|c| c.name == word || c.aliases.contains(&word)) else {
+            writeln!(out, "unknown command `{word}`: type `help` for the list")?;
+            return Ok(Flow::Continue);
+        };
+        crate::lab::signals::clear();
+        (cmd.handler)(self, rest.trim(), out)
+    }
+
+    fn runner(&mut self, out: &mut dyn Write) -> anyhow::Result<Option<&mut Runner>> {
+        if self.runner.is_none() {
+            writeln!(out, "no lesson open: `start 1` opens the first one, `list` shows them all")?;
+        }
+        Ok(self.runner.as_mut())
+    }
+
+    /// Report a step error; after Ctrl-C, rebuild the lab so nothing half-made remains.
+    fn step_failed(&mut self, e: &RunError, out: &mut dyn Write) -> anyhow::Result<()> {
+        if matches!(e, RunError::Runtime(RuntimeError::Interrupted)) {
+            writeln!(out, "\n{}", term::bad("step interrupted: everything it started was stopped; the lesson is back at step 1"))?;
+            crate::lab::signals::clear();
+            if let Some(r) = self.runner.as_mut() {
+                r.reset()?;
+            }
+        } else {
+            writeln!(out, "{}", term::bad(&e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+fn cmd_help(_: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    for c in COMMANDS {
+        let aliases = if c.aliases.is_empty() { String::new() } else { format!(" ({})", c.aliases.join(", ")) };
+        writeln!(out, "  {:<24} {}{}", c.usage, c.help, term::dim(&aliases))?;
+    }
+    Ok(Flow::Continue)
+}
+
+fn cmd_list(_: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    crate::commands::list(out)?;
+    Ok(Flow::Continue)
+}
+
+fn cmd_start(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    if arg.is_empty() {
+        writeln!(out, "usage: start LESSON (for example `start 1` or `start 02-chroot`)")?;
+        return Ok(Flow::Continue);
+    }
+    let l = match lesson::find(arg) {
+        Ok(l) => l,
+        Err(e) => {
+            writeln!(out, "{}", term::bad(&e.to_string()))?;
+            return Ok(Flow::Continue);
+        }
+    };
+    repl.runner = None; // tear down the previous lesson first
+    match Runner::new(l, None) {
+        Ok(r) => {
+            writeln!(out, "\n{}", term::title(&format!("{} — {}", r.lesson.def.id, r.lesson.def.title)))?;
+            write!(out, "{}", term::wrap(&r.lesson.def.summary, 2))?;
+            for o in &r.lesson.def.objectives {
+                writeln!(out, "  • {o}")?;
+            }
+            r.show_intro(0, out)?;
+            writeln!(out, "{}", term::dim("[Enter] runs this step · `help` for more"))?;
+            repl.runner = Some(r);
+        }
+        Err(e) => writeln!(out, "{}", term::bad(&e.to_string()))?,
+    }
+    Ok(Flow::Continue)
+}
+
+fn cmd_next(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    if r.next >= r.len() {
+        writeln!(out, "the lesson is done: `list` for the next one, `reset` to go again")?;
+        return Ok(Flow::Continue);
+    }
+    let idx = r.next;
+    match r.run_step(idx, out) {
+        Ok(_) => {
+            if r.next < r.len() {
+                r.show_intro(r.next, out)?;
+            } else {
+                writeln!(out, "\n{}", term::ok(&format!("{} done", r.lesson.def.id)))?;
+            }
+        }
+        Err(e) => repl.step_failed(&e, out)?,
+    }
+    Ok(Flow::Continue)
+}
+
+fn cmd_back(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    let target = r.next.saturating_sub(1);
+    // Steps change the world (containers, decoys), so going back means rebuilding it:
+    // reset, then replay the steps before the target quietly.
+    r.reset()?;
+    let mut sink = std::io::sink();
+    for i in 0..target {
+        if let Err(e) = r.run_step(i, &mut sink) {
+            writeln!(out, "{}", term::bad(&e.to_string()))?;
+            return Ok(Flow::Continue);
+        }
+    }
+    r.show_intro(target, out)?;
+    Ok(Flow::Continue)
+}
+
+fn cmd_run(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    match r.run_all(out) {
+        Ok(all) => {
+            let msg = format!("{}: {}", r.lesson.def.id, if all { "every check held" } else { "some checks failed (see above)" });
+            writeln!(out, "\n{}", if all { term::ok(&msg) } else { term::bad(&msg) })?;
+        }
+        Err(e) => repl.step_failed(&e, out)?,
+    }
+    Ok(Flow::Continue)
+}
+
+/// The step `why`, `hint` and `trace` talk about: the last one run, else the current one.
+fn last_step(r: &Runner) -> usize {
+    r.next.saturating_sub(1).min(r.len().saturating_sub(1))
+}
+
+fn cmd_why(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    let step = &r.lesson.def.steps[last_step(r)];
+    match &step.why {
+        Some(w) => {
+            write!(out, "{}", term::wrap(&r.expand(w), 2))?;
+            if !step.man.is_empty() {
+                writeln!(out, "  {} {}", term::dim("see:"), step.man.join(", "))?;
+            }
+        }
+        None => writeln!(out, "this step has no deeper note")?,
+    }
+    Ok(Flow::Continue)
+}
+
+fn cmd_hint(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    let idx = r.next.min(r.len() - 1);
+    match &r.lesson.def.steps[idx].hint {
+        Some(h) => write!(out, "{}", term::wrap(&r.expand(h), 2))?,
+        None => writeln!(out, "no hint for this step")?,
+    }
+    Ok(Flow::Continue)
+}
+
+fn cmd_trace(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    match r.reports.get(last_step(r)).and_then(Option::as_ref) {
+        Some(rep) if !rep.trace.is_empty() => {
+            for l in &rep.trace {
+                writeln!(out, "  {l}")?;
+            }
+        }
+        Some(_) => writeln!(out, "the last step made no container syscalls")?,
+        None => writeln!(out, "no step has run yet: press Enter to run one")?,
+    }
+    Ok(Flow::Continue)
+}
+
+fn cmd_shell(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let ctx = repl.runner.as_ref().map_or(Context::Host, Runner::shell_context);
+    let label = match &ctx {
+        Context::Host => "host".to_string(),
+        Context::Chroot(_) => "chroot".to_string(),
+        Context::Container { name, .. } => format!("container:{name}"),
+    };
+    writeln!(out, "{}", term::dim(&format!("opening /bin/sh in {label}; `exit` returns to the lab")))?;
+    out.flush()?;
+    let ps1 = format!("[fromscratch {label}] # ");
+    let argv = vec!["/bin/sh".to_string(), "-i".to_string()];
+    let result = match &ctx {
+        Context::Host => spawn::spawn(&ContainerSpec { command: argv, env: vec![("PS1".into(), ps1)], ..Default::default() }, Stdio::Inherit),
+        Context::Chroot(root) => spawn::spawn(
+            &ContainerSpec { root: Some(root.clone()), command: argv, env: vec![("PS1".into(), ps1)], ..Default::default() },
+            Stdio::Inherit,
+        ),
+        Context::Container { pid1, .. } => {
+            spawn::join(*pid1, &["/bin/sh".to_string(), "-c".to_string(), format!("PS1='{ps1}' exec /bin/sh -i")], Stdio::Inherit)
+        }
+    };
+    match result {
+        Ok(sp) => {
+            let _ = spawn::wait_exit(sp.child);
+            crate::lab::signals::clear();
+        }
+        Err(e) => writeln!(out, "{}", term::bad(&e.to_string()))?,
+    }
+    Ok(Flow::Continue)
+}
+
+fn cmd_status(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    writeln!(out, "{} — {}", r.lesson.def.id, r.lesson.def.title)?;
+    for (i, s) in r.lesson.def.steps.iter().enumerate() {
+        let mark = match &r.reports[i] {
+            Some(rep) if rep.passed => term::ok(""),
+            Some(_) => term::bad(""),
+            None if i == r.next => "→".to_string(),
+            None => " ".to_string(),
+        };
+        writeln!(out, "  {mark} {}. {}", i + 1, s.title)?;
+    }
+    if let Some(root) = &r.lab.rootfs {
+        writeln!(out, "  rootfs: {}", root.display())?;
+    }
+    for c in r.lab.container_names() {
+        if let Some(l) = r.lab.container(&c) {
+            writeln!(out, "  container {c}: PID 1 is host PID {}", l.pid1)?;
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+fn cmd_reset(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    r.reset()?;
+    writeln!(out, "everything the lesson started was stopped; back at step 1")?;
+    r.show_intro(0, out)?;
+    Ok(Flow::Continue)
+}
+
+fn cmd_quit(repl: &mut Repl, _: &str, _: &mut dyn Write) -> anyhow::Result<Flow> {
+    repl.runner = None;
+    Ok(Flow::Quit)
+}
+
+fn history_path() -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state")))?;
+    Some(base.join("fromscratch").join("history"))
+}
+
+/// Tab completion of command names and, after `start`, lesson ids.
+struct Completion;
+
+impl Completer for Completion {
+    type Candidate = Pair;
+
+    fn complete(&self, line: &str, pos: usize, _: &RlContext<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let head = &line[..pos];
+        let pair = |s: String| Pair { display: s.clone(), replacement: s };
+        if let Some(arg) = head.strip_prefix("start ") {
+            let ids: Vec<Pair> = lesson::lesson_files(&crate::paths::lessons_dir())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+                .filter(|id| id.starts_with(arg.trim_start()))
+                .map(pair)
+                .collect();
+            return Ok((head.len() - arg.trim_start().len(), ids));
+        }
+        if head.contains(' ') {
+            return Ok((pos, Vec::new()));
+        }
+        let names = COMMANDS.iter().map(|c| c.name).filter(|n| n.starts_with(head)).map(|n| pair(n.to_string())).collect();
+        Ok((0, names))
+    }
+}
+
+impl Hinter for Completion {
+    type Hint = String;
+}
+impl Highlighter for Completion {}
+impl Validator for Completion {}
+impl Helper for Completion {}
+
+/// The names the table holds, for tests and docs.
+#[must_use]
+pub fn command_names() -> Vec<&'static str> {
+    COMMANDS.iter().map(|c| c.name).collect()
+}

@@ -1,0 +1,603 @@
+//! Root filesystems for the lessons: what a container's `/` is made of, and how it is built.
+//!
+//! A container is "just" a process whose `/` points at a directory tree: that tree must hold
+//! every program the container runs *and* every file those programs need when they start
+//! (the ELF interpreter, the shared libraries, Python's standard library). A [`Recipe`]
+//! says how to make such a tree — copy the host's own programs (`host`) or install a Debian
+//! system with debootstrap/mmdebstrap (`debian`) — and [`build`] makes it into a cache keyed
+//! by the recipe's hash, building in a temporary directory that is renamed into place only
+//! once complete and verified by the recipe's smoke check.
+
+mod cache;
+mod debian;
+pub mod elf;
+mod host;
+mod recipe;
+
+use std::ffi::CString;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::error::{Classify, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_HOST_CANNOT};
+
+pub use cache::{CacheEntry, list, remove};
+pub use recipe::{
+    BUILDER_VERSION, Builder, DEFAULT_SEARCH_PATH, DebianParams, DebianTool, FORMAT_VERSION,
+    HostParams, Recipe, find_recipe, load_recipe, parse_recipe, recipe_hash,
+};
+
+/// Everything that can go wrong while loading a recipe, building, listing or removing a rootfs.
+///
+/// Each message is one sentence: the cause, then (after a colon) what to do about it.
+/// [`Classify::exit_code`] maps each variant to 2 (bad input), 3 (the host cannot) or
+/// 1 (the built tree failed its check).
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    /// The recipe file could not be read (exit 2).
+    #[error("cannot read recipe {}: {err}: check the path and its permissions", path.display())]
+    RecipeRead {
+        /// The recipe file.
+        path: PathBuf,
+        /// What the OS said.
+        err: io::Error,
+    },
+    /// The recipe is not valid TOML or does not match the recipe format (exit 2).
+    /// Displayed as `FILE:LINE:COLUMN: reason`, lines and columns counted from 1.
+    #[error("{}:{line}:{column}: {reason}", path.display())]
+    RecipeSyntax {
+        /// The recipe file.
+        path: PathBuf,
+        /// 1-based line of the offending text.
+        line: usize,
+        /// 1-based column (in characters) of the offending text.
+        column: usize,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// No recipe of that name exists in the recipes directory (exit 2).
+    #[error("there is no rootfs recipe `{name}`: use one of {} (files in {}) or give the path to a .toml recipe", list_or_none(available), dir.display())]
+    UnknownRecipe {
+        /// The name asked for.
+        name: String,
+        /// Names of the recipes that do exist.
+        available: Vec<String>,
+        /// The recipes directory searched.
+        dir: PathBuf,
+    },
+    /// A recipe path was given but no file is there (exit 2).
+    #[error("recipe file {} does not exist: give the path of an existing .toml recipe or a recipe name such as `host`", path.display())]
+    RecipeNotFound {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The operation needs root (exit 3).
+    #[error("{what} needs root: run it with sudo, or use the `host` recipe, which builds without root")]
+    NotRoot {
+        /// What needs root, e.g. "building a Debian rootfs with debootstrap".
+        what: String,
+    },
+    /// An external tool is not installed (exit 3).
+    #[error("{tool} is not installed: install the Debian package `{package}` (apt-get install {package})")]
+    ToolMissing {
+        /// The program looked for.
+        tool: String,
+        /// The Debian package that provides it.
+        package: String,
+    },
+    /// The cache directory is on a filesystem mounted `noexec` (pitfall R2, exit 3).
+    #[error("{} is on the filesystem mounted at {}, which is mounted noexec, so no program in a rootfs built there could run: set FROMSCRATCH_CACHE to a directory on another filesystem, or remount it with `mount -o remount,exec {}`", path.display(), mount_point.display(), mount_point.display())]
+    NoexecMount {
+        /// The directory the rootfs would be built in.
+        path: PathBuf,
+        /// The mount point of the noexec filesystem holding it.
+        mount_point: PathBuf,
+    },
+    /// debootstrap has no script for the suite (exit 2).
+    #[error("debootstrap does not know the suite `{suite}` (there is no {}): use a suite it knows, such as `bookworm`, or upgrade debootstrap", script.display())]
+    UnknownSuite {
+        /// The suite asked for.
+        suite: String,
+        /// The script file that would describe it.
+        script: PathBuf,
+    },
+    /// The archive keyring is missing; fromscratch never builds unverified (exit 3).
+    #[error("the Debian archive keyring {} is missing and fromscratch never installs unverified packages: install the Debian package `debian-archive-keyring`", path.display())]
+    KeyringMissing {
+        /// The keyring file expected.
+        path: PathBuf,
+    },
+    /// The suite lacks packages the recipe asks for (pitfall R1, exit 2).
+    #[error("{}", missing_packages_message(suite, packages))]
+    MissingPackages {
+        /// The suite, e.g. `bookworm`.
+        suite: String,
+        /// The package names the suite does not have.
+        packages: Vec<String>,
+    },
+    /// debootstrap/mmdebstrap failed for another reason (exit 3); `tail` holds its last output lines.
+    #[error("{tool} failed ({status}){}: read its last output lines below, fix the cause and build again{}", cause_suffix(tail), tail_block(tail))]
+    BuilderFailed {
+        /// The tool that ran.
+        tool: String,
+        /// How it ended, e.g. "exit status 1".
+        status: String,
+        /// Its last (up to 50) output lines.
+        tail: Vec<String>,
+    },
+    /// A program the host recipe requires is not installed on the host (exit 3).
+    #[error("`{program}` is not installed on this host (searched {search_path}): {}", install_hint(program, package.as_deref()))]
+    HostProgramMissing {
+        /// The program name or path from the recipe.
+        program: String,
+        /// The directories searched.
+        search_path: String,
+        /// The Debian package that provides it, when known.
+        package: Option<String>,
+    },
+    /// A host program needs a shared library the host does not have (exit 3).
+    #[error("{} needs the shared library {library}, which is in none of the library directories on this host: reinstall the package that provides {}", program.display(), program.display())]
+    LibraryMissing {
+        /// The program (host path).
+        program: PathBuf,
+        /// The DT_NEEDED name that could not be resolved.
+        library: String,
+    },
+    /// A file is not an ELF object (or a `#!` script where scripts are allowed) (exit 2).
+    #[error("{} is not a usable ELF program ({reason}): name a compiled program or a `#!` script", path.display())]
+    NotElf {
+        /// The file.
+        path: PathBuf,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A program asked about is not inside the rootfs (exit 2).
+    #[error("{} does not exist: copy the program into the rootfs or name one that is there", path.display())]
+    NotInRoot {
+        /// `ROOT/PROGRAM`.
+        path: PathBuf,
+    },
+    /// Python's standard library could not be found next to the python3 binary (exit 3).
+    #[error("cannot find the standard library of {} (looked for {}): install the Debian package `libpython3-stdlib`, or set python_stdlib = false in the recipe", python.display(), looked.display())]
+    PythonStdlib {
+        /// The python binary found.
+        python: PathBuf,
+        /// Where its standard library was expected.
+        looked: PathBuf,
+    },
+    /// The recipe's smoke check did not succeed in the new tree (exit 1); the tree was discarded.
+    #[error("the smoke check `{}` failed inside the new `{recipe}` rootfs ({detail}): nothing was cached; fix the recipe so the tree holds what the check runs", argv.join(" "))]
+    SmokeFailed {
+        /// The recipe name.
+        recipe: String,
+        /// The smoke command.
+        argv: Vec<String>,
+        /// Exit status, output or the exec error (with the missing path, pitfall R3).
+        detail: String,
+    },
+    /// A command could not be started inside a rootfs (exit 1, or 3 when chroot was refused).
+    #[error("cannot run {program} inside {}: {detail}", root.display())]
+    Exec {
+        /// The rootfs.
+        root: PathBuf,
+        /// The program, as seen inside the rootfs.
+        program: String,
+        /// The reason, naming the missing path when there is one.
+        detail: String,
+        /// True when chroot itself was refused (no root and no user namespaces).
+        refused: bool,
+    },
+    /// A filesystem is still mounted inside a tree that was to be deleted (exit 3); nothing was deleted.
+    #[error("{} is still mounted inside {} (left by a crashed build?), so nothing was deleted: unmount it with `umount -R {}` and try again", mount_point.display(), path.display(), mount_point.display())]
+    Mounted {
+        /// The tree to delete.
+        path: PathBuf,
+        /// The mount found inside it.
+        mount_point: PathBuf,
+    },
+    /// A path given for deletion is not strictly inside the rootfs cache (exit 2).
+    #[error("refusing to delete {}: it is not an entry strictly inside the rootfs cache {}", path.display(), cache.display())]
+    OutsideCache {
+        /// The path refused.
+        path: PathBuf,
+        /// The cache directory.
+        cache: PathBuf,
+    },
+    /// Nothing in the cache matches the name or hash (exit 2).
+    #[error("no cached rootfs has the name or hash `{what}`: `fromscratch rootfs list` shows what is cached")]
+    NotCached {
+        /// The name or hash asked for.
+        what: String,
+    },
+    /// A filesystem operation failed (exit 3).
+    #[error("cannot {action} {}: {err}: check free space and permissions there", path.display())]
+    Io {
+        /// What was being done, e.g. "copy a file to".
+        action: String,
+        /// The path it was done to.
+        path: PathBuf,
+        /// What the OS said.
+        err: io::Error,
+    },
+}
+
+impl Classify for RootfsError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::RecipeRead { .. }
+            | Self::RecipeSyntax { .. }
+            | Self::UnknownRecipe { .. }
+            | Self::RecipeNotFound { .. }
+            | Self::UnknownSuite { .. }
+            | Self::MissingPackages { .. }
+            | Self::NotElf { .. }
+            | Self::NotInRoot { .. }
+            | Self::OutsideCache { .. }
+            | Self::NotCached { .. } => EXIT_BAD_INPUT,
+            Self::NotRoot { .. }
+            | Self::ToolMissing { .. }
+            | Self::NoexecMount { .. }
+            | Self::KeyringMissing { .. }
+            | Self::BuilderFailed { .. }
+            | Self::HostProgramMissing { .. }
+            | Self::LibraryMissing { .. }
+            | Self::PythonStdlib { .. }
+            | Self::Mounted { .. }
+            | Self::Io { .. } => EXIT_HOST_CANNOT,
+            Self::Exec { refused: true, .. } => EXIT_HOST_CANNOT,
+            Self::SmokeFailed { .. } | Self::Exec { .. } => EXIT_CHECK_FAILED,
+        }
+    }
+}
+
+impl RootfsError {
+    pub(crate) fn io(action: &str, path: &Path, err: io::Error) -> Self {
+        Self::Io {
+            action: action.to_string(),
+            path: path.to_path_buf(),
+            err,
+        }
+    }
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none: the directory holds no .toml recipes)".to_string()
+    } else {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn missing_packages_message(suite: &str, packages: &[String]) -> String {
+    let named = packages
+        .iter()
+        .map(|p| match debian::suggest_package(p) {
+            Some(s) => format!("`{p}` (did you mean `{s}`?)"),
+            None => format!("`{p}`"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let noun = if packages.len() == 1 { "package" } else { "packages" };
+    format!(
+        "the suite `{suite}` has no {noun} {named}: nothing was installed and no rootfs was cached; fix `include` in the recipe (https://packages.debian.org/{suite}/ lists what the suite has)"
+    )
+}
+
+fn cause_suffix(tail: &[String]) -> String {
+    // The first error line names the cause; later ones are the tool giving up.
+    tail.iter()
+        .find(|l| l.starts_with("E:"))
+        .map(|l| {
+            let l = l.trim();
+            let short: String = l.chars().take(160).collect();
+            let more = if short.len() < l.len() { "…" } else { "" };
+            format!(", saying \"{short}{more}\"")
+        })
+        .unwrap_or_default()
+}
+
+fn tail_block(tail: &[String]) -> String {
+    let mut s = String::new();
+    for line in tail {
+        s.push_str("\n  | ");
+        s.push_str(line);
+    }
+    s
+}
+
+fn install_hint(program: &str, package: Option<&str>) -> String {
+    match package {
+        Some(p) => format!("install the Debian package `{p}` (apt-get install {p})"),
+        None => {
+            let base = program.rsplit('/').next().unwrap_or(program);
+            format!(
+                "install the package that provides it (`apt-file search bin/{base}` names it), or drop it from the recipe"
+            )
+        }
+    }
+}
+
+/// How [`build`] behaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// Never draw a progress bar (event lines are still written to `out`).
+    pub quiet: bool,
+    /// Build again even when the cache holds a tree for this recipe hash; the old tree is
+    /// replaced only once the new one is complete and passed its smoke check.
+    pub force: bool,
+}
+
+/// A rootfs ready to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltRootfs {
+    /// The tree: `cache_dir()/rootfs/<name>-<hash>/`.
+    pub path: PathBuf,
+    /// The recipe name.
+    pub recipe: String,
+    /// The recipe hash ([`recipe_hash`], 16 hex digits).
+    pub hash: String,
+    /// True when the tree came from the cache without building.
+    pub cached: bool,
+}
+
+/// Build `recipe` into the cache, or return the cached tree when one exists for its hash.
+///
+/// Writes one line per event to `out` ("cached: ...", "building rootfs `host` into ...",
+/// skipped programs, the smoke check, "built ..."); the caller prints the path. A cache hit
+/// only stats the tree and reads its metadata file, so it takes milliseconds.
+///
+/// A build runs in `cache_dir()/rootfs/.tmp-<name>-<pid>/`, runs the recipe's smoke check
+/// chrooted in it, renames it to `cache_dir()/rootfs/<name>-<hash>/` and then writes
+/// `<name>-<hash>.json`. On any error the temporary tree is removed; temporary trees left
+/// by a process that died (Ctrl-C, kill -9) are removed at the start of the next build and
+/// by [`list`].
+///
+/// # Errors
+/// Every [`RootfsError`] kind a builder can return: exit 2 for a recipe the host could
+/// build but the suite cannot satisfy (missing packages), exit 3 when the host cannot
+/// (not root for `debian`, a missing tool or host program, a noexec cache filesystem,
+/// I/O failures), exit 1 when the finished tree fails its smoke check.
+pub fn build(
+    recipe: &Recipe,
+    opts: &BuildOptions,
+    out: &mut dyn Write,
+) -> Result<BuiltRootfs, RootfsError> {
+    let hash = recipe_hash(recipe);
+    let cache_root = cache::rootfs_cache();
+    let entry = format!("{}-{}", recipe.name, hash);
+    let final_dir = cache_root.join(&entry);
+
+    cache::clean_stale(&cache_root, out);
+
+    if !opts.force && cache::is_complete(&cache_root, &entry, &hash) {
+        say(
+            out,
+            &format!(
+                "cached: rootfs `{}` ({} builder, hash {hash}) at {}",
+                recipe.name,
+                recipe.builder.kind(),
+                final_dir.display()
+            ),
+        );
+        return Ok(BuiltRootfs {
+            path: final_dir,
+            recipe: recipe.name.clone(),
+            hash,
+            cached: true,
+        });
+    }
+
+    // Builder preflight: everything that can be checked before a byte is written.
+    if let Builder::Debian(params) = &recipe.builder {
+        debian::preflight_host(params)?;
+    }
+    std::fs::create_dir_all(&cache_root)
+        .map_err(|e| RootfsError::io("create the cache directory", &cache_root, e))?;
+    cache::check_exec_mount(&cache_root)?;
+    if let Builder::Debian(params) = &recipe.builder {
+        debian::preflight_suite(params)?;
+    }
+
+    let tmp = cache_root.join(format!(".tmp-{}-{}", recipe.name, std::process::id()));
+    if std::fs::symlink_metadata(&tmp).is_ok() {
+        cache::remove_tree(&tmp)?;
+    }
+    std::fs::create_dir(&tmp)
+        .map_err(|e| RootfsError::io("create the build directory", &tmp, e))?;
+    say(
+        out,
+        &format!(
+            "building rootfs `{}` ({} builder, hash {hash}) into {} (via {})",
+            recipe.name,
+            recipe.builder.kind(),
+            final_dir.display(),
+            tmp.display()
+        ),
+    );
+
+    let started = Instant::now();
+    let result = build_into(recipe, &tmp, opts, out).and_then(|()| install(&tmp, &final_dir));
+    if let Err(e) = result {
+        if let Err(cleanup) = cache::remove_tree(&tmp) {
+            say(
+                out,
+                &format!(
+                    "could not remove the failed build {}: {cleanup}",
+                    tmp.display()
+                ),
+            );
+        }
+        return Err(e);
+    }
+    cache::write_meta(&cache_root, &entry, &recipe.name, recipe.builder.kind(), &hash)?;
+    say(
+        out,
+        &format!(
+            "built rootfs `{}` in {:.1} s: {}",
+            recipe.name,
+            started.elapsed().as_secs_f64(),
+            final_dir.display()
+        ),
+    );
+    Ok(BuiltRootfs {
+        path: final_dir,
+        recipe: recipe.name.clone(),
+        hash,
+        cached: false,
+    })
+}
+
+/// Run the builder, then the smoke check, in `tmp`.
+fn build_into(
+    recipe: &Recipe,
+    tmp: &Path,
+    opts: &BuildOptions,
+    out: &mut dyn Write,
+) -> Result<(), RootfsError> {
+    match &recipe.builder {
+        Builder::Host(params) => host::build(params, tmp, out)?,
+        Builder::Debian(params) => debian::build(params, tmp, opts, out)?,
+    }
+    if recipe.smoke.is_empty() {
+        return Ok(());
+    }
+    let smoke_failed = |detail: String| RootfsError::SmokeFailed {
+        recipe: recipe.name.clone(),
+        argv: recipe.smoke.clone(),
+        detail,
+    };
+    let output = match run_in_root(tmp, &recipe.smoke) {
+        Ok(o) => o,
+        Err(e @ RootfsError::Exec { refused: true, .. }) => return Err(e),
+        Err(RootfsError::Exec { detail, .. }) => return Err(smoke_failed(detail)),
+        Err(e) => return Err(e),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        let said = stderr
+            .lines()
+            .chain(stdout.lines())
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("no output");
+        return Err(smoke_failed(format!("{}, last output: {said}", output.status)));
+    }
+    let first = stdout.lines().next().unwrap_or("").trim();
+    say(
+        out,
+        &format!(
+            "smoke check passed: `{}` printed `{first}`",
+            recipe.smoke.join(" ")
+        ),
+    );
+    Ok(())
+}
+
+/// Move a finished tree into place, replacing an older tree for the same hash.
+fn install(tmp: &Path, final_dir: &Path) -> Result<(), RootfsError> {
+    if std::fs::symlink_metadata(final_dir).is_ok() {
+        cache::remove_entry(final_dir)?;
+    }
+    std::fs::rename(tmp, final_dir)
+        .map_err(|e| RootfsError::io("move the finished tree into place at", final_dir, e))
+}
+
+/// The environment commands run with inside a rootfs: nothing from the host's.
+const ROOT_ENV: [(&str, &str); 3] = [
+    (
+        "PATH",
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ),
+    ("HOME", "/root"),
+    ("LC_ALL", "C.UTF-8"),
+];
+
+/// Run `argv` chrooted into `root` and wait for it, capturing stdout and stderr.
+///
+/// `argv[0]` is a path as seen inside the rootfs (absolute, or relative to its `/`). The
+/// child gets a clean environment (`PATH`, `HOME=/root`, `LC_ALL=C.UTF-8`) and stdin from
+/// /dev/null. As root it simply chroots; without root it first enters a new user namespace,
+/// which grants the chroot capability (the command then runs as the overflow uid).
+/// Nothing is mounted: inside, /proc is empty unless the caller mounted it.
+///
+/// # Errors
+/// [`RootfsError::Exec`] when the program cannot be started; for ENOENT the detail names the
+/// missing path inside the rootfs ([`elf::diagnose_enoent`], pitfall R3); `refused` is set
+/// when chroot itself was not permitted (exit 3).
+pub fn run_in_root(root: &Path, argv: &[String]) -> Result<std::process::Output, RootfsError> {
+    let exec_err = |detail: String, refused: bool| RootfsError::Exec {
+        root: root.to_path_buf(),
+        program: argv.first().cloned().unwrap_or_default(),
+        detail,
+        refused,
+    };
+    let Some(program) = argv.first() else {
+        return Err(exec_err("the command is empty".to_string(), false));
+    };
+    let root_c = CString::new(root.as_os_str().as_bytes())
+        .map_err(|_| exec_err("the rootfs path holds a NUL byte".to_string(), false))?;
+    let rootless = !crate::paths::is_root();
+
+    let mut cmd = Command::new(program);
+    cmd.args(&argv[1..])
+        .env_clear()
+        .envs(ROOT_ENV)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[allow(unsafe_code)]
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe work is allowed. It allocates nothing (the path is a CString made
+    // before the fork, `c"/"` is static) and makes only the unshare(2), chroot(2) and chdir(2)
+    // system calls; errors become io::Error from a raw errno, which does not allocate.
+    unsafe {
+        cmd.pre_exec(move || {
+            if rootless {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+                    .map_err(io::Error::from)?;
+            }
+            nix::unistd::chroot(root_c.as_c_str()).map_err(io::Error::from)?;
+            nix::unistd::chdir(c"/").map_err(io::Error::from)?;
+            Ok(())
+        });
+    }
+    match cmd.output() {
+        Ok(output) => Ok(output),
+        Err(e) => {
+            let refused = matches!(e.raw_os_error(), Some(libc::EPERM));
+            let detail = match e.kind() {
+                io::ErrorKind::NotFound => {
+                    elf::diagnose_enoent(root, program).unwrap_or_else(|| e.to_string())
+                }
+                io::ErrorKind::PermissionDenied => format!(
+                    "{e}: the program is not executable, or the filesystem holding the rootfs is mounted noexec (pitfall R2)"
+                ),
+                _ if refused => format!(
+                    "{e}: chroot needs root, or user namespaces for a rootless run (sysctl kernel.unprivileged_userns_clone=1)"
+                ),
+                _ => e.to_string(),
+            };
+            Err(exec_err(detail, refused))
+        }
+    }
+}
+
+/// Write one event line; a failing sink must not fail the build.
+fn say(out: &mut dyn Write, line: &str) {
+    let _ = writeln!(out, "{line}");
+}
+
+/// Seconds since the epoch, for metadata.
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}

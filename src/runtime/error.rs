@@ -1,0 +1,104 @@
+//! The runtime's errors: each says what happened, to what, and what to do next.
+
+use nix::errno::Errno;
+use thiserror::Error;
+
+use crate::error::{Classify, EXIT_BAD_INPUT, EXIT_HOST_CANNOT};
+
+/// Everything that can go wrong while starting, joining or waiting for a container.
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    /// fork from a threaded process is unsafe and CLONE_NEWUSER refuses it (unshare(2)).
+    #[error(
+        "this process has {threads} threads, and namespaces must be made from a single-threaded one (unshare(2) refuses CLONE_NEWUSER otherwise): this is a fromscratch bug, please report it"
+    )]
+    MultiThreaded {
+        /// Threads counted in /proc/self/status.
+        threads: usize,
+    },
+    /// A container needs a command unless it runs the init alone.
+    #[error("no command given: say what to run after `--`, for example `-- /bin/sh`")]
+    EmptyCommand,
+    /// An argument holds a NUL byte and cannot be passed to execve(2).
+    #[error("argument {arg:?} holds a NUL byte, which execve(2) cannot pass")]
+    NulByte {
+        /// The offending argument.
+        arg: String,
+    },
+    /// The container to join has exited.
+    #[error("no process {pid}: the container has exited (start it again)")]
+    NoSuchContainer {
+        /// Host PID that was expected to be PID 1 of the container.
+        pid: i32,
+    },
+    /// A syscall in the lab process itself failed.
+    #[error("{call} failed: {errno} ({})", errno.desc())]
+    Sys {
+        /// What was being done.
+        call: String,
+        /// The kernel's answer.
+        errno: Errno,
+    },
+    /// An I/O error with context.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A process did not finish in time and was killed.
+    #[error("{what} did not finish within {secs} s and was killed")]
+    Timeout {
+        /// What timed out.
+        what: String,
+        /// The limit, in seconds.
+        secs: u64,
+    },
+    /// Ctrl-C or SIGTERM arrived; the work was stopped and cleaned up.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl RuntimeError {
+    /// A failed syscall in the lab process.
+    #[must_use]
+    pub fn sys(call: &str, errno: Errno) -> Self {
+        Self::Sys { call: call.to_string(), errno }
+    }
+
+    /// An I/O failure with what was being done.
+    #[must_use]
+    pub fn io(what: &str, source: std::io::Error) -> Self {
+        Self::Io { what: what.to_string(), source }
+    }
+}
+
+impl Classify for RuntimeError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::EmptyCommand | Self::NulByte { .. } => EXIT_BAD_INPUT,
+            Self::Interrupted => 130,
+            _ => EXIT_HOST_CANNOT,
+        }
+    }
+}
+
+/// One sentence explaining why a setup syscall failed, in the kernel's terms, with the
+/// fix. `call` is the syscall's name, as traced.
+#[must_use]
+pub fn explain_setup_failure(call: &str, errno: Errno, root: Option<&std::path::Path>) -> String {
+    let root_s = root.map_or_else(String::new, |r| r.display().to_string());
+    match (call, errno) {
+        ("unshare" | "setns" | "mount" | "chroot" | "sethostname" | "pivot_root", Errno::EPERM) => format!(
+            "{call} was refused with EPERM: it needs CAP_SYS_ADMIN (CAP_SYS_CHROOT for chroot), so run fromscratch as root (sudo); rootless mode through user namespaces is not available for this step"
+        ),
+        ("unshare", Errno::EINVAL) => "unshare failed with EINVAL: the process was multi-threaded or the kernel lacks a namespace type (check /proc/self/ns)".to_string(),
+        ("unshare", Errno::ENOSPC) => "unshare failed with ENOSPC: the limit in /proc/sys/user/max_*_namespaces is reached; raise it or end other containers".to_string(),
+        ("chroot", Errno::ENOENT) => format!("chroot failed: the rootfs {root_s} does not exist; build it with `fromscratch rootfs build`"),
+        ("chdir", Errno::ENOENT) => format!("chdir failed inside {root_s}: the rootfs is not a usable tree"),
+        ("mount", Errno::ENOENT) => format!("mount failed with ENOENT: the rootfs {root_s} has no /proc directory to mount on; create it (mkdir {root_s}/proc)"),
+        ("fork", Errno::ENOMEM) => "fork failed with ENOMEM: the PID namespace's init (PID 1) has exited, and a namespace without its init accepts no new processes (pid_namespaces(7))".to_string(),
+        _ => format!("{call} failed with {} ({})", super::syscalls::errno_name(errno), errno.desc()),
+    }
+}

@@ -1,0 +1,682 @@
+//! Starting a container: fork, unshare, (fork again for the PID namespace), chroot,
+//! mount /proc, exec — in that order, and why.
+//!
+//! - The lab process itself never unshares: every container is a forked child, and we
+//!   fork only while single-threaded (unshare(2): CLONE_NEWUSER fails with EINVAL in a
+//!   threaded process, and CLONE_NEWNS would only affect the calling thread).
+//! - `unshare(CLONE_NEWPID)` moves only the caller's *future children* into the new PID
+//!   namespace (pid_namespaces(7)), so after it we fork, as `unshare --fork` does: the
+//!   grandchild is PID 1. Without the fork, the first child made would become PID 1 and,
+//!   once it exits, the namespace accepts no more processes (fork fails with ENOMEM).
+//! - Right after a new mount namespace, `/` is made `MS_REC|MS_PRIVATE` before any mount,
+//!   so nothing mounted inside can propagate back to the host (mount_namespaces(7)).
+//! - `/proc` is mounted by PID 1, after the PID fork and after chroot, so that it shows
+//!   the new PID namespace and lands inside the rootfs (proc(5)).
+//!
+//! The child reports every call with its result on a trace pipe; the parent reads it
+//! until every writer has exec'd (the pipe is close-on-exec) or exited.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid};
+
+use super::error::RuntimeError;
+use super::init;
+use super::spec::{ContainerSpec, DEFAULT_PATH};
+use super::syscalls::{LinuxSyscalls, Syscalls};
+
+/// Exit status of a child whose setup (a syscall before exec) failed, as Docker uses 125.
+pub const EXIT_SETUP_FAILED: i32 = 125;
+/// Exit status when the command could not be executed, as the shell uses 127.
+pub const EXIT_EXEC_FAILED: i32 = 127;
+
+/// Where the container's stdin/stdout/stderr go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdio {
+    /// stdout and stderr into one pipe the caller reads (order kept, as a terminal shows
+    /// it); stdin from /dev/null; the child gets its own process group.
+    Capture,
+    /// The caller's terminal, for an interactive shell.
+    Inherit,
+    /// All three to /dev/null (decoys, held containers).
+    Null,
+}
+
+/// A started container process.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Host PID of our direct child (the one to wait for).
+    pub child: Pid,
+    /// Host PID of the container's first process (PID 1 inside, when there is a PID
+    /// namespace; otherwise the same as `child`).
+    pub pid1: Pid,
+    /// Read end of the captured output, with [`Stdio::Capture`].
+    pub output: Option<OwnedFd>,
+    /// The syscall trace, one rendered line each, prefixed by the process's role.
+    pub trace: Vec<String>,
+    /// Set when setup failed before exec: the failing call and its errno.
+    pub setup_failure: Option<(String, Errno)>,
+    /// Set when execve itself failed (program, errno).
+    pub exec_failure: Option<(String, Errno)>,
+}
+
+/// What a finished process left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Exit code, or 128+signal when it was killed (as a shell reports it).
+    pub code: i32,
+    /// The signal that killed it, if any.
+    pub signal: Option<Signal>,
+    /// stdout and stderr, interleaved as written.
+    pub output: String,
+}
+
+/// Fail unless this process has exactly one thread (read from /proc/self/status).
+///
+/// # Errors
+/// [`RuntimeError::MultiThreaded`] naming the count.
+pub fn ensure_single_threaded() -> Result<(), RuntimeError> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|e| RuntimeError::io("read /proc/self/status", e))?;
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(1);
+    if threads == 1 { Ok(()) } else { Err(RuntimeError::MultiThreaded { threads }) }
+}
+
+/// A failed step of the sequence: the syscall's name and its errno.
+pub type SetupResult = Result<(), (&'static str, Errno)>;
+
+/// Phase 1, in the first forked child: die with the parent, unshare the namespaces,
+/// and make `/` private in a new mount namespace before anything is mounted.
+///
+/// # Errors
+/// The failing call's name and errno.
+pub fn enter_namespaces(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
+    sys.set_pdeathsig(Signal::SIGKILL).map_err(|e| ("prctl", e))?;
+    let ns = spec.effective_namespaces();
+    if !ns.is_empty() {
+        sys.unshare(ns.clone_flags()).map_err(|e| ("unshare", e))?;
+    }
+    if ns.mount {
+        sys.mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
+            .map_err(|e| ("mount", e))?;
+    }
+    Ok(())
+}
+
+/// Phase 2, in the process that will exec (PID 1 when there is a PID namespace): change
+/// root, then mount /proc inside it, then set the hostname.
+///
+/// # Errors
+/// The failing call's name and errno.
+pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
+    if let Some(root) = &spec.root {
+        sys.chroot(root).map_err(|e| ("chroot", e))?;
+        // chroot(2) leaves the cwd outside the new root: the classic escape. Close it.
+        sys.chdir(Path::new("/")).map_err(|e| ("chdir", e))?;
+    }
+    if spec.mount_proc {
+        sys.mount(
+            Some("proc"),
+            Path::new("/proc"),
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+        )
+        .map_err(|e| ("mount", e))?;
+    }
+    if let Some(name) = &spec.hostname {
+        sys.sethostname(name).map_err(|e| ("sethostname", e))?;
+    }
+    Ok(())
+}
+
+/// The namespaces a joining process enters, in the order youki and nsenter use: PID
+/// first (it only affects children), mount last (so /proc paths stay reachable).
+pub const JOIN_ORDER: [(&str, CloneFlags); 5] = [
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+/// Open namespace files of `target` that differ from ours, to join with setns(2).
+///
+/// # Errors
+/// Any open(2) failure, as (call, errno).
+pub fn open_namespaces(target: Pid) -> Result<Vec<(PathBuf, CloneFlags, OwnedFd)>, (&'static str, Errno)> {
+    let mut out = Vec::new();
+    for (name, flag) in JOIN_ORDER {
+        let theirs = PathBuf::from(format!("/proc/{target}/ns/{name}"));
+        let ours = PathBuf::from(format!("/proc/self/ns/{name}"));
+        let t = std::fs::metadata(&theirs).map_err(|e| ("stat", io_errno(&e)))?;
+        let o = std::fs::metadata(&ours).map_err(|e| ("stat", io_errno(&e)))?;
+        if std::os::unix::fs::MetadataExt::ino(&t) == std::os::unix::fs::MetadataExt::ino(&o) {
+            continue;
+        }
+        let fd = open(&theirs, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| ("open", e))?;
+        out.push((theirs, flag, fd));
+    }
+    Ok(out)
+}
+
+fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Join the namespaces opened by [`open_namespaces`], in order.
+///
+/// # Errors
+/// The failing call's name and errno.
+pub fn join_namespaces(sys: &dyn Syscalls, fds: &[(PathBuf, CloneFlags, OwnedFd)]) -> SetupResult {
+    sys.set_pdeathsig(Signal::SIGKILL).map_err(|e| ("prctl", e))?;
+    for (path, flag, fd) in fds {
+        sys.setns(fd.as_fd(), *flag, path).map_err(|e| ("setns", e))?;
+    }
+    Ok(())
+}
+
+/// After joining: take the container's root (opened before setns, as nsenter does),
+/// so a chroot-based container and a pivot_root-based one look the same.
+///
+/// # Errors
+/// The failing call's name and errno.
+pub fn enter_root(sys: &dyn Syscalls, root_fd: BorrowedFd<'_>, root_path: &Path) -> SetupResult {
+    sys.set_pdeathsig(Signal::SIGKILL).map_err(|e| ("prctl", e))?;
+    sys.fchdir(root_fd, root_path).map_err(|e| ("fchdir", e))?;
+    sys.chroot(Path::new(".")).map_err(|e| ("chroot", e))?;
+    sys.chdir(Path::new("/")).map_err(|e| ("chdir", e))?;
+    Ok(())
+}
+
+/// How the forked child sets itself up.
+enum Plan<'a> {
+    /// A new container from a spec.
+    New(&'a ContainerSpec),
+    /// Join a running container whose first process is `target`.
+    Join { target: Pid, command: &'a [String] },
+}
+
+/// Start a new container from `spec`.
+///
+/// # Errors
+/// Not single-threaded, a pipe or fork failure. A syscall that fails in the child is
+/// not an error here: it is reported in [`Spawned::setup_failure`] with the trace.
+pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Spawned, RuntimeError> {
+    if spec.command.is_empty() && !spec.init {
+        return Err(RuntimeError::EmptyCommand);
+    }
+    launch(&Plan::New(spec), stdio)
+}
+
+/// Run `command` inside the running container whose first process is `target` (host
+/// PID): setns into each of its namespaces, fork (only the child is in the PID
+/// namespace), chroot to its root, exec — what `nsenter -t PID -a` and `docker exec` do.
+///
+/// # Errors
+/// As [`spawn`]; [`RuntimeError::NoSuchContainer`] when `target` is gone.
+pub fn join(target: Pid, command: &[String], stdio: Stdio) -> Result<Spawned, RuntimeError> {
+    if command.is_empty() {
+        return Err(RuntimeError::EmptyCommand);
+    }
+    if !Path::new(&format!("/proc/{target}")).exists() {
+        return Err(RuntimeError::NoSuchContainer { pid: target.as_raw() });
+    }
+    launch(&Plan::Join { target, command }, stdio)
+}
+
+fn cstrings(v: &[String]) -> Result<Vec<CString>, RuntimeError> {
+    v.iter()
+        .map(|s| CString::new(s.as_bytes()).map_err(|_| RuntimeError::NulByte { arg: s.clone() }))
+        .collect()
+}
+
+fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
+    ensure_single_threaded()?;
+    let (trace_r, trace_w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe2", e))?;
+    let capture = if stdio == Stdio::Capture {
+        Some(nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe2", e))?)
+    } else {
+        None
+    };
+    let devnull = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| RuntimeError::sys("open /dev/null", e))?;
+
+    // Everything the child needs is built before fork.
+    let (command, spec_env, join_fds, root_fd, root_path) = match plan {
+        Plan::New(spec) => (spec.command.clone(), spec.environment(), Vec::new(), None, PathBuf::new()),
+        Plan::Join { target, command } => {
+            let fds = open_namespaces(*target)
+                .map_err(|(c, e)| RuntimeError::sys(c, e))?;
+            let root_path = PathBuf::from(format!("/proc/{target}/root"));
+            let rfd = open(&root_path, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(|e| RuntimeError::sys("open /proc/PID/root", e))?;
+            (command.to_vec(), ContainerSpec::default().environment(), fds, Some(rfd), root_path)
+        }
+    };
+    let argv = cstrings(&command)?;
+    let envp: Vec<CString> = cstrings(&spec_env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>())?;
+    let joins_pid = join_fds.iter().any(|(_, f, _)| *f == CloneFlags::CLONE_NEWPID);
+
+    // SAFETY: the process is single-threaded (checked above), so the child may allocate
+    // and take locks; it only runs the setup below, then execs or exits with _exit.
+    #[allow(unsafe_code)]
+    let forked = unsafe { nix::unistd::fork() }.map_err(|e| RuntimeError::sys("fork", e))?;
+    match forked {
+        ForkResult::Child => {
+            drop(trace_r);
+            let out_w = capture.as_ref().map(|(_, w)| w.as_raw_fd());
+            let code = child_main(plan, stdio, trace_w.as_raw_fd(), out_w, devnull.as_fd(), &argv, &envp, &join_fds, root_fd.as_ref(), &root_path, joins_pid);
+            // SAFETY: _exit skips atexit handlers and stdio flushing that belong to the parent.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::_exit(code)
+            }
+        }
+        ForkResult::Parent { child } => {
+            drop(trace_w);
+            drop(devnull);
+            let output = capture.map(|(r, w)| {
+                drop(w);
+                r
+            });
+            let lines = read_all(trace_r, Duration::from_secs(30))?;
+            let mut spawned = parse_trace(child, &lines);
+            spawned.output = output;
+            Ok(spawned)
+        }
+    }
+}
+
+/// Read a pipe to EOF, giving up after `limit`.
+fn read_all(fd: OwnedFd, limit: Duration) -> Result<String, RuntimeError> {
+    let mut buf = Vec::new();
+    let deadline = Instant::now() + limit;
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(RuntimeError::Timeout { what: "container setup".into(), secs: limit.as_secs() });
+        }
+        let mut pfd = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let ms = u16::try_from(left.as_millis().min(10_000)).unwrap_or(10_000);
+        match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(ms)) {
+            Ok(0) | Err(Errno::EINTR) => {
+                if crate::lab::interrupted() {
+                    return Err(RuntimeError::Interrupted);
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => return Err(RuntimeError::sys("poll", e)),
+        }
+        match nix::unistd::read(&fd, &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(RuntimeError::sys("read", e)),
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Turn the child's messages into a [`Spawned`]. Message lines:
+/// `T role<TAB>call`, `P pid` (host PID of PID 1), `F call errno` (setup failed),
+/// `X errno` (execve failed; the last traced execve gets the error).
+fn parse_trace(child: Pid, text: &str) -> Spawned {
+    let mut trace: Vec<String> = Vec::new();
+    let mut pid1 = child;
+    let mut setup_failure = None;
+    let mut exec_failure = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("T ") {
+            let (role, call) = rest.split_once('\t').unwrap_or(("", rest));
+            trace.push(format!("{role:>7}  {call}"));
+        } else if let Some(p) = line.strip_prefix("P ") {
+            if let Ok(p) = p.trim().parse::<i32>() {
+                pid1 = Pid::from_raw(p);
+            }
+        } else if let Some(rest) = line.strip_prefix("F ") {
+            let mut it = rest.split_whitespace();
+            let call = it.next().unwrap_or("?").to_string();
+            let errno = it.next().and_then(|e| e.parse().ok()).map_or(Errno::UnknownErrno, Errno::from_raw);
+            setup_failure = Some((call, errno));
+        } else if let Some(rest) = line.strip_prefix("X ") {
+            let mut it = rest.splitn(2, ' ');
+            let errno = it.next().and_then(|e| e.parse().ok()).map_or(Errno::UnknownErrno, Errno::from_raw);
+            let prog = it.next().unwrap_or("").to_string();
+            exec_failure = Some((prog, errno));
+        }
+    }
+    // An execve that was traced and not followed by a failure succeeded.
+    for l in &mut trace {
+        if l.trim_start().split_once("  ").is_some_and(|(_, c)| c.starts_with("execve(")) && !l.contains(" = ") {
+            match &exec_failure {
+                Some((_, e)) => {
+                    *l = format!("{l} = -1 {} ({})", super::syscalls::errno_name(*e), e.desc());
+                }
+                None => l.push_str(" = 0"),
+            }
+        }
+    }
+    Spawned { child, pid1, output: None, trace, setup_failure, exec_failure }
+}
+
+fn send(fd: RawFd, msg: &str) {
+    // SAFETY: `fd` is the trace pipe's write end, open in this process.
+    #[allow(unsafe_code)]
+    let b = unsafe { BorrowedFd::borrow_raw(fd) };
+    let _ = nix::unistd::write(b, msg.as_bytes());
+}
+
+#[allow(clippy::too_many_arguments)]
+fn child_main(
+    plan: &Plan<'_>,
+    stdio: Stdio,
+    trace: RawFd,
+    out_w: Option<RawFd>,
+    devnull: BorrowedFd<'_>,
+    argv: &[CString],
+    envp: &[CString],
+    join_fds: &[(PathBuf, CloneFlags, OwnedFd)],
+    root_fd: Option<&OwnedFd>,
+    root_path: &Path,
+    joins_pid: bool,
+) -> i32 {
+    // Default signal dispositions: the lab may ignore SIGINT; a container must not.
+    init::reset_signals();
+    match stdio {
+        Stdio::Capture => {
+            let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+            dup_onto(devnull.as_raw_fd(), 0);
+            if let Some(w) = out_w {
+                dup_onto(w, 1);
+                dup_onto(w, 2);
+            }
+        }
+        Stdio::Null => {
+            let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+            for fd in 0..=2 {
+                dup_onto(devnull.as_raw_fd(), fd);
+            }
+        }
+        Stdio::Inherit => {}
+    }
+    let sys = LinuxSyscalls::new(Some(trace), "child");
+    let fail = |(call, e): (&'static str, Errno)| {
+        send(trace, &format!("F {call} {}\n", e as i32));
+        EXIT_SETUP_FAILED
+    };
+
+    let (needs_fork, spec) = match plan {
+        Plan::New(spec) => {
+            if let Err(f) = enter_namespaces(&sys, spec) {
+                return fail(f);
+            }
+            (spec.effective_namespaces().pid, Some(*spec))
+        }
+        Plan::Join { .. } => {
+            if let Err(f) = join_namespaces(&sys, join_fds) {
+                return fail(f);
+            }
+            (joins_pid, None)
+        }
+    };
+
+    if needs_fork {
+        // SAFETY: still single-threaded (we are the forked child of a single-threaded process).
+        #[allow(unsafe_code)]
+        match unsafe { nix::unistd::fork() } {
+            Err(e) => {
+                sys.note(&format!("fork() = -1 {e:?} ({})", e.desc()));
+                return fail(("fork", e));
+            }
+            Ok(ForkResult::Parent { child }) => {
+                sys.note(&format!("fork() = {child}"));
+                send(trace, &format!("P {child}\n"));
+                let _ = nix::unistd::close(trace);
+                if let Some(w) = out_w {
+                    let _ = nix::unistd::close(w);
+                }
+                return relay_exit(child);
+            }
+            Ok(ForkResult::Child) => sys.set_role("pid 1"),
+        }
+    }
+
+    match (plan, spec) {
+        (Plan::New(_), Some(spec)) => {
+            if needs_fork && let Err(f) = sys.set_pdeathsig(Signal::SIGKILL).map_err(|e| ("prctl", e)) {
+                return fail(f);
+            }
+            if let Err(f) = prepare_root(&sys, spec) {
+                return fail(f);
+            }
+            if spec.init {
+                return init::run_init(sys, trace, argv, envp);
+            }
+        }
+        (Plan::Join { .. }, _) => {
+            if needs_fork {
+                sys.set_role("joined");
+            }
+            let Some(rfd) = root_fd else { return EXIT_SETUP_FAILED };
+            if let Err(f) = enter_root(&sys, rfd.as_fd(), root_path) {
+                return fail(f);
+            }
+        }
+        _ => {}
+    }
+    exec_command(&sys, trace, argv, envp)
+}
+
+fn dup_onto(from: RawFd, to: RawFd) {
+    // SAFETY: dup2 on fds this process owns; `to` is 0, 1 or 2.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::dup2(from, to);
+    }
+}
+
+/// Wait for `child` and exit the way it did, as `unshare --fork` does.
+fn relay_exit(child: Pid) -> i32 {
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Err(Errno::EINTR) | Ok(_) => {}
+            Err(_) => return EXIT_SETUP_FAILED,
+        }
+    }
+}
+
+/// Find `prog` the way execvp(3) does, but in the container's `PATH` (glibc's execvpe
+/// would search the *lab's* PATH).
+#[must_use]
+pub fn resolve_program(prog: &str) -> PathBuf {
+    if prog.contains('/') {
+        return PathBuf::from(prog);
+    }
+    for dir in DEFAULT_PATH.split(':') {
+        let cand = Path::new(dir).join(prog);
+        if nix::unistd::access(&cand, nix::unistd::AccessFlags::X_OK).is_ok() {
+            return cand;
+        }
+    }
+    PathBuf::from(format!("/usr/bin/{prog}"))
+}
+
+/// execve the command; on failure report `X errno program` and return 127.
+pub(crate) fn exec_command(sys: &LinuxSyscalls, trace: RawFd, argv: &[CString], envp: &[CString]) -> i32 {
+    let Some(first) = argv.first() else { return EXIT_EXEC_FAILED };
+    let prog = first.to_string_lossy().into_owned();
+    let path = resolve_program(&prog);
+    let shown: Vec<String> = argv.iter().map(|a| format!("{:?}", a.to_string_lossy())).collect();
+    sys.note(&format!("execve({:?}, [{}], [/* {} vars */])", path.display().to_string(), shown.join(", "), envp.len()));
+    let Ok(cpath) = CString::new(path.as_os_str().as_encoded_bytes()) else { return EXIT_EXEC_FAILED };
+    let e = match nix::unistd::execve(&cpath, argv, envp) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    send(trace, &format!("X {} {}\n", e as i32, path.display()));
+    EXIT_EXEC_FAILED
+}
+
+/// Wait for a captured process: read its output until EOF, then reap it.
+/// Kills its process group after `timeout`.
+///
+/// # Errors
+/// [`RuntimeError::Timeout`] (after killing it), [`RuntimeError::Interrupted`] on Ctrl-C
+/// (after killing it), or a failed poll/read/wait.
+pub fn wait_captured(sp: &mut Spawned, timeout: Duration) -> Result<Outcome, RuntimeError> {
+    let output = match sp.output.take() {
+        Some(fd) => match read_all(fd, timeout) {
+            Ok(s) => s,
+            Err(e) => {
+                kill_and_reap(sp.child);
+                return Err(e);
+            }
+        },
+        None => String::new(),
+    };
+    let (code, signal) = wait_exit(sp.child)?;
+    Ok(Outcome { code, signal, output })
+}
+
+/// Block until `pid` (our child) exits; (code, signal) with code = 128+sig when killed.
+///
+/// # Errors
+/// waitpid failures other than EINTR.
+pub fn wait_exit(pid: Pid) -> Result<(i32, Option<Signal>), RuntimeError> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok((code, None)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok((128 + sig as i32, Some(sig))),
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(RuntimeError::sys("waitpid", e)),
+        }
+    }
+}
+
+/// SIGKILL our child `pid` (and its process group, which it leads) and reap it.
+/// With PR_SET_PDEATHSIG set in every container process, the rest follow.
+pub fn kill_and_reap(pid: Pid) {
+    let _ = nix::sys::signal::kill(Pid::from_raw(-pid.as_raw()), Signal::SIGKILL);
+    let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+    let _ = wait_exit(pid);
+}
+
+/// Convenience: spawn, wait, return the outcome and trace.
+///
+/// # Errors
+/// As [`spawn`] and [`wait_captured`].
+pub fn run(spec: &ContainerSpec, timeout: Duration) -> Result<(Outcome, Spawned), RuntimeError> {
+    let mut sp = spawn(spec, Stdio::Capture)?;
+    let out = wait_captured(&mut sp, timeout)?;
+    Ok((out, sp))
+}
+
+/// An `OwnedFd` from a raw one we own.
+#[allow(dead_code)]
+fn own(fd: RawFd) -> OwnedFd {
+    // SAFETY: callers pass an fd they own exclusively.
+    #[allow(unsafe_code)]
+    unsafe {
+        OwnedFd::from_raw_fd(fd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::spec::Namespaces;
+    use crate::runtime::syscalls::RecordingSyscalls;
+
+    fn pid_spec() -> ContainerSpec {
+        ContainerSpec {
+            root: Some(PathBuf::from("/r")),
+            namespaces: Namespaces { pid: true, ..Namespaces::default() },
+            mount_proc: true,
+            command: vec!["/bin/sh".into()],
+            ..ContainerSpec::default()
+        }
+    }
+
+    #[test]
+    fn private_propagation_comes_right_after_unshare_and_before_any_mount() {
+        let rec = RecordingSyscalls::new();
+        enter_namespaces(&rec, &pid_spec()).unwrap();
+        prepare_root(&rec, &pid_spec()).unwrap();
+        assert_eq!(
+            rec.lines(),
+            vec![
+                "prctl(PR_SET_PDEATHSIG, SIGKILL) = 0",
+                "unshare(CLONE_NEWNS|CLONE_NEWPID) = 0",
+                "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0",
+                "chroot(\"/r\") = 0",
+                "chdir(\"/\") = 0",
+                "mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) = 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn plain_chroot_unshares_nothing_and_mounts_nothing() {
+        let rec = RecordingSyscalls::new();
+        let spec = ContainerSpec { root: Some("/r".into()), command: vec!["ls".into()], ..Default::default() };
+        enter_namespaces(&rec, &spec).unwrap();
+        prepare_root(&rec, &spec).unwrap();
+        assert_eq!(rec.names(), vec!["prctl", "chroot", "chdir"]);
+    }
+
+    #[test]
+    fn a_failed_unshare_stops_the_sequence_and_names_the_call() {
+        let rec = RecordingSyscalls::new();
+        rec.fail_on("unshare", Errno::EPERM);
+        let err = enter_namespaces(&rec, &pid_spec()).unwrap_err();
+        assert_eq!(err, ("unshare", Errno::EPERM));
+        assert_eq!(rec.names(), vec!["prctl", "unshare"]);
+    }
+
+    #[test]
+    fn mount_proc_implies_a_mount_namespace() {
+        let spec = ContainerSpec { mount_proc: true, ..Default::default() };
+        assert!(spec.effective_namespaces().mount);
+        assert!(!spec.effective_namespaces().pid);
+    }
+
+    #[test]
+    fn joining_enters_root_the_nsenter_way() {
+        let rec = RecordingSyscalls::new();
+        let f = std::fs::File::open("/").unwrap();
+        enter_root(&rec, f.as_fd(), Path::new("/proc/7/root")).unwrap();
+        assert_eq!(rec.names(), vec!["prctl", "fchdir", "chroot", "chdir"]);
+    }
+
+    #[test]
+    fn trace_parsing_marks_exec_success_and_failure() {
+        let ok = parse_trace(Pid::from_raw(10), "T child\tchroot(\"/r\") = 0\nT child\texecve(\"/bin/true\", [\"true\"], [/* 3 vars */])\n");
+        assert!(ok.trace[1].ends_with("= 0"), "{:?}", ok.trace);
+        let bad = parse_trace(Pid::from_raw(10), "T child\texecve(\"/bin/x\", [\"x\"], [/* 3 vars */])\nX 2 /bin/x\n");
+        assert!(bad.trace[0].ends_with("= -1 ENOENT (No such file or directory)"), "{:?}", bad.trace);
+        assert_eq!(bad.exec_failure, Some(("/bin/x".to_string(), Errno::ENOENT)));
+        let pid = parse_trace(Pid::from_raw(10), "P 42\n");
+        assert_eq!(pid.pid1, Pid::from_raw(42));
+    }
+}

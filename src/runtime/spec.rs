@@ -1,0 +1,97 @@
+//! What a container is, as data: which namespaces, which root, which command.
+
+use std::path::PathBuf;
+
+use nix::sched::CloneFlags;
+
+/// The namespaces a container gets, each one a flag to unshare(2).
+/// See namespaces(7).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Namespaces {
+    /// CLONE_NEWPID: a new PID number space; the first child is PID 1 (pid_namespaces(7)).
+    pub pid: bool,
+    /// CLONE_NEWNS: a private copy of the mount table (mount_namespaces(7)).
+    pub mount: bool,
+    /// CLONE_NEWUTS: own hostname and domain name.
+    pub uts: bool,
+    /// CLONE_NEWIPC: own System V IPC objects and POSIX message queues.
+    pub ipc: bool,
+    /// CLONE_NEWNET: own network devices, addresses, routes (network_namespaces(7)).
+    pub net: bool,
+}
+
+impl Namespaces {
+    /// The flags for unshare(2), in the kernel's terms.
+    #[must_use]
+    pub fn clone_flags(self) -> CloneFlags {
+        let mut f = CloneFlags::empty();
+        f.set(CloneFlags::CLONE_NEWPID, self.pid);
+        f.set(CloneFlags::CLONE_NEWNS, self.mount);
+        f.set(CloneFlags::CLONE_NEWUTS, self.uts);
+        f.set(CloneFlags::CLONE_NEWIPC, self.ipc);
+        f.set(CloneFlags::CLONE_NEWNET, self.net);
+        f
+    }
+
+    /// True when no namespace is asked for (a plain chroot or a host process).
+    #[must_use]
+    pub fn is_empty(self) -> bool {
+        self.clone_flags().is_empty()
+    }
+}
+
+/// Everything needed to start one container process.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    /// The rootfs to chroot into; `None` keeps the host's root (a decoy, a host probe).
+    pub root: Option<PathBuf>,
+    /// Namespaces to unshare before the root is changed.
+    pub namespaces: Namespaces,
+    /// Mount a fresh procfs on `/proc` (inside the root) after the PID fork.
+    /// Implies a mount namespace, as `unshare --mount-proc` does.
+    pub mount_proc: bool,
+    /// Run our small init as PID 1 (reaps zombies, forwards SIGINT/SIGTERM), with the
+    /// command as its child, as `docker run --init` does. With an empty command the init
+    /// just holds the namespaces (a "pause" container).
+    pub init: bool,
+    /// Hostname to set; needs `namespaces.uts`.
+    pub hostname: Option<String>,
+    /// argv of the command; argv\[0\] is looked up in `PATH` inside the root.
+    pub command: Vec<String>,
+    /// Extra environment on top of the container's clean default environment.
+    pub env: Vec<(String, String)>,
+}
+
+impl ContainerSpec {
+    /// The namespaces actually unshared: `mount_proc` adds a mount namespace.
+    #[must_use]
+    pub fn effective_namespaces(&self) -> Namespaces {
+        let mut ns = self.namespaces;
+        if self.mount_proc {
+            ns.mount = true;
+        }
+        ns
+    }
+
+    /// The environment the command starts with: a clean, predictable one (the host's is
+    /// not leaked in), plus `TERM` from the host so an interactive shell works.
+    #[must_use]
+    pub fn environment(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("PATH".to_string(), DEFAULT_PATH.to_string()),
+            ("HOME".to_string(), "/root".to_string()),
+            ("LC_ALL".to_string(), "C.UTF-8".to_string()),
+        ];
+        if let Ok(term) = std::env::var("TERM") {
+            env.push(("TERM".to_string(), term));
+        }
+        for (k, v) in &self.env {
+            env.retain(|(ek, _)| ek != k);
+            env.push((k.clone(), v.clone()));
+        }
+        env
+    }
+}
+
+/// The `PATH` a container process starts with (Docker's default).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

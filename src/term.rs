@@ -1,0 +1,122 @@
+//! Colours, widths and the one place output style is decided.
+//!
+//! Colour is on only when stdout is a terminal, `NO_COLOR` is unset and `--no-color` was
+//! not given (https://no-color.org). Everything is written to a `Write`, so tests can
+//! capture it.
+
+use std::io::IsTerminal;
+
+use colored::Colorize;
+
+/// Decide once, at start-up, whether to colour.
+pub fn init(no_color_flag: bool) {
+    let off = no_color_flag || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) || !std::io::stdout().is_terminal();
+    colored::control::set_override(!off);
+}
+
+/// Terminal width in columns (80 when unknown), from `COLUMNS` or the tty.
+#[must_use]
+pub fn width() -> usize {
+    if let Some(c) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return c;
+    }
+    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ writes a winsize into the struct we pass; fd 1 may not be a tty,
+    // in which case the call fails and we keep the default.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) };
+    if r == 0 && ws.ws_col > 20 { usize::from(ws.ws_col) } else { 80 }
+}
+
+/// Wrap prose to the terminal width, keeping blank lines as paragraph breaks.
+#[must_use]
+pub fn wrap(text: &str, indent: usize) -> String {
+    let w = width().saturating_sub(indent).clamp(30, 100);
+    let pad = " ".repeat(indent);
+    let mut out = String::new();
+    for para in text.trim().split("\n\n") {
+        let mut line = String::new();
+        for word in para.split_whitespace() {
+            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > w {
+                out.push_str(&pad);
+                out.push_str(&line);
+                out.push('\n');
+                line.clear();
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out.trim_end_matches('\n').to_string() + "\n"
+}
+
+/// A section heading: `── before ──`.
+#[must_use]
+pub fn heading(s: &str) -> String {
+    format!("── {s} ──").bold().to_string()
+}
+
+/// A step title line.
+#[must_use]
+pub fn title(s: &str) -> String {
+    s.bold().cyan().to_string()
+}
+
+/// A command about to run, shown as typed at a prompt.
+#[must_use]
+pub fn command(s: &str) -> String {
+    format!("$ {s}").yellow().to_string()
+}
+
+/// A passed check.
+#[must_use]
+pub fn ok(s: &str) -> String {
+    format!("✓ {s}").green().to_string()
+}
+
+/// A failed check.
+#[must_use]
+pub fn bad(s: &str) -> String {
+    format!("✗ {s}").red().bold().to_string()
+}
+
+/// A line only in the after state.
+#[must_use]
+pub fn added(s: &str) -> String {
+    format!("+ {s}").green().to_string()
+}
+
+/// A line only in the before state.
+#[must_use]
+pub fn removed(s: &str) -> String {
+    format!("- {s}").red().to_string()
+}
+
+/// Less important text.
+#[must_use]
+pub fn dim(s: &str) -> String {
+    s.dimmed().to_string()
+}
+
+/// Quote argv the way a shell would need it, for showing commands.
+#[must_use]
+pub fn shell_join(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
