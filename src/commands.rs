@@ -1,6 +1,6 @@
 //! One entry point per subcommand; `main` picks one and turns its result into an exit code.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -26,7 +26,10 @@ pub struct Failure {
 impl Failure {
     /// From any classified error.
     pub fn from<E: Classify + std::fmt::Display>(e: &E) -> Self {
-        Self { message: e.to_string(), code: e.exit_code() }
+        Self {
+            message: e.to_string(),
+            code: e.exit_code(),
+        }
     }
 }
 
@@ -37,7 +40,10 @@ impl Failure {
 pub fn list(out: &mut dyn Write) -> Result<u8> {
     let dir = crate::paths::lessons_dir();
     let files = lesson::lesson_files(&dir).map_err(|e| Failure {
-        message: format!("cannot read lessons in {}: {e}; set FROMSCRATCH_DATA to the folder holding lessons/", dir.display()),
+        message: format!(
+            "cannot read lessons in {}: {e}; set FROMSCRATCH_DATA to the folder holding lessons/",
+            dir.display()
+        ),
         code: EXIT_BAD_INPUT,
     })?;
     for f in files {
@@ -58,23 +64,55 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8> {
     run_lesson(l, args.rootfs.as_deref(), args.yes, out)
 }
 
-fn run_lesson(l: lesson::Lesson, rootfs: Option<&str>, yes: bool, out: &mut dyn Write) -> Result<u8> {
+fn run_lesson(
+    l: lesson::Lesson,
+    rootfs: Option<&str>,
+    yes: bool,
+    out: &mut dyn Write,
+) -> Result<u8> {
     let mut runner = Runner::new(l, rootfs).map_err(|e| Failure::from(&e))?;
     runner.show_why = true;
-    writeln!(out, "{}", term::title(&format!("{} — {}", runner.lesson.def.id, runner.lesson.def.title)))?;
+    writeln!(
+        out,
+        "{}",
+        term::title(&format!(
+            "{} — {}",
+            runner.lesson.def.id, runner.lesson.def.title
+        ))
+    )?;
     write!(out, "{}", term::wrap(&runner.lesson.def.summary, 2))?;
     let mut pausing = !yes;
-    let stdin = std::io::stdin();
+    let mut input = term::LineReader::default();
     let mut failed = 0;
     while runner.next < runner.len() {
         if pausing {
-            write!(out, "\n{}", term::dim(&format!("[Enter] run step {} · [q] quit > ", runner.next + 1)))?;
+            write!(
+                out,
+                "\n{}",
+                term::dim(&format!(
+                    "[Enter] run step {} · [q] quit > ",
+                    runner.next + 1
+                ))
+            )?;
             out.flush()?;
-            let mut line = String::new();
-            match stdin.lock().read_line(&mut line) {
-                Ok(0) | Err(_) => pausing = false,
-                Ok(_) if line.trim() == "q" => break,
-                Ok(_) => {}
+            match input.next_line() {
+                term::Input::Eof => pausing = false,
+                term::Input::Line(l) if l.trim() == "q" => {
+                    writeln!(
+                        out,
+                        "stopped before step {} of {}: everything the lab started was stopped and removed",
+                        runner.next + 1,
+                        runner.len()
+                    )?;
+                    return Ok(0);
+                }
+                term::Input::Line(_) => {}
+                term::Input::Interrupted => {
+                    return Err(run_failure(&RunError::Runtime(
+                        crate::runtime::RuntimeError::Interrupted,
+                    ))
+                    .into());
+                }
             }
         }
         match runner.run_step(runner.next, out) {
@@ -84,17 +122,34 @@ fn run_lesson(l: lesson::Lesson, rootfs: Option<&str>, yes: bool, out: &mut dyn 
     }
     writeln!(out)?;
     if failed == 0 {
-        writeln!(out, "{}", term::ok(&format!("{}: every check held", runner.lesson.def.id)))?;
+        writeln!(
+            out,
+            "{}",
+            term::ok(&format!("{}: every check held", runner.lesson.def.id))
+        )?;
         Ok(0)
     } else {
-        writeln!(out, "{}", term::bad(&format!("{}: {failed} step(s) had a failed check", runner.lesson.def.id)))?;
+        writeln!(
+            out,
+            "{}",
+            term::bad(&format!(
+                "{}: {failed} step(s) had a failed check",
+                runner.lesson.def.id
+            ))
+        )?;
         Ok(EXIT_CHECK_FAILED)
     }
 }
 
 fn run_failure(e: &RunError) -> Failure {
-    if matches!(e, RunError::Runtime(crate::runtime::RuntimeError::Interrupted)) {
-        return Failure { message: "interrupted: everything the lab started was stopped and removed".into(), code: crate::lab::signals::exit_status() };
+    if matches!(
+        e,
+        RunError::Runtime(crate::runtime::RuntimeError::Interrupted)
+    ) {
+        return Failure {
+            message: "interrupted: everything the lab started was stopped and removed".into(),
+            code: crate::lab::signals::exit_status(),
+        };
     }
     Failure::from(e)
 }
@@ -111,12 +166,21 @@ pub fn tour(rootfs: Option<&str>, out: &mut dyn Write) -> Result<u8> {
             return Ok(code);
         }
     }
-    writeln!(out, "\n{}", term::ok("tour complete: a rootfs, a chroot, the host's processes, and a PID namespace"))?;
+    writeln!(
+        out,
+        "\n{}",
+        term::ok("tour complete: a rootfs, a chroot, the host's processes, and a PID namespace")
+    )?;
     Ok(0)
 }
 
 /// The lessons `tour` runs.
-pub const TOUR: [&str; 4] = ["01-rootfs", "02-chroot", "03-host-processes", "04-pid-namespace"];
+pub const TOUR: [&str; 4] = [
+    "01-rootfs",
+    "02-chroot",
+    "03-host-processes",
+    "04-pid-namespace",
+];
 
 /// `fromscratch rootfs …`.
 ///
@@ -129,13 +193,24 @@ pub fn rootfs(cmd: &RootfsCommand, out: &mut dyn Write) -> Result<u8> {
             let path = r::find_recipe(recipe).map_err(|e| Failure::from(&e))?;
             let rec = r::load_recipe(&path).map_err(|e| Failure::from(&e))?;
             let quiet = !std::io::stdout().is_terminal();
-            let built = r::build(&rec, &r::BuildOptions { quiet, force: *force }, out).map_err(|e| Failure::from(&e))?;
+            let built = r::build(
+                &rec,
+                &r::BuildOptions {
+                    quiet,
+                    force: *force,
+                },
+                out,
+            )
+            .map_err(|e| Failure::from(&e))?;
             writeln!(out, "{}", built.path.display())?;
         }
         RootfsCommand::List => {
             let entries = r::list().map_err(|e| Failure::from(&e))?;
             if entries.is_empty() {
-                writeln!(out, "no rootfs built yet: try `fromscratch rootfs build host`")?;
+                writeln!(
+                    out,
+                    "no rootfs built yet: try `fromscratch rootfs build host`"
+                )?;
             }
             for e in entries {
                 writeln!(
@@ -162,7 +237,11 @@ pub fn rootfs(cmd: &RootfsCommand, out: &mut dyn Write) -> Result<u8> {
 fn human_size(b: u64) -> String {
     #[allow(clippy::cast_precision_loss)]
     let mb = b as f64 / 1_048_576.0;
-    if mb >= 1024.0 { format!("{:.1}G", mb / 1024.0) } else { format!("{mb:.0}M") }
+    if mb >= 1024.0 {
+        format!("{:.1}G", mb / 1024.0)
+    } else {
+        format!("{mb:.0}M")
+    }
 }
 
 fn human_age(d: std::time::Duration) -> String {
@@ -188,7 +267,9 @@ pub fn check(paths: &[PathBuf], out: &mut dyn Write) -> Result<u8> {
     let mut bad = 0;
     for f in &files {
         let result = if is_recipe(f) {
-            crate::rootfs::load_recipe(f).map(|_| ()).map_err(|e| e.to_string())
+            crate::rootfs::load_recipe(f)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         } else {
             lesson::load(f).map(|_| ()).map_err(|e| e.to_string())
         };
@@ -201,16 +282,27 @@ pub fn check(paths: &[PathBuf], out: &mut dyn Write) -> Result<u8> {
         }
     }
     if bad > 0 {
-        return Err(Failure { message: format!("{bad} of {} file(s) have problems (listed above)", files.len()), code: EXIT_BAD_INPUT }.into());
+        return Err(Failure {
+            message: format!(
+                "{bad} of {} file(s) have problems (listed above)",
+                files.len()
+            ),
+            code: EXIT_BAD_INPUT,
+        }
+        .into());
     }
     Ok(0)
 }
 
 fn is_recipe(f: &Path) -> bool {
-    if f.parent().and_then(Path::file_name).is_some_and(|n| n == "rootfs-recipes") {
+    if f.parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "rootfs-recipes")
+    {
         return true;
     }
-    std::fs::read_to_string(f).is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("[builder]")))
+    std::fs::read_to_string(f)
+        .is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("[builder]")))
 }
 
 /// `fromscratch cleanup`.
@@ -238,8 +330,8 @@ pub fn cleanup(out: &mut dyn Write) -> Result<u8> {
 /// Host directories a rootfs may never be: chrooting there and mounting /proc on them
 /// would act on the host itself.
 pub const FORBIDDEN_ROOTS: [&str; 18] = [
-    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys",
-    "/tmp", "/usr", "/var",
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root",
+    "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var",
 ];
 
 /// Refuse a rootfs that is `/`, a host system directory, or not a directory.
@@ -248,17 +340,27 @@ pub const FORBIDDEN_ROOTS: [&str; 18] = [
 /// One sentence naming the path and the rule.
 pub fn confine_rootfs(dir: &Path) -> Result<PathBuf, Failure> {
     let canon = dir.canonicalize().map_err(|e| Failure {
-        message: format!("rootfs {} cannot be used: {e}; build one with `fromscratch rootfs build host`", dir.display()),
+        message: format!(
+            "rootfs {} cannot be used: {e}; build one with `fromscratch rootfs build host`",
+            dir.display()
+        ),
         code: EXIT_BAD_INPUT,
     })?;
     if FORBIDDEN_ROOTS.iter().any(|f| canon == Path::new(f)) {
         return Err(Failure {
-            message: format!("refusing rootfs {}: it is the host's own {} (a rootfs must be a tree of its own; build one with `fromscratch rootfs build host`)", dir.display(), canon.display()),
+            message: format!(
+                "refusing rootfs {}: it is the host's own {} (a rootfs must be a tree of its own; build one with `fromscratch rootfs build host`)",
+                dir.display(),
+                canon.display()
+            ),
             code: EXIT_BAD_INPUT,
         });
     }
     if !canon.is_dir() {
-        return Err(Failure { message: format!("rootfs {} is not a directory", dir.display()), code: EXIT_BAD_INPUT });
+        return Err(Failure {
+            message: format!("rootfs {} is not a directory", dir.display()),
+            code: EXIT_BAD_INPUT,
+        });
     }
     Ok(canon)
 }
@@ -278,7 +380,13 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
     }
     let spec = ContainerSpec {
         root: Some(root.clone()),
-        namespaces: Namespaces { pid: a.pid, mount: a.mount, uts: a.uts, ipc: a.ipc, net: a.net },
+        namespaces: Namespaces {
+            pid: a.pid,
+            mount: a.mount,
+            uts: a.uts,
+            ipc: a.ipc,
+            net: a.net,
+        },
         mount_proc: a.mount_proc,
         init: a.init,
         hostname: a.hostname.clone(),
@@ -300,7 +408,11 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
         .into());
     }
     if let Some((prog, errno)) = &sp.exec_failure {
-        return Err(Failure { message: crate::lab::explain_exec_failure(prog, *errno, Some(&root)), code: 127 }.into());
+        return Err(Failure {
+            message: crate::lab::explain_exec_failure(prog, *errno, Some(&root)),
+            code: 127,
+        }
+        .into());
     }
     Ok(u8::try_from(code).unwrap_or(1))
 }

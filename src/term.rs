@@ -10,7 +10,9 @@ use colored::Colorize;
 
 /// Decide once, at start-up, whether to colour.
 pub fn init(no_color_flag: bool) {
-    let off = no_color_flag || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) || !std::io::stdout().is_terminal();
+    let off = no_color_flag
+        || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+        || !std::io::stdout().is_terminal();
     colored::control::set_override(!off);
 }
 
@@ -20,12 +22,21 @@ pub fn width() -> usize {
     if let Some(c) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
         return c;
     }
-    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ writes a winsize into the struct we pass; fd 1 may not be a tty,
     // in which case the call fails and we keep the default.
     #[allow(unsafe_code)]
     let r = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) };
-    if r == 0 && ws.ws_col > 20 { usize::from(ws.ws_col) } else { 80 }
+    if r == 0 && ws.ws_col > 20 {
+        usize::from(ws.ws_col)
+    } else {
+        80
+    }
 }
 
 /// Wrap prose to the terminal width, keeping blank lines as paragraph breaks.
@@ -111,7 +122,10 @@ pub fn dim(s: &str) -> String {
 pub fn shell_join(argv: &[String]) -> String {
     argv.iter()
         .map(|a| {
-            if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+            {
                 a.clone()
             } else {
                 format!("'{}'", a.replace('\'', r"'\''"))
@@ -119,4 +133,61 @@ pub fn shell_join(argv: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Reads lines from stdin without blocking signals out: a Ctrl-C or SIGTERM while the lab
+/// waits for input is seen at once (std's `read_line` retries on EINTR and would sit
+/// there until the next line).
+#[derive(Default)]
+pub struct LineReader {
+    pending: Vec<u8>,
+    eof: bool,
+}
+
+/// What [`LineReader::next_line`] got.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Input {
+    /// One line, without its newline.
+    Line(String),
+    /// End of input.
+    Eof,
+    /// SIGINT, SIGTERM or SIGHUP arrived while waiting.
+    Interrupted,
+}
+
+impl LineReader {
+    /// Wait for the next line of stdin, or a signal.
+    pub fn next_line(&mut self) -> Input {
+        use std::os::fd::AsFd;
+        loop {
+            if let Some(i) = self.pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=i).collect();
+                return Input::Line(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned());
+            }
+            if self.eof {
+                if self.pending.is_empty() {
+                    return Input::Eof;
+                }
+                let rest = std::mem::take(&mut self.pending);
+                return Input::Line(String::from_utf8_lossy(&rest).into_owned());
+            }
+            if crate::lab::interrupted() {
+                return Input::Interrupted;
+            }
+            let stdin = std::io::stdin();
+            let fd = stdin.as_fd();
+            let mut pfd = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+            match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(200u16)) {
+                Ok(0) | Err(_) => continue,
+                Ok(_) => {}
+            }
+            let mut buf = [0u8; 4096];
+            match nix::unistd::read(fd, &mut buf) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+                Err(_) => self.eof = true,
+            }
+        }
+    }
 }

@@ -42,8 +42,15 @@ fn debian_rootfs_builds_for_real_needs_root_and_network() {
     let _cache = private_cache();
     let recipe = rootfs::load_recipe(&paths::recipes_dir().join("debian.toml")).unwrap();
     let mut log = Vec::new();
-    let built = rootfs::build(&recipe, &BuildOptions { quiet: true, force: false }, &mut log)
-        .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&log)));
+    let built = rootfs::build(
+        &recipe,
+        &BuildOptions {
+            quiet: true,
+            force: false,
+        },
+        &mut log,
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&log)));
     let log = String::from_utf8_lossy(&log);
     assert!(!built.cached);
     assert!(log.contains("smoke check passed"), "{log}");
@@ -60,10 +67,17 @@ fn debian_rootfs_builds_for_real_needs_root_and_network() {
         ],
     )
     .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "(3, 11)\n");
     for program in ["/usr/bin/ps", "/usr/bin/ip", "/usr/bin/ping"] {
-        assert!(built.path.join(program.trim_start_matches('/')).exists(), "{program}");
+        assert!(
+            built.path.join(program.trim_start_matches('/')).exists(),
+            "{program}"
+        );
     }
     // no mount left behind by the builder
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -74,13 +88,16 @@ fn debian_rootfs_builds_for_real_needs_root_and_network() {
     let entries = rootfs::list().unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].builder, "debian");
-    assert_eq!(rootfs::remove(&built.hash).unwrap(), vec![built.path.clone()]);
+    assert_eq!(
+        rootfs::remove(&built.hash).unwrap(),
+        vec![built.path.clone()]
+    );
     assert!(!built.path.exists());
     assert!(cache_names().is_empty(), "{:?}", cache_names());
 }
 
 #[test]
-fn a_package_the_suite_lacks_is_named_and_nothing_is_cached_r1() {
+fn debian_rootfs_missing_package_is_named_and_nothing_is_cached_r1() {
     if !paths::is_root() {
         eprintln!("skipped: debootstrap/mmdebstrap need root");
         return;
@@ -97,8 +114,15 @@ suite = "bookworm"
 include = ["python", "procps"]
 "#;
     let recipe = rootfs::parse_recipe(text, Path::new("old-python.toml")).unwrap();
-    let e = rootfs::build(&recipe, &BuildOptions { quiet: true, force: false }, &mut std::io::sink())
-        .unwrap_err();
+    let e = rootfs::build(
+        &recipe,
+        &BuildOptions {
+            quiet: true,
+            force: false,
+        },
+        &mut std::io::sink(),
+    )
+    .unwrap_err();
     assert_eq!(e.exit_code(), 2, "{e}");
     match &e {
         RootfsError::MissingPackages { suite, packages } => {
@@ -117,7 +141,7 @@ include = ["python", "procps"]
 }
 
 #[test]
-fn debian_refuses_early_without_root_or_with_an_unknown_suite() {
+fn debian_rootfs_refuses_early_without_root_or_with_an_unknown_suite() {
     if paths::is_root() {
         // As root, check the other early refusal instead: an unknown suite is exit 2.
         let _cache = private_cache();

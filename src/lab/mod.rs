@@ -63,37 +63,69 @@ impl Lab {
     /// The run directory cannot be created.
     pub fn new() -> Result<Self, RuntimeError> {
         let run = crate::paths::run_dir();
-        std::fs::create_dir_all(&run).map_err(|e| RuntimeError::io(&format!("create {}", run.display()), e))?;
+        std::fs::create_dir_all(&run)
+            .map_err(|e| RuntimeError::io(&format!("create {}", run.display()), e))?;
         let me = std::process::id();
         let scratch = run.join(format!("lab-{me}"));
         std::fs::create_dir_all(&scratch)
             .map_err(|e| RuntimeError::io(&format!("create {}", scratch.display()), e))?;
         let _ = nix::sys::prctl::set_child_subreaper(true);
+        let _ = crate::runtime::spec::LAB_MARK.set(scratch.display().to_string());
         let state = StateFile::create(&run, &scratch)?;
-        Ok(Self { scratch, rootfs: None, containers: BTreeMap::new(), decoys: BTreeMap::new(), state })
+        Ok(Self {
+            scratch,
+            rootfs: None,
+            containers: BTreeMap::new(),
+            decoys: BTreeMap::new(),
+            state,
+        })
     }
 
     /// Start a named, long-lived container (or decoy, with `decoy = true`).
     ///
     /// # Errors
     /// The name is taken, the spawn failed, or its setup failed (the error names the call).
-    pub fn start(&mut self, name: &str, spec: &ContainerSpec, decoy: bool) -> Result<(LiveProcess, Vec<String>), LabError> {
+    pub fn start(
+        &mut self,
+        name: &str,
+        spec: &ContainerSpec,
+        decoy: bool,
+    ) -> Result<(LiveProcess, Vec<String>), LabError> {
         if self.containers.contains_key(name) || self.decoys.contains_key(name) {
-            return Err(LabError::NameTaken { name: name.to_string() });
+            return Err(LabError::NameTaken {
+                name: name.to_string(),
+            });
         }
         let sp = spawn::spawn(spec, Stdio::Null)?;
-        self.state.add(ProcessRecord::new(name, sp.child, if decoy { "decoy" } else { "container" }))?;
+        self.state.add(ProcessRecord::new(
+            name,
+            sp.child,
+            if decoy { "decoy" } else { "container" },
+        ))?;
         if sp.pid1 != sp.child {
-            self.state.add(ProcessRecord::new(&format!("{name} (pid 1)"), sp.pid1, "container"))?;
+            self.state.add(ProcessRecord::new(
+                &format!("{name} (pid 1)"),
+                sp.pid1,
+                "container",
+            ))?;
         }
         let trace = sp.trace.clone();
         if let Some(err) = startup_error(&sp, spec) {
             spawn::kill_and_reap(sp.child);
             self.state.forget(sp.child)?;
             self.state.forget(sp.pid1)?;
-            return Err(LabError::Setup { message: err, trace });
+            return Err(LabError::Setup {
+                message: err,
+                trace,
+            });
         }
-        let live = LiveProcess { name: name.to_string(), child: sp.child, pid1: sp.pid1, spec: spec.clone(), ended: None };
+        let live = LiveProcess {
+            name: name.to_string(),
+            child: sp.child,
+            pid1: sp.pid1,
+            spec: spec.clone(),
+            ended: None,
+        };
         if decoy {
             self.decoys.insert(name.to_string(), live.clone());
         } else {
@@ -152,7 +184,9 @@ impl Lab {
             .containers
             .remove(name)
             .or_else(|| self.decoys.remove(name))
-            .ok_or_else(|| LabError::UnknownName { name: name.to_string() })?;
+            .ok_or_else(|| LabError::UnknownName {
+                name: name.to_string(),
+            })?;
         let mut trace = Vec::new();
         if p.ended.is_none() {
             if self.state.owns(p.pid1) {
@@ -169,7 +203,12 @@ impl Lab {
 
     /// Stop every container and decoy, newest first.
     pub fn stop_all(&mut self) {
-        let mut names: Vec<String> = self.containers.keys().chain(self.decoys.keys()).cloned().collect();
+        let mut names: Vec<String> = self
+            .containers
+            .keys()
+            .chain(self.decoys.keys())
+            .cloned()
+            .collect();
         names.reverse();
         for n in names {
             let _ = self.stop(&n);
@@ -183,8 +222,13 @@ impl Lab {
     /// [`LabError::OutsideLab`] for absolute paths or `..`.
     pub fn scratch_path(&self, rel: &str) -> Result<PathBuf, LabError> {
         let p = Path::new(rel);
-        if p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-            return Err(LabError::OutsideLab { path: rel.to_string() });
+        if p.is_absolute()
+            || p.components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(LabError::OutsideLab {
+                path: rel.to_string(),
+            });
         }
         Ok(self.scratch.join(p))
     }
@@ -219,7 +263,11 @@ fn wait_gone(pid: Pid, limit: Duration) {
 
 fn startup_error(sp: &Spawned, spec: &ContainerSpec) -> Option<String> {
     if let Some((call, errno)) = &sp.setup_failure {
-        return Some(crate::runtime::error::explain_setup_failure(call, *errno, spec.root.as_deref()));
+        return Some(crate::runtime::error::explain_setup_failure(
+            call,
+            *errno,
+            spec.root.as_deref(),
+        ));
     }
     if let Some((prog, errno)) = &sp.exec_failure {
         return Some(explain_exec_failure(prog, *errno, spec.root.as_deref()));
@@ -237,14 +285,20 @@ pub fn explain_exec_failure(prog: &str, errno: nix::errno::Errno, root: Option<&
     {
         return d;
     }
-    format!("execve {prog} failed: {} ({})", crate::runtime::syscalls::errno_name(errno), errno.desc())
+    format!(
+        "execve {prog} failed: {} ({})",
+        crate::runtime::syscalls::errno_name(errno),
+        errno.desc()
+    )
 }
 
 /// The lab's errors.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
     /// Two live things cannot share a name.
-    #[error("a container or decoy named `{name}` is already running; stop it first or pick another name")]
+    #[error(
+        "a container or decoy named `{name}` is already running; stop it first or pick another name"
+    )]
     NameTaken {
         /// The name.
         name: String,
@@ -256,7 +310,9 @@ pub enum LabError {
         name: String,
     },
     /// A lesson path that would leave the lab's scratch directory.
-    #[error("path `{path}` leaves the lab's scratch directory; lesson paths must be relative, without `..`")]
+    #[error(
+        "path `{path}` leaves the lab's scratch directory; lesson paths must be relative, without `..`"
+    )]
     OutsideLab {
         /// The path as written.
         path: String,
@@ -277,7 +333,9 @@ pub enum LabError {
 impl crate::error::Classify for LabError {
     fn exit_code(&self) -> u8 {
         match self {
-            Self::NameTaken { .. } | Self::UnknownName { .. } | Self::OutsideLab { .. } => crate::error::EXIT_BAD_INPUT,
+            Self::NameTaken { .. } | Self::UnknownName { .. } | Self::OutsideLab { .. } => {
+                crate::error::EXIT_BAD_INPUT
+            }
             Self::Setup { .. } => crate::error::EXIT_HOST_CANNOT,
             Self::Runtime(e) => e.exit_code(),
         }

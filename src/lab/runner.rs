@@ -94,7 +94,14 @@ impl Runner {
         preflight(&lesson)?;
         let recipe = recipe.map_or_else(|| lesson.def.requires.rootfs.clone(), str::to_string);
         let n = lesson.def.steps.len();
-        Ok(Self { lesson, lab: Lab::new()?, recipe, next: 0, reports: vec![None; n], show_why: false })
+        Ok(Self {
+            lesson,
+            lab: Lab::new()?,
+            recipe,
+            next: 0,
+            reports: vec![None; n],
+            show_why: false,
+        })
     }
 
     /// Number of steps.
@@ -120,9 +127,31 @@ impl Runner {
         let path = crate::rootfs::find_recipe(&self.recipe)?;
         let recipe = crate::rootfs::load_recipe(&path)?;
         let quiet = !std::io::IsTerminal::is_terminal(&std::io::stdout());
-        let built = crate::rootfs::build(&recipe, &crate::rootfs::BuildOptions { quiet, force: false }, out)?;
+        let built = crate::rootfs::build(
+            &recipe,
+            &crate::rootfs::BuildOptions {
+                quiet,
+                force: false,
+            },
+            out,
+        )?;
         self.lab.rootfs = Some(built.path.clone());
         Ok(built.path)
+    }
+
+    /// Make sure the rootfs exists before step `idx` is shown, unless the lesson builds it
+    /// itself in a `build_rootfs` step at or after `idx` (so `{rootfs}` in its text resolves).
+    ///
+    /// # Errors
+    /// The rootfs build failed.
+    pub fn prepare(&mut self, idx: usize, out: &mut dyn Write) -> Result<(), RunError> {
+        let builds_itself = self.lesson.def.steps[..=idx.min(self.len() - 1)]
+            .iter()
+            .any(|s| matches!(s.action, ActionDef::BuildRootfs {}));
+        if self.lab.rootfs.is_none() && !builds_itself {
+            self.ensure_rootfs(out)?;
+        }
+        Ok(())
     }
 
     /// Resolve a template name to its value, if known now.
@@ -155,23 +184,40 @@ impl Runner {
     fn context(&self, name: &str) -> Result<Context, RunError> {
         match name {
             "host" => Ok(Context::Host),
-            "rootfs" => Ok(Context::Chroot(self.lab.rootfs.clone().ok_or_else(|| {
-                RunError::BadInput("this probe runs in the rootfs, which no step has built yet".into())
-            })?)),
+            "rootfs" => Ok(Context::Chroot(self.lab.rootfs.clone().ok_or_else(
+                || {
+                    RunError::BadInput(
+                        "this probe runs in the rootfs, which no step has built yet".into(),
+                    )
+                },
+            )?)),
             c => self
                 .lab
                 .container(c)
-                .map(|l| Context::Container { name: c.to_string(), pid1: l.pid1 })
-                .ok_or_else(|| RunError::Lab(LabError::UnknownName { name: c.to_string() })),
+                .map(|l| Context::Container {
+                    name: c.to_string(),
+                    pid1: l.pid1,
+                })
+                .ok_or_else(|| {
+                    RunError::Lab(LabError::UnknownName {
+                        name: c.to_string(),
+                    })
+                }),
         }
     }
 
     fn root_dir(&self, root: &str) -> Result<Option<PathBuf>, RunError> {
         match root {
             "host" => Ok(None),
-            "rootfs" => Ok(Some(self.lab.rootfs.clone().ok_or_else(|| RunError::BadInput("no rootfs built yet".into()))?)),
+            "rootfs" => {
+                Ok(Some(self.lab.rootfs.clone().ok_or_else(|| {
+                    RunError::BadInput("no rootfs built yet".into())
+                })?))
+            }
             r => {
-                let d = r.strip_prefix("lab:").ok_or_else(|| RunError::BadInput(format!("root `{r}` is not rootfs, host or lab:DIR")))?;
+                let d = r.strip_prefix("lab:").ok_or_else(|| {
+                    RunError::BadInput(format!("root `{r}` is not rootfs, host or lab:DIR"))
+                })?;
                 Ok(Some(self.lab.scratch_path(d)?))
             }
         }
@@ -180,7 +226,13 @@ impl Runner {
     fn spec(&self, c: &ContainerDef) -> Result<ContainerSpec, RunError> {
         Ok(ContainerSpec {
             root: self.root_dir(&c.root)?,
-            namespaces: Namespaces { pid: c.pid, mount: c.mount, uts: c.uts, ipc: c.ipc, net: c.net },
+            namespaces: Namespaces {
+                pid: c.pid,
+                mount: c.mount,
+                uts: c.uts,
+                ipc: c.ipc,
+                net: c.net,
+            },
             mount_proc: c.mount_proc,
             init: c.init,
             hostname: c.hostname.clone(),
@@ -193,11 +245,21 @@ impl Runner {
     #[must_use]
     pub fn equivalent_of(&self, c: &ContainerDef) -> String {
         let mut parts: Vec<String> = Vec::new();
-        let ns = [("--pid", c.pid), ("--mount", c.mount && !c.mount_proc), ("--uts", c.uts), ("--ipc", c.ipc), ("--net", c.net)];
+        let ns = [
+            ("--pid", c.pid),
+            ("--mount", c.mount && !c.mount_proc),
+            ("--uts", c.uts),
+            ("--ipc", c.ipc),
+            ("--net", c.net),
+        ];
         let any_ns = c.pid || c.mount || c.mount_proc || c.uts || c.ipc || c.net;
         if any_ns {
             parts.push("unshare".into());
-            parts.extend(ns.iter().filter(|(_, on)| *on).map(|(f, _)| (*f).to_string()));
+            parts.extend(
+                ns.iter()
+                    .filter(|(_, on)| *on)
+                    .map(|(f, _)| (*f).to_string()),
+            );
             if c.pid {
                 parts.push("--fork".into());
             }
@@ -214,8 +276,16 @@ impl Runner {
         }
         let s = parts.join(" ");
         let cmd = term::shell_join(&self.expand_all(&c.command));
-        let line = if s.is_empty() { cmd } else { format!("{s} {cmd}") };
-        if c.init { format!("{line}   # with the lab's init as PID 1, as `docker run --init`") } else { line }
+        let line = if s.is_empty() {
+            cmd
+        } else {
+            format!("{s} {cmd}")
+        };
+        if c.init {
+            format!("{line}   # with the lab's init as PID 1, as `docker run --init`")
+        } else {
+            line
+        }
     }
 
     /// Print a step's header and explanation.
@@ -225,10 +295,24 @@ impl Runner {
     pub fn show_intro(&self, idx: usize, out: &mut dyn Write) -> std::io::Result<()> {
         let step = &self.lesson.def.steps[idx];
         writeln!(out)?;
-        writeln!(out, "{}", term::title(&format!("━━ Step {}/{} · {} ━━", idx + 1, self.len(), step.title)))?;
+        writeln!(
+            out,
+            "{}",
+            term::title(&format!(
+                "━━ Step {}/{} · {} ━━",
+                idx + 1,
+                self.len(),
+                step.title
+            ))
+        )?;
         write!(out, "{}", term::wrap(&self.expand(&step.explain), 2))?;
         if let Some(eq) = &step.equivalent {
-            writeln!(out, "  {} {}", term::dim("by hand:"), term::command(&self.expand(eq)))?;
+            writeln!(
+                out,
+                "  {} {}",
+                term::dim("by hand:"),
+                term::command(&self.expand(eq))
+            )?;
         }
         Ok(())
     }
@@ -238,6 +322,7 @@ impl Runner {
     /// # Errors
     /// A runtime or lab failure (a failed *check* is not an error: see the report).
     pub fn run_step(&mut self, idx: usize, out: &mut dyn Write) -> Result<StepReport, RunError> {
+        self.prepare(idx, out)?;
         let step = self.lesson.def.steps[idx].clone();
         self.show_intro(idx, out)?;
         let mut report = StepReport::default();
@@ -250,7 +335,11 @@ impl Runner {
                 report.verdicts.extend(v);
             }
         }
-        writeln!(out, "{}", term::heading(&format!("action: {}", step.action.kind())))?;
+        writeln!(
+            out,
+            "{}",
+            term::heading(&format!("action: {}", step.action.kind()))
+        )?;
         let (trace, v) = self.act(&step, out)?;
         report.verdicts.extend(v);
         if !trace.is_empty() {
@@ -278,7 +367,15 @@ impl Runner {
         if !report.verdicts.is_empty() {
             writeln!(out, "{}", term::heading("checks"))?;
             for v in &report.verdicts {
-                writeln!(out, "  {}", if v.ok { term::ok(&v.what) } else { term::bad(&v.what) })?;
+                writeln!(
+                    out,
+                    "  {}",
+                    if v.ok {
+                        term::ok(&v.what)
+                    } else {
+                        term::bad(&v.what)
+                    }
+                )?;
             }
         }
         report.passed = report.verdicts.iter().all(|v| v.ok);
@@ -304,39 +401,72 @@ impl Runner {
         Ok(report)
     }
 
-    fn probe(&mut self, p: &ProbeDef, out: &mut dyn Write) -> Result<(String, Vec<Verdict>), RunError> {
+    fn probe(
+        &mut self,
+        p: &ProbeDef,
+        out: &mut dyn Write,
+    ) -> Result<(String, Vec<Verdict>), RunError> {
         let ctx = self.context(&p.context)?;
         let argv = self.expand_all(&p.command);
-        writeln!(out, "  [{}] {}", ctx.label(), term::command(&term::shell_join(&argv)))?;
+        writeln!(
+            out,
+            "  [{}] {}",
+            ctx.label(),
+            term::command(&term::shell_join(&argv))
+        )?;
         // Templates name things that do not change during a probe: resolve them now, so
         // the lab can be borrowed to reap between retries.
         let values: Vec<(String, Option<String>)> = p
             .expect
             .iter()
-            .flat_map(|e| e.contains.iter().chain(&e.not_contains).chain(&e.matches).chain(&e.not_matches))
+            .flat_map(|e| {
+                e.contains
+                    .iter()
+                    .chain(&e.not_contains)
+                    .chain(&e.matches)
+                    .chain(&e.not_matches)
+            })
             .flat_map(|s| lesson::templates(s))
             .map(|t| {
                 let v = self.resolve(&t);
                 (t, v)
             })
             .collect();
-        let expand = |s: &str| lesson::expand(s, &|t| values.iter().find(|(n, _)| n == t).and_then(|(_, v)| v.clone()));
+        let expand = |s: &str| {
+            lesson::expand(s, &|t| {
+                values
+                    .iter()
+                    .find(|(n, _)| n == t)
+                    .and_then(|(_, v)| v.clone())
+            })
+        };
         let lab = &mut self.lab;
         let mut reap = || lab.reap();
-        let (run, verdicts) = observe::run_checked(&ctx, &argv, p.expect.as_ref(), &expand, &mut reap)?;
+        let (run, verdicts) =
+            observe::run_checked(&ctx, &argv, p.expect.as_ref(), &expand, &mut reap)?;
         show_output(&run.outcome, out)?;
         Ok((run.outcome.output, verdicts))
     }
 
     fn check(&self, expect: Option<&ExpectDef>, outcome: &spawn::Outcome) -> Vec<Verdict> {
-        expect.map(|e| observe::evaluate(e, outcome, &|s| self.expand(s))).unwrap_or_default()
+        expect
+            .map(|e| observe::evaluate(e, outcome, &|s| self.expand(s)))
+            .unwrap_or_default()
     }
 
     /// Perform the action; return its trace and verdicts.
-    fn act(&mut self, step: &StepDef, out: &mut dyn Write) -> Result<(Vec<String>, Vec<Verdict>), RunError> {
+    fn act(
+        &mut self,
+        step: &StepDef,
+        out: &mut dyn Write,
+    ) -> Result<(Vec<String>, Vec<Verdict>), RunError> {
         match &step.action {
             ActionDef::Observe {} => {
-                writeln!(out, "  {}", term::dim("(nothing to do: this step only looks)"))?;
+                writeln!(
+                    out,
+                    "  {}",
+                    term::dim("(nothing to do: this step only looks)")
+                )?;
                 Ok((Vec::new(), Vec::new()))
             }
             ActionDef::BuildRootfs {} => {
@@ -344,9 +474,19 @@ impl Runner {
                 writeln!(out, "  rootfs: {}", p.display())?;
                 Ok((Vec::new(), Vec::new()))
             }
-            ActionDef::ElfNeeds { program, root, expect } => {
-                let dir = self.root_dir(root)?.ok_or_else(|| RunError::BadInput("elf_needs needs a root".into()))?;
-                writeln!(out, "  {}", term::command(&format!("readelf -l -d {}{program}", dir.display())))?;
+            ActionDef::ElfNeeds {
+                program,
+                root,
+                expect,
+            } => {
+                let dir = self
+                    .root_dir(root)?
+                    .ok_or_else(|| RunError::BadInput("elf_needs needs a root".into()))?;
+                writeln!(
+                    out,
+                    "  {}",
+                    term::command(&format!("readelf -l -d {}{program}", dir.display()))
+                )?;
                 let text = match crate::rootfs::elf::resolve_in_root(&dir, program) {
                     Ok(list) => {
                         let mut s = String::new();
@@ -360,24 +500,40 @@ impl Runner {
                     }
                     Err(e) => format!("{e}\n"),
                 };
-                let outcome = spawn::Outcome { code: 0, signal: None, output: text };
+                let outcome = spawn::Outcome {
+                    code: 0,
+                    signal: None,
+                    output: text,
+                };
                 show_output(&outcome, out)?;
                 Ok((Vec::new(), self.check(expect.as_ref(), &outcome)))
             }
             ActionDef::MakeTree { dir, copy } => {
                 let base = self.lab.scratch_path(dir)?;
-                std::fs::create_dir_all(&base).map_err(|e| RunError::BadInput(format!("cannot create {}: {e}", base.display())))?;
+                std::fs::create_dir_all(&base).map_err(|e| {
+                    RunError::BadInput(format!("cannot create {}: {e}", base.display()))
+                })?;
                 for f in copy {
                     let src = Path::new(f);
                     if !src.is_absolute() {
-                        return Err(RunError::BadInput(format!("make_tree copies host files by absolute path; `{f}` is relative")));
+                        return Err(RunError::BadInput(format!(
+                            "make_tree copies host files by absolute path; `{f}` is relative"
+                        )));
                     }
                     let dst = base.join(f.trim_start_matches('/'));
                     if let Some(parent) = dst.parent() {
-                        std::fs::create_dir_all(parent).map_err(|e| RunError::BadInput(format!("cannot create {}: {e}", parent.display())))?;
+                        std::fs::create_dir_all(parent).map_err(|e| {
+                            RunError::BadInput(format!("cannot create {}: {e}", parent.display()))
+                        })?;
                     }
-                    std::fs::copy(src, &dst).map_err(|e| RunError::BadInput(format!("cannot copy {f}: {e}; is it installed?")))?;
-                    writeln!(out, "  {}", term::command(&format!("cp {f} {}", dst.display())))?;
+                    std::fs::copy(src, &dst).map_err(|e| {
+                        RunError::BadInput(format!("cannot copy {f}: {e}; is it installed?"))
+                    })?;
+                    writeln!(
+                        out,
+                        "  {}",
+                        term::command(&format!("cp {f} {}", dst.display()))
+                    )?;
                 }
                 Ok((Vec::new(), Vec::new()))
             }
@@ -393,44 +549,101 @@ impl Runner {
                 if let Some((call, errno)) = &sp.setup_failure {
                     outcome.output.push_str(&format!(
                         "fromscratch: {}\n",
-                        crate::runtime::error::explain_setup_failure(call, *errno, spec.root.as_deref())
+                        crate::runtime::error::explain_setup_failure(
+                            call,
+                            *errno,
+                            spec.root.as_deref()
+                        )
                     ));
                 }
                 if let Some((prog, errno)) = &sp.exec_failure {
-                    outcome.output.push_str(&format!("fromscratch: {}\n", crate::lab::explain_exec_failure(prog, *errno, spec.root.as_deref())));
+                    outcome.output.push_str(&format!(
+                        "fromscratch: {}\n",
+                        crate::lab::explain_exec_failure(prog, *errno, spec.root.as_deref())
+                    ));
                 }
                 show_output(&outcome, out)?;
                 Ok((sp.trace, self.check(expect.as_ref(), &outcome)))
             }
             ActionDef::Start { container } => {
-                let def = self.lesson.def.containers.get(container).cloned().unwrap_or_default();
+                let def = self
+                    .lesson
+                    .def
+                    .containers
+                    .get(container)
+                    .cloned()
+                    .unwrap_or_default();
                 if def.root == "rootfs" {
                     self.ensure_rootfs(out)?;
                 }
                 let spec = self.spec(&def)?;
-                writeln!(out, "  {}", term::command(&self.equivalent_of(&def).replacen(" #", " &  #", 1)))?;
+                let eq = self.equivalent_of(&def);
+                let eq = match eq.split_once("   #") {
+                    Some((cmd, note)) => format!("{cmd} &   #{note}"),
+                    None => format!("{eq} &"),
+                };
+                writeln!(out, "  {}", term::command(&eq))?;
                 let (live, trace) = self.lab.start(container, &spec, false)?;
-                writeln!(out, "  container `{container}` is running: its PID 1 is host PID {}", live.pid1)?;
+                writeln!(
+                    out,
+                    "  container `{container}` is running: its PID 1 is host PID {}",
+                    live.pid1
+                )?;
                 Ok((trace, Vec::new()))
             }
-            ActionDef::ExecIn { container, command, expect } => {
-                let pid1 = self.lab.container(container).map(|c| c.pid1).ok_or_else(|| LabError::UnknownName { name: container.clone() })?;
+            ActionDef::ExecIn {
+                container,
+                command,
+                expect,
+            } => {
+                let pid1 = self
+                    .lab
+                    .container(container)
+                    .map(|c| c.pid1)
+                    .ok_or_else(|| LabError::UnknownName {
+                        name: container.clone(),
+                    })?;
                 let argv = self.expand_all(command);
-                writeln!(out, "  {}", term::command(&format!("nsenter --target {pid1} --all --root {}", term::shell_join(&argv))))?;
+                writeln!(
+                    out,
+                    "  {}",
+                    term::command(&format!(
+                        "nsenter --target {pid1} --all --root {}",
+                        term::shell_join(&argv)
+                    ))
+                )?;
                 let mut sp = spawn::join(pid1, &argv, Stdio::Capture)?;
                 let mut outcome = spawn::wait_captured(&mut sp, ACTION_TIMEOUT)?;
                 if let Some((call, errno)) = &sp.setup_failure {
-                    outcome.output.push_str(&format!("fromscratch: {}\n", crate::runtime::error::explain_setup_failure(call, *errno, None)));
+                    outcome.output.push_str(&format!(
+                        "fromscratch: {}\n",
+                        crate::runtime::error::explain_setup_failure(call, *errno, None)
+                    ));
                 }
                 show_output(&outcome, out)?;
                 Ok((sp.trace, self.check(expect.as_ref(), &outcome)))
             }
             ActionDef::Decoy { name, command } => {
-                let argv = if command.is_empty() { vec!["sleep".to_string(), "3600".to_string()] } else { self.expand_all(command) };
-                writeln!(out, "  {}", term::command(&format!("{} &", term::shell_join(&argv))))?;
-                let spec = ContainerSpec { command: argv, ..Default::default() };
+                let argv = if command.is_empty() {
+                    vec!["sleep".to_string(), "3600".to_string()]
+                } else {
+                    self.expand_all(command)
+                };
+                writeln!(
+                    out,
+                    "  {}",
+                    term::command(&format!("{} &", term::shell_join(&argv)))
+                )?;
+                let spec = ContainerSpec {
+                    command: argv,
+                    ..Default::default()
+                };
                 let (live, trace) = self.lab.start(name, &spec, true)?;
-                writeln!(out, "  decoy `{name}` is running on the host as PID {} (the lab started it; only it is ever signalled)", live.child)?;
+                writeln!(
+                    out,
+                    "  decoy `{name}` is running on the host as PID {} (the lab started it; only it is ever signalled)",
+                    live.child
+                )?;
                 Ok((trace, Vec::new()))
             }
             ActionDef::Stop { name } => {
@@ -475,16 +688,24 @@ impl Runner {
         let idx = self.next.min(self.len().saturating_sub(1));
         for step in self.lesson.def.steps[..=idx].iter().rev() {
             let name = match &step.action {
-                ActionDef::Start { container } | ActionDef::ExecIn { container, .. } => Some(container),
+                ActionDef::Start { container } | ActionDef::ExecIn { container, .. } => {
+                    Some(container)
+                }
                 _ => None,
             };
             if let Some(n) = name
                 && let Some(c) = self.lab.container(n)
             {
-                return Context::Container { name: n.clone(), pid1: c.pid1 };
+                return Context::Container {
+                    name: n.clone(),
+                    pid1: c.pid1,
+                };
             }
         }
-        self.lab.rootfs.clone().map_or(Context::Host, Context::Chroot)
+        self.lab
+            .rootfs
+            .clone()
+            .map_or(Context::Host, Context::Chroot)
     }
 }
 
@@ -502,7 +723,10 @@ pub fn preflight(lesson: &Lesson) -> Result<(), RunError> {
     }
     for tool in &req.tools {
         if which::which(tool).is_err() {
-            return Err(RunError::HostCannot(format!("lesson {} needs the host tool `{tool}`, which is not installed: install it and run again", lesson.def.id)));
+            return Err(RunError::HostCannot(format!(
+                "lesson {} needs the host tool `{tool}`, which is not installed: install it and run again",
+                lesson.def.id
+            )));
         }
     }
     Ok(())
@@ -514,10 +738,18 @@ fn show_output(o: &spawn::Outcome, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, "    {l}")?;
     }
     if lines.len() > SHOWN_LINES {
-        writeln!(out, "    {}", term::dim(&format!("… {} more lines", lines.len() - SHOWN_LINES)))?;
+        writeln!(
+            out,
+            "    {}",
+            term::dim(&format!("… {} more lines", lines.len() - SHOWN_LINES))
+        )?;
     }
     if o.code != 0 {
-        writeln!(out, "    {}", term::dim(&format!("(exit status {})", o.code)))?;
+        writeln!(
+            out,
+            "    {}",
+            term::dim(&format!("(exit status {})", o.code))
+        )?;
     }
     Ok(())
 }
@@ -538,7 +770,11 @@ fn show_diff(label: &str, before: &str, after: &str, out: &mut dyn Write) -> std
             DiffLine::Removed(s) => term::removed(s),
         };
         if shown == SHOWN_LINES {
-            writeln!(out, "    {}", term::dim(&format!("… {} more changed lines", changed - shown)))?;
+            writeln!(
+                out,
+                "    {}",
+                term::dim(&format!("… {} more changed lines", changed - shown))
+            )?;
             break;
         }
         writeln!(out, "  {s}")?;

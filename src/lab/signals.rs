@@ -22,7 +22,14 @@ pub fn install() {
         // SAFETY: the handler only stores to atomics, which is async-signal-safe.
         #[allow(unsafe_code)]
         unsafe {
-            let _ = sigaction(s, &SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty()));
+            let _ = sigaction(
+                s,
+                &SigAction::new(
+                    SigHandler::Handler(on_signal),
+                    SaFlags::empty(),
+                    SigSet::empty(),
+                ),
+            );
         }
     }
 }

@@ -30,7 +30,12 @@ impl ProcessRecord {
     /// Record `pid` as it is now.
     #[must_use]
     pub fn new(name: &str, pid: Pid, kind: &str) -> Self {
-        Self { name: name.to_string(), pid: pid.as_raw(), start_time: start_time(pid).unwrap_or(0), kind: kind.to_string() }
+        Self {
+            name: name.to_string(),
+            pid: pid.as_raw(),
+            start_time: start_time(pid).unwrap_or(0),
+            kind: kind.to_string(),
+        }
     }
 
     /// True when the PID still names the same process.
@@ -79,8 +84,10 @@ impl StateFile {
     fn save(&self) -> Result<(), RuntimeError> {
         let tmp = self.path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(&self.state).unwrap_or_default();
-        std::fs::write(&tmp, text).map_err(|e| RuntimeError::io(&format!("write {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| RuntimeError::io(&format!("rename {}", tmp.display()), e))
+        std::fs::write(&tmp, text)
+            .map_err(|e| RuntimeError::io(&format!("write {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, &self.path)
+            .map_err(|e| RuntimeError::io(&format!("rename {}", tmp.display()), e))
     }
 
     /// Record a new process.
@@ -99,13 +106,20 @@ impl StateFile {
     pub fn forget(&mut self, pid: Pid) -> Result<(), RuntimeError> {
         let before = self.state.processes.len();
         self.state.processes.retain(|p| p.pid != pid.as_raw());
-        if before == self.state.processes.len() { Ok(()) } else { self.save() }
+        if before == self.state.processes.len() {
+            Ok(())
+        } else {
+            self.save()
+        }
     }
 
     /// True when `pid` is a live process this lab started.
     #[must_use]
     pub fn owns(&self, pid: Pid) -> bool {
-        self.state.processes.iter().any(|p| p.pid == pid.as_raw() && p.is_alive_and_ours())
+        self.state
+            .processes
+            .iter()
+            .any(|p| p.pid == pid.as_raw() && p.is_alive_and_ours())
     }
 
     /// Delete the file (the lab ended cleanly).
@@ -142,15 +156,21 @@ pub struct CleanupReport {
 /// The run directory cannot be read.
 pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
     let mut report = CleanupReport::default();
-    let Ok(entries) = std::fs::read_dir(run) else { return Ok(report) };
+    let Ok(entries) = std::fs::read_dir(run) else {
+        return Ok(report);
+    };
     for e in entries.flatten() {
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
         if !(name.starts_with("lab-") && name.ends_with(".json")) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        let Ok(state) = serde_json::from_str::<LabState>(&text) else { continue };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(state) = serde_json::from_str::<LabState>(&text) else {
+            continue;
+        };
         if let Some(owner) = &state.owner
             && owner.is_alive_and_ours()
         {
@@ -167,7 +187,10 @@ pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
                 report.killed.push(format!("{} (pid {})", p.name, p.pid));
             }
         }
-        if state.scratch.starts_with(run) && state.scratch.exists() && remove_tree(&state.scratch, run).is_ok() {
+        if state.scratch.starts_with(run)
+            && state.scratch.exists()
+            && remove_tree(&state.scratch, run).is_ok()
+        {
             report.removed.push(state.scratch.clone());
         }
         if std::fs::remove_file(&path).is_ok() {
@@ -185,7 +208,11 @@ pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
 /// `dir` is outside `base`, holds a mount, or cannot be removed.
 pub fn remove_tree(dir: &Path, base: &Path) -> std::io::Result<()> {
     if !dir.starts_with(base) || dir == base {
-        return Err(std::io::Error::other(format!("refusing to remove {}: not inside {}", dir.display(), base.display())));
+        return Err(std::io::Error::other(format!(
+            "refusing to remove {}: not inside {}",
+            dir.display(),
+            base.display()
+        )));
     }
     let meta = std::fs::symlink_metadata(dir)?;
     if meta.file_type().is_symlink() {
@@ -196,7 +223,10 @@ pub fn remove_tree(dir: &Path, base: &Path) -> std::io::Result<()> {
         if let Some(target) = line.split(' ').nth(4)
             && Path::new(target).starts_with(dir)
         {
-            return Err(std::io::Error::other(format!("refusing to remove {}: {target} is mounted inside it", dir.display())));
+            return Err(std::io::Error::other(format!(
+                "refusing to remove {}: {target} is mounted inside it",
+                dir.display()
+            )));
         }
     }
     std::fs::remove_dir_all(dir)
@@ -227,7 +257,10 @@ mod tests {
         assert!(remove_tree(base.path(), base.path()).is_err());
         remove_tree(&inner, base.path()).unwrap();
         assert!(!inner.exists());
-        assert_eq!(std::fs::read_to_string(outside.path().join("precious")).unwrap(), "keep");
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join("precious")).unwrap(),
+            "keep"
+        );
     }
 
     #[test]
@@ -237,12 +270,26 @@ mod tests {
         // cleanup must not signal us.
         let me = nix::unistd::getpid();
         let stale = LabState {
-            owner: Some(ProcessRecord { name: "lab".into(), pid: i32::MAX, start_time: 1, kind: "lab".into() }),
+            owner: Some(ProcessRecord {
+                name: "lab".into(),
+                pid: i32::MAX,
+                start_time: 1,
+                kind: "lab".into(),
+            }),
             scratch: run.path().join("lab-x"),
-            processes: vec![ProcessRecord { name: "impostor".into(), pid: me.as_raw(), start_time: 1, kind: "decoy".into() }],
+            processes: vec![ProcessRecord {
+                name: "impostor".into(),
+                pid: me.as_raw(),
+                start_time: 1,
+                kind: "decoy".into(),
+            }],
         };
         std::fs::create_dir(run.path().join("lab-x")).unwrap();
-        std::fs::write(run.path().join("lab-x.json"), serde_json::to_string(&stale).unwrap()).unwrap();
+        std::fs::write(
+            run.path().join("lab-x.json"),
+            serde_json::to_string(&stale).unwrap(),
+        )
+        .unwrap();
         // A live lab: ourselves.
         let live = StateFile::create(run.path(), &run.path().join("lab-live")).unwrap();
         let report = cleanup_stale(run.path()).unwrap();

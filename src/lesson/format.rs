@@ -60,7 +60,11 @@ fn default_recipe() -> String {
 
 impl Default for Requires {
     fn default() -> Self {
-        Self { root: true, rootfs: default_recipe(), tools: Vec::new() }
+        Self {
+            root: true,
+            rootfs: default_recipe(),
+            tools: Vec::new(),
+        }
     }
 }
 
@@ -289,7 +293,19 @@ impl ActionDef {
     #[must_use]
     pub fn exec_container(&self) -> Option<ContainerDef> {
         match self {
-            Self::Exec { root, pid, mount, mount_proc, uts, ipc, net, hostname, init, command, .. } => Some(ContainerDef {
+            Self::Exec {
+                root,
+                pid,
+                mount,
+                mount_proc,
+                uts,
+                ipc,
+                net,
+                hostname,
+                init,
+                command,
+                ..
+            } => Some(ContainerDef {
                 root: root.clone(),
                 pid: *pid,
                 mount: *mount,

@@ -84,8 +84,19 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[must_use]
 pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> LessonError {
     let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-    let reason = e.message().lines().next().unwrap_or("invalid TOML").trim().to_string();
-    LessonError::Parse { path: path.display().to_string(), line, column, reason }
+    let reason = e
+        .message()
+        .lines()
+        .next()
+        .unwrap_or("invalid TOML")
+        .trim()
+        .to_string();
+    LessonError::Parse {
+        path: path.display().to_string(),
+        line,
+        column,
+        reason,
+    }
 }
 
 /// Read and validate one lesson file.
@@ -93,8 +104,10 @@ pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> LessonError {
 /// # Errors
 /// [`LessonError`] with the position of the first problem.
 pub fn load(path: &Path) -> Result<Lesson, LessonError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| LessonError::Read { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| LessonError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
     parse(&text, path)
 }
 
@@ -104,14 +117,23 @@ pub fn load(path: &Path) -> Result<Lesson, LessonError> {
 /// As [`load`].
 pub fn parse(text: &str, path: &Path) -> Result<Lesson, LessonError> {
     let def: LessonFile = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
-    let lesson = Lesson { def, path: path.to_path_buf() };
+    let lesson = Lesson {
+        def,
+        path: path.to_path_buf(),
+    };
     let problems = validate(&lesson, text);
-    if problems.is_empty() { Ok(lesson) } else { Err(LessonError::Invalid { problems }) }
+    if problems.is_empty() {
+        Ok(lesson)
+    } else {
+        Err(LessonError::Invalid { problems })
+    }
 }
 
 /// Where `needle` first appears after `from` in `text`, as "file:line:col".
 fn locate(path: &Path, text: &str, needle: &str, from: usize) -> (String, usize) {
-    let at = text[from.min(text.len())..].find(needle).map_or(from, |i| from + i);
+    let at = text[from.min(text.len())..]
+        .find(needle)
+        .map_or(from, |i| from + i);
     let (l, c) = line_col(text, at);
     (format!("{}:{l}:{c}", path.display()), at)
 }
@@ -126,14 +148,21 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
 
     if def.format_version != format::FORMAT_VERSION {
         let (at, _) = here("format_version", 0);
-        out.push(format!("{at}: format_version is {}, this fromscratch reads {}", def.format_version, format::FORMAT_VERSION));
+        out.push(format!(
+            "{at}: format_version is {}, this fromscratch reads {}",
+            def.format_version,
+            format::FORMAT_VERSION
+        ));
     }
     if let Some(stem) = path.file_stem().and_then(|s| s.to_str())
         && stem != def.id
         && path.extension().is_some_and(|e| e == "toml")
     {
         let (at, _) = here("id", 0);
-        out.push(format!("{at}: id `{}` differs from the file name `{stem}.toml`", def.id));
+        out.push(format!(
+            "{at}: id `{}` differs from the file name `{stem}.toml`",
+            def.id
+        ));
     }
     for (field, value) in [("title", &def.title), ("summary", &def.summary)] {
         if value.trim().is_empty() {
@@ -143,14 +172,25 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
     }
     if def.objectives.is_empty() {
         let (at, _) = here("objectives", 0);
-        out.push(format!("{at}: objectives is empty: say what the learner will be able to do"));
+        out.push(format!(
+            "{at}: objectives is empty: say what the learner will be able to do"
+        ));
     }
     if def.steps.is_empty() {
         out.push(format!("{}:1:1: the lesson has no steps", path.display()));
     }
+    let all_lab_dirs: BTreeSet<String> = def
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            ActionDef::MakeTree { dir, .. } => Some(dir.clone()),
+            _ => None,
+        })
+        .collect();
     for (name, c) in &def.containers {
         let (at, _) = here(&format!("[containers.{name}]"), 0);
         check_container(c, &at, &mut out);
+        check_root(&c.root, &all_lab_dirs, &at, &mut out);
         if c.command.is_empty() && !c.init {
             out.push(format!("{at}: container `{name}` has no command; give one, or set init = true for a pause container"));
         }
@@ -174,7 +214,9 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
             out.push(format!("{at}: step `{}` has an empty hint", step.id));
         }
         let check_ctx = |probe: &ProbeDef, started: &BTreeSet<String>, out: &mut Vec<String>| {
-            let ok = probe.context == "host" || probe.context == "rootfs" || started.contains(&probe.context);
+            let ok = probe.context == "host"
+                || probe.context == "rootfs"
+                || started.contains(&probe.context);
             if !ok {
                 out.push(format!(
                     "{at}: probe `{}` runs in `{}`, which is neither host, rootfs, nor a container started by an earlier step",
@@ -182,7 +224,10 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                 ));
             }
             if probe.command.is_empty() {
-                out.push(format!("{at}: probe `{}` has an empty command", probe.label));
+                out.push(format!(
+                    "{at}: probe `{}` has an empty command",
+                    probe.label
+                ));
             }
             check_expect(probe.expect.as_ref(), &at, out);
         };
@@ -196,9 +241,15 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                 }
                 started.insert(container.clone());
             }
-            ActionDef::ExecIn { container, command, expect } => {
+            ActionDef::ExecIn {
+                container,
+                command,
+                expect,
+            } => {
                 if !started.contains(container) {
-                    out.push(format!("{at}: `exec_in` needs container `{container}` started by an earlier step"));
+                    out.push(format!(
+                        "{at}: `exec_in` needs container `{container}` started by an earlier step"
+                    ));
                 }
                 if command.is_empty() {
                     out.push(format!("{at}: `exec_in` has an empty command"));
@@ -210,16 +261,22 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
             }
             ActionDef::Stop { name } => {
                 if !started.remove(name) && !decoys.contains(name) {
-                    out.push(format!("{at}: `stop` names `{name}`, which no earlier step started"));
+                    out.push(format!(
+                        "{at}: `stop` names `{name}`, which no earlier step started"
+                    ));
                 }
             }
             ActionDef::MakeTree { dir, .. } => {
                 if Path::new(dir).is_absolute() || dir.contains("..") || dir.is_empty() {
-                    out.push(format!("{at}: make_tree dir `{dir}` must be a plain relative name inside the lab"));
+                    out.push(format!(
+                        "{at}: make_tree dir `{dir}` must be a plain relative name inside the lab"
+                    ));
                 }
                 lab_dirs.insert(dir.clone());
             }
-            ActionDef::Exec { expect, command, .. } => {
+            ActionDef::Exec {
+                expect, command, ..
+            } => {
                 if let Some(c) = step.action.exec_container() {
                     check_container(&c, &at, &mut out);
                     check_root(&c.root, &lab_dirs, &at, &mut out);
@@ -239,7 +296,10 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
             check_ctx(p, &started, &mut out);
         }
         // Templates must name things that exist by then.
-        let known = Known { decoys: &decoys, containers: &def.containers.keys().cloned().collect() };
+        let known = Known {
+            decoys: &decoys,
+            containers: &def.containers.keys().cloned().collect(),
+        };
         for s in step_strings(step) {
             for t in templates(&s) {
                 if let Some(problem) = known.problem(&t) {
@@ -276,7 +336,10 @@ fn check_expect(e: Option<&ExpectDef>, at: &str, out: &mut Vec<String>) {
     for r in e.matches.iter().chain(e.not_matches.iter()) {
         let plain = TEMPLATE.replace_all(r, "0");
         if let Err(err) = Regex::new(&plain) {
-            out.push(format!("{at}: regex `{r}` does not compile: {}", err.to_string().lines().last().unwrap_or("")));
+            out.push(format!(
+                "{at}: regex `{r}` does not compile: {}",
+                err.to_string().lines().last().unwrap_or("")
+            ));
         }
     }
     if e.exit.is_some() && e.fails {
@@ -292,29 +355,42 @@ struct Known<'a> {
 impl Known<'_> {
     fn problem(&self, t: &str) -> Option<String> {
         if let Some(n) = t.strip_prefix("decoy.") {
-            return (!self.decoys.contains(n)).then(|| format!("template {{{t}}} names decoy `{n}`, which no earlier step starts"));
+            return (!self.decoys.contains(n)).then(|| {
+                format!("template {{{t}}} names decoy `{n}`, which no earlier step starts")
+            });
         }
         if let Some(n) = t.strip_prefix("container.") {
-            return (!self.containers.contains(n)).then(|| format!("template {{{t}}} names container `{n}`, which [containers] does not define"));
+            return (!self.containers.contains(n)).then(|| {
+                format!(
+                    "template {{{t}}} names container `{n}`, which [containers] does not define"
+                )
+            });
         }
         None
     }
 }
 
-static TEMPLATE: std::sync::LazyLock<Regex> =
-    std::sync::LazyLock::new(|| Regex::new(r"\{(rootfs|lab|decoy\.[A-Za-z0-9_-]+|container\.[A-Za-z0-9_-]+)\}").expect("static regex"));
+static TEMPLATE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+    Regex::new(r"\{(rootfs|lab|decoy\.[A-Za-z0-9_-]+|container\.[A-Za-z0-9_-]+)\}")
+        .expect("static regex")
+});
 
 /// The templates (`rootfs`, `lab`, `decoy.NAME`, `container.NAME`) used in `s`.
 #[must_use]
 pub fn templates(s: &str) -> Vec<String> {
-    TEMPLATE.captures_iter(s).map(|c| c[1].to_string()).collect()
+    TEMPLATE
+        .captures_iter(s)
+        .map(|c| c[1].to_string())
+        .collect()
 }
 
 /// Replace every template in `s` with `resolve(name)`; unknown ones are left as written.
 #[must_use]
 pub fn expand(s: &str, resolve: &dyn Fn(&str) -> Option<String>) -> String {
     TEMPLATE
-        .replace_all(s, |c: &regex::Captures<'_>| resolve(&c[1]).unwrap_or_else(|| c[0].to_string()))
+        .replace_all(s, |c: &regex::Captures<'_>| {
+            resolve(&c[1]).unwrap_or_else(|| c[0].to_string())
+        })
         .into_owned()
 }
 
@@ -322,7 +398,14 @@ fn step_strings(step: &StepDef) -> Vec<String> {
     let mut v = Vec::new();
     let push_expect = |e: Option<&ExpectDef>, v: &mut Vec<String>| {
         if let Some(e) = e {
-            v.extend(e.contains.iter().chain(&e.not_contains).chain(&e.matches).chain(&e.not_matches).cloned());
+            v.extend(
+                e.contains
+                    .iter()
+                    .chain(&e.not_contains)
+                    .chain(&e.matches)
+                    .chain(&e.not_matches)
+                    .cloned(),
+            );
         }
     };
     for p in step.before.iter().chain(&step.after) {
@@ -330,7 +413,12 @@ fn step_strings(step: &StepDef) -> Vec<String> {
         push_expect(p.expect.as_ref(), &mut v);
     }
     match &step.action {
-        ActionDef::Exec { command, expect, .. } | ActionDef::ExecIn { command, expect, .. } => {
+        ActionDef::Exec {
+            command, expect, ..
+        }
+        | ActionDef::ExecIn {
+            command, expect, ..
+        } => {
             v.extend(command.iter().cloned());
             push_expect(expect.as_ref(), &mut v);
         }
@@ -365,16 +453,27 @@ pub fn find(name: &str) -> Result<Lesson, LessonError> {
     }
     let dir = crate::paths::lessons_dir();
     let files = lesson_files(&dir).unwrap_or_default();
-    let stem = |f: &PathBuf| f.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
+    let stem = |f: &PathBuf| {
+        f.file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string()
+    };
     let wanted_num = name.parse::<u32>().ok();
     for f in &files {
         let s = stem(f);
         let num = s.split('-').next().and_then(|n| n.parse::<u32>().ok());
-        if s == name || (wanted_num.is_some() && num == wanted_num) || s.split_once('-').is_some_and(|(_, rest)| rest == name) {
+        if s == name
+            || (wanted_num.is_some() && num == wanted_num)
+            || s.split_once('-').is_some_and(|(_, rest)| rest == name)
+        {
             return load(f);
         }
     }
-    Err(LessonError::NotFound { name: name.to_string(), available: files.iter().map(stem).collect::<Vec<_>>().join(", ") })
+    Err(LessonError::NotFound {
+        name: name.to_string(),
+        available: files.iter().map(stem).collect::<Vec<_>>().join(", "),
+    })
 }
 
 #[cfg(test)]
@@ -420,24 +519,36 @@ expect = { fails = true }
 
     #[test]
     fn a_misspelled_key_names_line_and_column() {
-        let bad = GOOD.replace("explain = \"E\"\naction = { kind = \"decoy\"", "explian = \"E\"\naction = { kind = \"decoy\"");
+        let bad = GOOD.replace(
+            "explain = \"E\"\naction = { kind = \"decoy\"",
+            "explian = \"E\"\naction = { kind = \"decoy\"",
+        );
         let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
         let line = bad.lines().position(|l| l.starts_with("explian")).unwrap() + 1;
-        assert!(err.starts_with(&format!("t.toml:{line}:1: unknown field `explian`")), "{err}");
+        assert!(
+            err.starts_with(&format!("t.toml:{line}:1: unknown field `explian`")),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_wrong_type_names_its_position() {
         let bad = GOOD.replace("pid = true", "pid = \"yes\"");
         let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
-        let line = bad.lines().position(|l| l.starts_with("pid = \"yes\"")).unwrap() + 1;
+        let line = bad
+            .lines()
+            .position(|l| l.starts_with("pid = \"yes\""))
+            .unwrap()
+            + 1;
         assert!(err.starts_with(&format!("t.toml:{line}:7:")), "{err}");
         assert!(err.contains("invalid type"), "{err}");
     }
 
     #[test]
     fn unknown_context_and_template_are_reported() {
-        let bad = GOOD.replace("context = \"c1\"", "context = \"c9\"").replace("{decoy.victim}", "{decoy.nobody}");
+        let bad = GOOD
+            .replace("context = \"c1\"", "context = \"c9\"")
+            .replace("{decoy.victim}", "{decoy.nobody}");
         let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
         assert!(err.contains("runs in `c9`"), "{err}");
         assert!(err.contains("{decoy.nobody}"), "{err}");

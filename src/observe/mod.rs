@@ -57,9 +57,19 @@ pub struct ProbeRun {
 /// The runtime failed (not: the command failed, which is an outcome).
 pub fn run_in(ctx: &Context, argv: &[String]) -> Result<ProbeRun, RuntimeError> {
     let mut sp = match ctx {
-        Context::Host => spawn::spawn(&ContainerSpec { command: argv.to_vec(), ..Default::default() }, Stdio::Capture)?,
+        Context::Host => spawn::spawn(
+            &ContainerSpec {
+                command: argv.to_vec(),
+                ..Default::default()
+            },
+            Stdio::Capture,
+        )?,
         Context::Chroot(root) => spawn::spawn(
-            &ContainerSpec { root: Some(root.clone()), command: argv.to_vec(), ..Default::default() },
+            &ContainerSpec {
+                root: Some(root.clone()),
+                command: argv.to_vec(),
+                ..Default::default()
+            },
             Stdio::Capture,
         )?,
         Context::Container { pid1, .. } => spawn::join(*pid1, argv, Stdio::Capture)?,
@@ -76,9 +86,15 @@ pub fn run_in(ctx: &Context, argv: &[String]) -> Result<ProbeRun, RuntimeError> 
         ));
     }
     if let Some((prog, errno)) = &sp.exec_failure {
-        outcome.output.push_str(&format!("fromscratch: {}\n", crate::lab::explain_exec_failure(prog, *errno, root.as_deref())));
+        outcome.output.push_str(&format!(
+            "fromscratch: {}\n",
+            crate::lab::explain_exec_failure(prog, *errno, root.as_deref())
+        ));
     }
-    Ok(ProbeRun { outcome, trace: sp.trace })
+    Ok(ProbeRun {
+        outcome,
+        trace: sp.trace,
+    })
 }
 
 /// One check's verdict.
@@ -92,36 +108,67 @@ pub struct Verdict {
 
 /// Check `outcome` against `expect`, with templates already expanded by `expand`.
 #[must_use]
-pub fn evaluate(expect: &ExpectDef, outcome: &Outcome, expand: &dyn Fn(&str) -> String) -> Vec<Verdict> {
+pub fn evaluate(
+    expect: &ExpectDef,
+    outcome: &Outcome,
+    expand: &dyn Fn(&str) -> String,
+) -> Vec<Verdict> {
     let out = &outcome.output;
     let mut v = Vec::new();
     if let Some(code) = expect.exit {
-        v.push(Verdict { what: format!("exit status is {code} (got {})", outcome.code), ok: outcome.code == code });
+        v.push(Verdict {
+            what: format!("exit status is {code} (got {})", outcome.code),
+            ok: outcome.code == code,
+        });
     }
     if expect.fails {
-        v.push(Verdict { what: format!("the command fails (exit status {})", outcome.code), ok: outcome.code != 0 });
+        v.push(Verdict {
+            what: format!("the command fails (exit status {})", outcome.code),
+            ok: outcome.code != 0,
+        });
     }
     for s in &expect.contains {
         let s = expand(s);
-        v.push(Verdict { ok: out.contains(&s), what: format!("output contains {s:?}") });
+        v.push(Verdict {
+            ok: out.contains(&s),
+            what: format!("output contains {s:?}"),
+        });
     }
     for s in &expect.not_contains {
         let s = expand(s);
-        v.push(Verdict { ok: !out.contains(&s), what: format!("output does not contain {s:?}") });
+        v.push(Verdict {
+            ok: !out.contains(&s),
+            what: format!("output does not contain {s:?}"),
+        });
     }
     for r in &expect.matches {
         let r = expand(r);
-        let ok = RegexBuilder::new(&r).multi_line(true).build().is_ok_and(|re| re.is_match(out));
-        v.push(Verdict { ok, what: format!("a line matches /{r}/") });
+        let ok = RegexBuilder::new(&r)
+            .multi_line(true)
+            .build()
+            .is_ok_and(|re| re.is_match(out));
+        v.push(Verdict {
+            ok,
+            what: format!("a line matches /{r}/"),
+        });
     }
     for r in &expect.not_matches {
         let r = expand(r);
-        let ok = RegexBuilder::new(&r).multi_line(true).build().is_ok_and(|re| !re.is_match(out));
-        v.push(Verdict { ok, what: format!("no line matches /{r}/") });
+        let ok = RegexBuilder::new(&r)
+            .multi_line(true)
+            .build()
+            .is_ok_and(|re| !re.is_match(out));
+        v.push(Verdict {
+            ok,
+            what: format!("no line matches /{r}/"),
+        });
     }
     if let Some(n) = expect.max_lines {
         let got = out.lines().count();
-        v.push(Verdict { ok: got <= n, what: format!("at most {n} lines of output (got {got})") });
+        v.push(Verdict {
+            ok: got <= n,
+            what: format!("at most {n} lines of output (got {got})"),
+        });
     }
     v
 }
@@ -143,7 +190,9 @@ pub fn run_checked(
     loop {
         between();
         let run = run_in(ctx, argv)?;
-        let verdicts = expect.map(|e| evaluate(e, &run.outcome, expand)).unwrap_or_default();
+        let verdicts = expect
+            .map(|e| evaluate(e, &run.outcome, expand))
+            .unwrap_or_default();
         if verdicts.iter().all(|v| v.ok) || start.elapsed() >= settle {
             return Ok((run, verdicts));
         }
@@ -174,7 +223,11 @@ pub fn diff_lines(before: &str, after: &str) -> Vec<DiffLine> {
     let mut lcs = vec![vec![0u32; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
         }
     }
     let (mut i, mut j) = (0, 0);
@@ -202,7 +255,11 @@ mod tests {
     use super::*;
 
     fn outcome(code: i32, output: &str) -> Outcome {
-        Outcome { code, signal: None, output: output.to_string() }
+        Outcome {
+            code,
+            signal: None,
+            output: output.to_string(),
+        }
     }
 
     #[test]
@@ -236,9 +293,17 @@ mod tests {
     }
 
     #[test]
-    fn host_probe_runs_for_real() {
-        let run = run_in(&Context::Host, &["sh".into(), "-c".into(), "echo hi; exit 3".into()]).unwrap();
-        assert_eq!(run.outcome.output, "hi\n");
-        assert_eq!(run.outcome.code, 3);
+    fn a_threaded_process_is_refused_before_any_fork() {
+        // Pitfall U2: the test harness runs this test on a thread of its own, so this
+        // process has at least two threads. The runtime must refuse to fork a namespace
+        // child from it, with the rule named, rather than make a half-working container.
+        let keep = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(300)));
+        let err = run_in(&Context::Host, &["true".into()]).unwrap_err();
+        assert!(
+            matches!(err, RuntimeError::MultiThreaded { threads } if threads >= 2),
+            "{err}"
+        );
+        assert!(err.to_string().contains("single-threaded"), "{err}");
+        keep.join().unwrap();
     }
 }

@@ -5,7 +5,7 @@
 //! leaves. When stdin is not a terminal, plain lines are read instead, so tests and
 //! scripts can drive the REPL (`printf 'start 02\nrun\nquit\n' | fromscratch`).
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -25,6 +25,8 @@ use crate::term;
 enum Flow {
     Continue,
     Quit,
+    /// Leave with this exit status (after SIGTERM).
+    Exit(u8),
 }
 
 type Handler = fn(&mut Repl, &str, &mut dyn Write) -> anyhow::Result<Flow>;
@@ -40,19 +42,97 @@ struct Command {
 
 /// The command table: dispatch, `help` and completion all read it.
 const COMMANDS: &[Command] = &[
-    Command { name: "help", aliases: &["?"], usage: "help", help: "show these commands", handler: cmd_help },
-    Command { name: "list", aliases: &["ls"], usage: "list", help: "list the lessons", handler: cmd_list },
-    Command { name: "start", aliases: &[], usage: "start LESSON", help: "open a lesson (by id or number) at its first step", handler: cmd_start },
-    Command { name: "next", aliases: &["n"], usage: "next  (or just Enter)", help: "run the current step for real, then show the next one", handler: cmd_next },
-    Command { name: "back", aliases: &["b"], usage: "back", help: "go back one step (the lab is rebuilt up to there)", handler: cmd_back },
-    Command { name: "run", aliases: &[], usage: "run", help: "run every remaining step of the lesson", handler: cmd_run },
-    Command { name: "why", aliases: &[], usage: "why", help: "the deeper reason behind the last step", handler: cmd_why },
-    Command { name: "hint", aliases: &[], usage: "hint", help: "a nudge for the current step", handler: cmd_hint },
-    Command { name: "trace", aliases: &[], usage: "trace", help: "the syscalls the last step made, with their results", handler: cmd_trace },
-    Command { name: "shell", aliases: &["sh"], usage: "shell", help: "an interactive shell where the lesson is: host, chroot or container (exit to return)", handler: cmd_shell },
-    Command { name: "status", aliases: &[], usage: "status", help: "which lesson and step you are on, and what passed", handler: cmd_status },
-    Command { name: "reset", aliases: &[], usage: "reset", help: "stop everything the lesson started and go back to step 1", handler: cmd_reset },
-    Command { name: "quit", aliases: &["exit", "q"], usage: "quit", help: "stop everything and leave", handler: cmd_quit },
+    Command {
+        name: "help",
+        aliases: &["?"],
+        usage: "help",
+        help: "show these commands",
+        handler: cmd_help,
+    },
+    Command {
+        name: "list",
+        aliases: &["ls"],
+        usage: "list",
+        help: "list the lessons",
+        handler: cmd_list,
+    },
+    Command {
+        name: "start",
+        aliases: &[],
+        usage: "start LESSON",
+        help: "open a lesson (by id or number) at its first step",
+        handler: cmd_start,
+    },
+    Command {
+        name: "next",
+        aliases: &["n"],
+        usage: "next  (or just Enter)",
+        help: "run the current step for real, then show the next one",
+        handler: cmd_next,
+    },
+    Command {
+        name: "back",
+        aliases: &["b"],
+        usage: "back",
+        help: "go back one step (the lab is rebuilt up to there)",
+        handler: cmd_back,
+    },
+    Command {
+        name: "run",
+        aliases: &[],
+        usage: "run",
+        help: "run every remaining step of the lesson",
+        handler: cmd_run,
+    },
+    Command {
+        name: "why",
+        aliases: &[],
+        usage: "why",
+        help: "the deeper reason behind the last step",
+        handler: cmd_why,
+    },
+    Command {
+        name: "hint",
+        aliases: &[],
+        usage: "hint",
+        help: "a nudge for the current step",
+        handler: cmd_hint,
+    },
+    Command {
+        name: "trace",
+        aliases: &[],
+        usage: "trace",
+        help: "the syscalls the last step made, with their results",
+        handler: cmd_trace,
+    },
+    Command {
+        name: "shell",
+        aliases: &["sh"],
+        usage: "shell",
+        help: "an interactive shell where the lesson is: host, chroot or container (exit to return)",
+        handler: cmd_shell,
+    },
+    Command {
+        name: "status",
+        aliases: &[],
+        usage: "status",
+        help: "which lesson and step you are on, and what passed",
+        handler: cmd_status,
+    },
+    Command {
+        name: "reset",
+        aliases: &[],
+        usage: "reset",
+        help: "stop everything the lesson started and go back to step 1",
+        handler: cmd_reset,
+    },
+    Command {
+        name: "quit",
+        aliases: &["exit", "q"],
+        usage: "quit",
+        help: "stop everything and leave",
+        handler: cmd_quit,
+    },
 ];
 
 /// The REPL's state.
@@ -66,15 +146,31 @@ pub struct Repl {
 /// Only terminal failures.
 pub fn main(out: &mut dyn Write) -> anyhow::Result<u8> {
     let mut repl = Repl { runner: None };
-    writeln!(out, "{}", term::title("fromscratch — build a container from nothing, one syscall at a time"))?;
-    writeln!(out, "Type `list` for the lessons, `start 1` to begin, `help` for every command.")?;
-    if std::io::stdin().is_terminal() { repl.interactive(out) } else { repl.plain(out) }
+    writeln!(
+        out,
+        "{}",
+        term::title("fromscratch — build a container from nothing, one syscall at a time")
+    )?;
+    writeln!(
+        out,
+        "Type `list` for the lessons, `start 1` to begin, `help` for every command."
+    )?;
+    if std::io::stdin().is_terminal() {
+        repl.interactive(out)
+    } else {
+        repl.plain(out)
+    }
 }
 
 impl Repl {
     fn prompt(&self) -> String {
         match &self.runner {
-            Some(r) => format!("[{} {}/{}] > ", r.lesson.def.id, (r.next + 1).min(r.len()), r.len()),
+            Some(r) => format!(
+                "[{} {}/{}] > ",
+                r.lesson.def.id,
+                (r.next + 1).min(r.len()),
+                r.len()
+            ),
             None => "fromscratch> ".to_string(),
         }
     }
@@ -94,8 +190,10 @@ impl Repl {
                     if !line.trim().is_empty() {
                         let _ = ed.add_history_entry(line.as_str());
                     }
-                    if let Flow::Quit = self.dispatch(&line, out)? {
-                        break;
+                    match self.dispatch(&line, out)? {
+                        Flow::Quit => break,
+                        Flow::Exit(code) => return Ok(code),
+                        Flow::Continue => {}
                     }
                 }
                 Err(ReadlineError::Interrupted) => {
@@ -103,7 +201,11 @@ impl Repl {
                         break;
                     }
                     ctrl_c = true;
-                    writeln!(out, "{}", term::dim("(Ctrl-C again, Ctrl-D or `quit` to leave)"))?;
+                    writeln!(
+                        out,
+                        "{}",
+                        term::dim("(Ctrl-C again, Ctrl-D or `quit` to leave)")
+                    )?;
                 }
                 Err(ReadlineError::Eof) => break,
                 Err(e) => return Err(e.into()),
@@ -120,17 +222,35 @@ impl Repl {
     }
 
     fn plain(&mut self, out: &mut dyn Write) -> anyhow::Result<u8> {
-        let stdin = std::io::stdin();
+        let mut input = term::LineReader::default();
         let mut code = 0;
-        for line in stdin.lock().lines() {
-            let line = line?;
+        loop {
+            let line = match input.next_line() {
+                term::Input::Line(l) => l,
+                term::Input::Eof => break,
+                term::Input::Interrupted => {
+                    // Tear the lesson down before leaving, then exit as the signal says.
+                    self.runner = None;
+                    writeln!(
+                        out,
+                        "\n{}",
+                        term::bad(
+                            "interrupted: everything the lab started was stopped and removed"
+                        )
+                    )?;
+                    return Ok(crate::lab::signals::exit_status());
+                }
+            };
             write!(out, "{}", self.prompt())?;
             writeln!(out, "{line}")?;
             match self.dispatch(&line, out) {
                 Ok(Flow::Quit) => break,
+                Ok(Flow::Exit(c)) => return Ok(c),
                 Ok(Flow::Continue) => {}
                 Err(e) => {
-                    code = e.downcast_ref::<crate::commands::Failure>().map_or(1, |f| f.code);
+                    code = e
+                        .downcast_ref::<crate::commands::Failure>()
+                        .map_or(1, |f| f.code);
                     writeln!(out, "{}", term::bad(&e.to_string()))?;
                 }
             }
@@ -143,7 +263,10 @@ impl Repl {
         let line = line.trim();
         let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
         let word = if word.is_empty() { "next" } else { word };
-        let Some(cmd) = COMMANDS.iter().find(|c| c.name == word || c.aliases.contains(&word)) else {
+        let Some(cmd) = COMMANDS
+            .iter()
+            .find(|c| c.name == word || c.aliases.contains(&word))
+        else {
             writeln!(out, "unknown command `{word}`: type `help` for the list")?;
             return Ok(Flow::Continue);
         };
@@ -153,15 +276,37 @@ impl Repl {
 
     fn runner(&mut self, out: &mut dyn Write) -> anyhow::Result<Option<&mut Runner>> {
         if self.runner.is_none() {
-            writeln!(out, "no lesson open: `start 1` opens the first one, `list` shows them all")?;
+            writeln!(
+                out,
+                "no lesson open: `start 1` opens the first one, `list` shows them all"
+            )?;
         }
         Ok(self.runner.as_mut())
     }
 
     /// Report a step error; after Ctrl-C, rebuild the lab so nothing half-made remains.
-    fn step_failed(&mut self, e: &RunError, out: &mut dyn Write) -> anyhow::Result<()> {
+    /// SIGTERM or SIGHUP mid-step ends the REPL (after the teardown) with 128+signal.
+    fn step_failed(&mut self, e: &RunError, out: &mut dyn Write) -> anyhow::Result<Flow> {
+        if matches!(e, RunError::Runtime(RuntimeError::Interrupted))
+            && crate::lab::signals::last_signal()
+                .is_some_and(|s| s != nix::sys::signal::Signal::SIGINT)
+        {
+            self.runner = None;
+            writeln!(
+                out,
+                "\n{}",
+                term::bad("terminated: everything the lab started was stopped and removed")
+            )?;
+            return Ok(Flow::Exit(crate::lab::signals::exit_status()));
+        }
         if matches!(e, RunError::Runtime(RuntimeError::Interrupted)) {
-            writeln!(out, "\n{}", term::bad("step interrupted: everything it started was stopped; the lesson is back at step 1"))?;
+            writeln!(
+                out,
+                "\n{}",
+                term::bad(
+                    "step interrupted: everything it started was stopped; the lesson is back at step 1"
+                )
+            )?;
             crate::lab::signals::clear();
             if let Some(r) = self.runner.as_mut() {
                 r.reset()?;
@@ -169,13 +314,17 @@ impl Repl {
         } else {
             writeln!(out, "{}", term::bad(&e.to_string()))?;
         }
-        Ok(())
+        Ok(Flow::Continue)
     }
 }
 
 fn cmd_help(_: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
     for c in COMMANDS {
-        let aliases = if c.aliases.is_empty() { String::new() } else { format!(" ({})", c.aliases.join(", ")) };
+        let aliases = if c.aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", c.aliases.join(", "))
+        };
         writeln!(out, "  {:<24} {}{}", c.usage, c.help, term::dim(&aliases))?;
     }
     Ok(Flow::Continue)
@@ -188,7 +337,10 @@ fn cmd_list(_: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> 
 
 fn cmd_start(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
     if arg.is_empty() {
-        writeln!(out, "usage: start LESSON (for example `start 1` or `start 02-chroot`)")?;
+        writeln!(
+            out,
+            "usage: start LESSON (for example `start 1` or `start 02-chroot`)"
+        )?;
         return Ok(Flow::Continue);
     }
     let l = match lesson::find(arg) {
@@ -200,14 +352,26 @@ fn cmd_start(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<
     };
     repl.runner = None; // tear down the previous lesson first
     match Runner::new(l, None) {
-        Ok(r) => {
-            writeln!(out, "\n{}", term::title(&format!("{} — {}", r.lesson.def.id, r.lesson.def.title)))?;
+        Ok(mut r) => {
+            if let Err(e) = r.prepare(0, out) {
+                writeln!(out, "{}", term::bad(&e.to_string()))?;
+                return Ok(Flow::Continue);
+            }
+            writeln!(
+                out,
+                "\n{}",
+                term::title(&format!("{} — {}", r.lesson.def.id, r.lesson.def.title))
+            )?;
             write!(out, "{}", term::wrap(&r.lesson.def.summary, 2))?;
             for o in &r.lesson.def.objectives {
                 writeln!(out, "  • {o}")?;
             }
             r.show_intro(0, out)?;
-            writeln!(out, "{}", term::dim("[Enter] runs this step · `help` for more"))?;
+            writeln!(
+                out,
+                "{}",
+                term::dim("[Enter] runs this step · `help` for more")
+            )?;
             repl.runner = Some(r);
         }
         Err(e) => writeln!(out, "{}", term::bad(&e.to_string()))?,
@@ -216,9 +380,14 @@ fn cmd_start(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<
 }
 
 fn cmd_next(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
-    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    let Some(r) = repl.runner(out)? else {
+        return Ok(Flow::Continue);
+    };
     if r.next >= r.len() {
-        writeln!(out, "the lesson is done: `list` for the next one, `reset` to go again")?;
+        writeln!(
+            out,
+            "the lesson is done: `list` for the next one, `reset` to go again"
+        )?;
         return Ok(Flow::Continue);
     }
     let idx = r.next;
@@ -230,13 +399,15 @@ fn cmd_next(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flo
                 writeln!(out, "\n{}", term::ok(&format!("{} done", r.lesson.def.id)))?;
             }
         }
-        Err(e) => repl.step_failed(&e, out)?,
+        Err(e) => return repl.step_failed(&e, out),
     }
     Ok(Flow::Continue)
 }
 
 fn cmd_back(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
-    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    let Some(r) = repl.runner(out)? else {
+        return Ok(Flow::Continue);
+    };
     let target = r.next.saturating_sub(1);
     // Steps change the world (containers, decoys), so going back means rebuilding it:
     // reset, then replay the steps before the target quietly.
@@ -253,13 +424,27 @@ fn cmd_back(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flo
 }
 
 fn cmd_run(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
-    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    let Some(r) = repl.runner(out)? else {
+        return Ok(Flow::Continue);
+    };
     match r.run_all(out) {
         Ok(all) => {
-            let msg = format!("{}: {}", r.lesson.def.id, if all { "every check held" } else { "some checks failed (see above)" });
-            writeln!(out, "\n{}", if all { term::ok(&msg) } else { term::bad(&msg) })?;
+            let msg = format!(
+                "{}: {}",
+                r.lesson.def.id,
+                if all {
+                    "every check held"
+                } else {
+                    "some checks failed (see above)"
+                }
+            );
+            writeln!(
+                out,
+                "\n{}",
+                if all { term::ok(&msg) } else { term::bad(&msg) }
+            )?;
         }
-        Err(e) => repl.step_failed(&e, out)?,
+        Err(e) => return repl.step_failed(&e, out),
     }
     Ok(Flow::Continue)
 }
@@ -270,7 +455,9 @@ fn last_step(r: &Runner) -> usize {
 }
 
 fn cmd_why(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
-    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    let Some(r) = repl.runner(out)? else {
+        return Ok(Flow::Continue);
+    };
     let step = &r.lesson.def.steps[last_step(r)];
     match &step.why {
         Some(w) => {
@@ -285,7 +472,9 @@ fn cmd_why(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow
 }
 
 fn cmd_hint(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
-    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    let Some(r) = repl.runner(out)? else {
+        return Ok(Flow::Continue);
+    };
     let idx = r.next.min(r.len() - 1);
     match &r.lesson.def.steps[idx].hint {
         Some(h) => write!(out, "{}", term::wrap(&r.expand(h), 2))?,
@@ -295,7 +484,9 @@ fn cmd_hint(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flo
 }
 
 fn cmd_trace(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
-    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    let Some(r) = repl.runner(out)? else {
+        return Ok(Flow::Continue);
+    };
     match r.reports.get(last_step(r)).and_then(Option::as_ref) {
         Some(rep) if !rep.trace.is_empty() => {
             for l in &rep.trace {
@@ -309,25 +500,52 @@ fn cmd_trace(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
 }
 
 fn cmd_shell(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
-    let ctx = repl.runner.as_ref().map_or(Context::Host, Runner::shell_context);
+    let ctx = repl
+        .runner
+        .as_ref()
+        .map_or(Context::Host, Runner::shell_context);
     let label = match &ctx {
         Context::Host => "host".to_string(),
         Context::Chroot(_) => "chroot".to_string(),
         Context::Container { name, .. } => format!("container:{name}"),
     };
-    writeln!(out, "{}", term::dim(&format!("opening /bin/sh in {label}; `exit` returns to the lab")))?;
+    writeln!(
+        out,
+        "{}",
+        term::dim(&format!(
+            "opening /bin/sh in {label}; `exit` returns to the lab"
+        ))
+    )?;
     out.flush()?;
     let ps1 = format!("[fromscratch {label}] # ");
     let argv = vec!["/bin/sh".to_string(), "-i".to_string()];
     let result = match &ctx {
-        Context::Host => spawn::spawn(&ContainerSpec { command: argv, env: vec![("PS1".into(), ps1)], ..Default::default() }, Stdio::Inherit),
-        Context::Chroot(root) => spawn::spawn(
-            &ContainerSpec { root: Some(root.clone()), command: argv, env: vec![("PS1".into(), ps1)], ..Default::default() },
+        Context::Host => spawn::spawn(
+            &ContainerSpec {
+                command: argv,
+                env: vec![("PS1".into(), ps1)],
+                ..Default::default()
+            },
             Stdio::Inherit,
         ),
-        Context::Container { pid1, .. } => {
-            spawn::join(*pid1, &["/bin/sh".to_string(), "-c".to_string(), format!("PS1='{ps1}' exec /bin/sh -i")], Stdio::Inherit)
-        }
+        Context::Chroot(root) => spawn::spawn(
+            &ContainerSpec {
+                root: Some(root.clone()),
+                command: argv,
+                env: vec![("PS1".into(), ps1)],
+                ..Default::default()
+            },
+            Stdio::Inherit,
+        ),
+        Context::Container { pid1, .. } => spawn::join(
+            *pid1,
+            &[
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                format!("PS1='{ps1}' exec /bin/sh -i"),
+            ],
+            Stdio::Inherit,
+        ),
     };
     match result {
         Ok(sp) => {
@@ -340,7 +558,9 @@ fn cmd_shell(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
 }
 
 fn cmd_status(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
-    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    let Some(r) = repl.runner(out)? else {
+        return Ok(Flow::Continue);
+    };
     writeln!(out, "{} — {}", r.lesson.def.id, r.lesson.def.title)?;
     for (i, s) in r.lesson.def.steps.iter().enumerate() {
         let mark = match &r.reports[i] {
@@ -363,9 +583,14 @@ fn cmd_status(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<F
 }
 
 fn cmd_reset(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
-    let Some(r) = repl.runner(out)? else { return Ok(Flow::Continue) };
+    let Some(r) = repl.runner(out)? else {
+        return Ok(Flow::Continue);
+    };
     r.reset()?;
-    writeln!(out, "everything the lesson started was stopped; back at step 1")?;
+    writeln!(
+        out,
+        "everything the lesson started was stopped; back at step 1"
+    )?;
     r.show_intro(0, out)?;
     Ok(Flow::Continue)
 }
@@ -378,7 +603,9 @@ fn cmd_quit(repl: &mut Repl, _: &str, _: &mut dyn Write) -> anyhow::Result<Flow>
 fn history_path() -> Option<std::path::PathBuf> {
     let base = std::env::var_os("XDG_STATE_HOME")
         .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state")))?;
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
+        })?;
     Some(base.join("fromscratch").join("history"))
 }
 
@@ -388,9 +615,17 @@ struct Completion;
 impl Completer for Completion {
     type Candidate = Pair;
 
-    fn complete(&self, line: &str, pos: usize, _: &RlContext<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &RlContext<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let head = &line[..pos];
-        let pair = |s: String| Pair { display: s.clone(), replacement: s };
+        let pair = |s: String| Pair {
+            display: s.clone(),
+            replacement: s,
+        };
         if let Some(arg) = head.strip_prefix("start ") {
             let ids: Vec<Pair> = lesson::lesson_files(&crate::paths::lessons_dir())
                 .unwrap_or_default()
@@ -404,7 +639,12 @@ impl Completer for Completion {
         if head.contains(' ') {
             return Ok((pos, Vec::new()));
         }
-        let names = COMMANDS.iter().map(|c| c.name).filter(|n| n.starts_with(head)).map(|n| pair(n.to_string())).collect();
+        let names = COMMANDS
+            .iter()
+            .map(|c| c.name)
+            .filter(|n| n.starts_with(head))
+            .map(|n| pair(n.to_string()))
+            .collect();
         Ok((0, names))
     }
 }

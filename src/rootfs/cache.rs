@@ -172,7 +172,9 @@ pub fn remove(name_or_hash: &str) -> Result<Vec<PathBuf>, RootfsError> {
     clean_stale(&cache_root, &mut std::io::sink());
     let mut targets: Vec<String> = metas(&cache_root)?
         .into_iter()
-        .filter(|(entry, m)| m.name == name_or_hash || m.hash == name_or_hash || entry == name_or_hash)
+        .filter(|(entry, m)| {
+            m.name == name_or_hash || m.hash == name_or_hash || entry == name_or_hash
+        })
         .map(|(entry, _)| entry)
         .collect();
     // Trees whose metadata was never written: `<name>-<16 hex>`.
@@ -351,10 +353,7 @@ pub(crate) fn clean_stale(cache_root: &Path, out: &mut dyn Write) {
         let Some(rest) = fname.strip_prefix(".tmp-") else {
             continue;
         };
-        let pid_text = rest
-            .rsplit(['-', '.'])
-            .next()
-            .unwrap_or_default();
+        let pid_text = rest.rsplit(['-', '.']).next().unwrap_or_default();
         let Ok(pid) = pid_text.parse::<u32>() else {
             continue;
         };
@@ -421,11 +420,14 @@ fn unescape_octal(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
+        let octal = bytes.get(i + 1..i + 4).and_then(|d| {
+            d.iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+                .then(|| d.iter().fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0')))
+        });
         if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b))
+            && let Some(v) = octal.and_then(|v| u8::try_from(v).ok())
         {
-            let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
             out.push(v);
             i += 4;
         } else {
@@ -521,8 +523,14 @@ mod tests {
             .unwrap();
         std::os::unix::fs::symlink(outside.path().join("file"), tree.join("f")).unwrap();
         std::os::unix::fs::symlink("../../../../../../..", tree.join("up")).unwrap();
-        write_meta(&cache_root, "evil-0123456789abcdef", "evil", "host", "0123456789abcdef")
-            .unwrap();
+        write_meta(
+            &cache_root,
+            "evil-0123456789abcdef",
+            "evil",
+            "host",
+            "0123456789abcdef",
+        )
+        .unwrap();
 
         let removed = remove("evil").unwrap();
         assert_eq!(removed, vec![tree.clone()]);
@@ -532,7 +540,10 @@ mod tests {
             std::fs::read_to_string(outside.path().join("dir/precious")).unwrap(),
             "keep"
         );
-        assert_eq!(std::fs::read_to_string(outside.path().join("file")).unwrap(), "keep");
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join("file")).unwrap(),
+            "keep"
+        );
     }
 
     #[test]
@@ -582,15 +593,30 @@ mod tests {
         let tree = cache_root.join("t-00000000000000aa");
         std::fs::create_dir_all(tree.join("etc")).unwrap();
         std::fs::write(tree.join("etc/hostname"), "12345").unwrap();
-        write_meta(&cache_root, "t-00000000000000aa", "t", "host", "00000000000000aa").unwrap();
+        write_meta(
+            &cache_root,
+            "t-00000000000000aa",
+            "t",
+            "host",
+            "00000000000000aa",
+        )
+        .unwrap();
         let l = list().unwrap();
         assert_eq!(l.len(), 1);
         assert_eq!(l[0].name, "t");
         assert_eq!(l[0].builder, "host");
         assert_eq!(l[0].size_bytes, 5);
         assert!(l[0].age < Duration::from_secs(5));
-        assert!(is_complete(&cache_root, "t-00000000000000aa", "00000000000000aa"));
-        assert!(!is_complete(&cache_root, "t-00000000000000aa", "ffffffffffffffff"));
+        assert!(is_complete(
+            &cache_root,
+            "t-00000000000000aa",
+            "00000000000000aa"
+        ));
+        assert!(!is_complete(
+            &cache_root,
+            "t-00000000000000aa",
+            "ffffffffffffffff"
+        ));
     }
 
     #[test]
@@ -601,6 +627,7 @@ mod tests {
         let t = parse_mountinfo(text);
         assert_eq!(t.len(), 3);
         assert_eq!(t[2].mount_point, PathBuf::from("/mnt/no exec"));
+        assert_eq!(unescape_octal("a\\134b\\777\\04"), "a\\b\\777\\04");
         assert!(t[2].options.contains("noexec"));
         let m = mount_of(Path::new("/proc/self"), &t).unwrap();
         assert_eq!(m.mount_point, PathBuf::from("/proc"));
@@ -642,7 +669,10 @@ mod tests {
         drop(guard);
         assert_eq!(e.exit_code(), 3);
         let msg = e.to_string();
-        assert!(msg.contains(&format!("mounted at {}", mnt.display())), "{msg}");
+        assert!(
+            msg.contains(&format!("mounted at {}", mnt.display())),
+            "{msg}"
+        );
         assert!(msg.contains("noexec"), "{msg}");
         assert!(msg.contains("FROMSCRATCH_CACHE"), "{msg}");
         assert!(check_exec_mount(dir.path()).is_ok());

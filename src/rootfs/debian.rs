@@ -4,7 +4,9 @@
 //! verifies them against the Debian archive keyring, unpacks them into the target and
 //! configures them chrooted there. That needs root, the network, and a target filesystem
 //! that allows exec; each is checked before anything is downloaded, and a package the
-//! suite lacks (pitfall R1) is reported by name.
+//! suite lacks (pitfall R1) is reported by name. The tool runs in its own mount namespace
+//! (`unshare --mount`), so the proc, sys and dev mounts it makes in the target vanish with
+//! it even when it is killed, and never show on the host.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
@@ -32,7 +34,16 @@ pub(crate) fn preflight_host(params: &DebianParams) -> Result<(), RootfsError> {
             what: "building a Debian rootfs (debootstrap and mmdebstrap create device nodes, change file owners and chroot)".to_string(),
         });
     }
-    choose_tool(params.tool).map(|_| ())
+    choose_tool(params.tool)?;
+    find_unshare().map(|_| ())
+}
+
+/// util-linux `unshare`, which gives the tool a private mount namespace.
+fn find_unshare() -> Result<PathBuf, RootfsError> {
+    which::which_in("unshare", Some(TOOL_PATH), "/").map_err(|_| RootfsError::ToolMissing {
+        tool: "unshare".to_string(),
+        package: "util-linux".to_string(),
+    })
 }
 
 /// The suite and the keyring: checked once the target is known to allow exec.
@@ -87,7 +98,11 @@ pub(crate) fn build(
     out: &mut dyn Write,
 ) -> Result<(), RootfsError> {
     let (tool, tool_path) = choose_tool(params.tool)?;
-    let mut cmd = Command::new(&tool_path);
+    // `unshare --mount` makes a mount namespace whose propagation is private: the mounts the
+    // tool makes inside the target are gone when its last process exits, however it exits.
+    let mut cmd = Command::new(find_unshare()?);
+    cmd.args(["--mount", "--propagation", "private", "--"])
+        .arg(&tool_path);
     if tool == DebianTool::Mmdebstrap {
         cmd.arg("--mode=root");
     }
@@ -115,7 +130,7 @@ pub(crate) fn build(
     say(
         out,
         &format!(
-            "running {} for `{}` ({} variant{}) from {}",
+            "running {} in a private mount namespace for `{}` ({} variant{}) from {}",
             tool.as_str(),
             params.suite,
             params.variant,
@@ -301,7 +316,10 @@ mod tests {
         );
         use crate::error::Classify;
         assert_eq!(e.exit_code(), 2);
-        assert_eq!(suggest_package("python-yaml").as_deref(), Some("python3-yaml"));
+        assert_eq!(
+            suggest_package("python-yaml").as_deref(),
+            Some("python3-yaml")
+        );
         assert_eq!(suggest_package("zzz"), None);
     }
 }

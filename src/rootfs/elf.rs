@@ -50,7 +50,9 @@ fn read_info(file: &Path) -> Result<ElfInfo, RootfsError> {
         reason,
     };
     if bytes.get(..4) != Some(b"\x7fELF".as_slice()) {
-        return Err(not_elf("it does not start with the ELF magic bytes".to_string()));
+        return Err(not_elf(
+            "it does not start with the ELF magic bytes".to_string(),
+        ));
     }
     let elf = goblin::elf::Elf::parse(&bytes).map_err(|e| not_elf(e.to_string()))?;
     let split = |list: &[&str]| -> Vec<String> {
@@ -74,7 +76,10 @@ fn read_info(file: &Path) -> Result<ElfInfo, RootfsError> {
 
 /// What the first bytes of a file say it is.
 enum FileKind {
-    Elf { class: u8, machine: u16 },
+    Elf {
+        class: u8,
+        machine: u16,
+    },
     /// `#!` script: the interpreter path (first word after `#!`).
     Script(String),
     Other,
@@ -234,13 +239,38 @@ fn normalize_program(program: &str) -> PathBuf {
     }
 }
 
+/// The PATH used for a bare program name inside a rootfs (as `run_in_root` sets it).
+const ROOT_PATH: [&str; 6] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// The in-root path of `program`: a path as is (relative ones from `/`), a bare name looked
+/// up in the PATH directories inside the root. `Err(searched)` when a bare name is in none.
+fn program_path(root: &Path, program: &str) -> Result<PathBuf, String> {
+    if program.contains('/') {
+        return Ok(normalize_program(program));
+    }
+    ROOT_PATH
+        .iter()
+        .map(|d| Path::new(d).join(program))
+        .find(|p| matches!(lookup(root, p), Lookup::Found(_)))
+        .ok_or_else(|| ROOT_PATH.join(":"))
+}
+
 /// One object whose `DT_NEEDED` still has to be resolved.
 struct Pending {
     info: ElfInfo,
     origin: PathBuf,
 }
 
-/// Resolve what `program` (a path as seen inside `root`) needs to start, inside `root`.
+/// Resolve what `program` (a path as seen inside `root`; a bare name is looked up in
+/// /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin inside it) needs to
+/// start, inside `root`.
 ///
 /// Returns, in load order, `(name, location)` pairs: for a `#!` script first its interpreter
 /// (name = the path on the `#!` line), then for the ELF program its `PT_INTERP` (name = that
@@ -259,7 +289,7 @@ pub fn resolve_in_root(
     root: &Path,
     program: &str,
 ) -> Result<Vec<(String, Option<PathBuf>)>, RootfsError> {
-    let prog = normalize_program(program);
+    let prog = program_path(root, program).unwrap_or_else(|_| normalize_program(program));
     let Lookup::Found(mut real) = lookup(root, &prog) else {
         return Err(RootfsError::NotInRoot {
             path: host_path(root, &prog),
@@ -306,7 +336,9 @@ pub fn resolve_in_root(
         ));
     }
     let exe_rpath: Vec<String> = exe.rpath.clone();
-    let exe_origin = real.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+    let exe_origin = real
+        .parent()
+        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
     let (class, machine) = (exe.class, exe.machine);
     let defaults = default_dirs(machine);
 
@@ -318,10 +350,24 @@ pub fn resolve_in_root(
     while let Some(obj) = queue.pop_front() {
         let mut dirs: Vec<String> = Vec::new();
         if obj.info.runpath.is_empty() {
-            dirs.extend(obj.info.rpath.iter().filter_map(|e| expand_rpath(e, &obj.origin)));
-            dirs.extend(exe_rpath.iter().filter_map(|e| expand_rpath(e, &exe_origin)));
+            dirs.extend(
+                obj.info
+                    .rpath
+                    .iter()
+                    .filter_map(|e| expand_rpath(e, &obj.origin)),
+            );
+            dirs.extend(
+                exe_rpath
+                    .iter()
+                    .filter_map(|e| expand_rpath(e, &exe_origin)),
+            );
         }
-        dirs.extend(obj.info.runpath.iter().filter_map(|e| expand_rpath(e, &obj.origin)));
+        dirs.extend(
+            obj.info
+                .runpath
+                .iter()
+                .filter_map(|e| expand_rpath(e, &obj.origin)),
+        );
         dirs.extend(defaults.iter().cloned());
 
         for name in &obj.info.needs.needed {
@@ -363,9 +409,10 @@ fn find_library(
             return None;
         };
         match file_kind(&host_path(root, &real)) {
-            Ok(FileKind::Elf { class: c, machine: m }) if c == class && m == machine => {
-                Some((cand, real))
-            }
+            Ok(FileKind::Elf {
+                class: c,
+                machine: m,
+            }) if c == class && m == machine => Some((cand, real)),
             _ => None,
         }
     })
@@ -373,8 +420,9 @@ fn find_library(
 
 /// Explain why exec of `program` chrooted at `root` said ENOENT (pitfall R3).
 ///
-/// `program` is the path as seen inside the rootfs. Returns one sentence naming the missing
-/// path inside the rootfs:
+/// `program` is the path as seen inside the rootfs (a bare name is looked up in the usual
+/// PATH directories inside it). Returns one sentence naming the missing path inside the
+/// rootfs:
 /// - `ROOT/PROGRAM does not exist` (or which symlink or directory on the way is missing);
 /// - `PROGRAM exists in ROOT but its ELF interpreter INTERP is missing there: ...`;
 /// - the same for a `#!` script whose interpreter is missing, or whose interpreter in turn
@@ -385,7 +433,15 @@ fn find_library(
 /// Returns `None` when nothing is missing, so the caller reports the ENOENT as it is.
 #[must_use]
 pub fn diagnose_enoent(root: &Path, program: &str) -> Option<String> {
-    let prog = normalize_program(program);
+    let prog = match program_path(root, program) {
+        Ok(p) => p,
+        Err(searched) => {
+            return Some(format!(
+                "`{program}` is in none of the PATH directories inside {} ({searched})",
+                root.display()
+            ));
+        }
+    };
     match lookup(root, &prog) {
         Lookup::Missing { missing, via_link } => {
             let full = host_path(root, &prog);
@@ -418,9 +474,8 @@ fn diagnose_found(root: &Path, prog: &Path, real: &Path, depth: u32) -> Option<S
                 "{progd} exists in {rootd} but it is a `#!` script whose interpreter {interp} is missing there: copy {interp} (and what it needs) into {rootd}, or change the script's first line"
             )),
             Lookup::Found(r) if depth < 4 => {
-                diagnose_found(root, Path::new(&interp), &r, depth + 1).map(|inner| {
-                    format!("{progd} is a `#!` script run by {interp}, and {inner}")
-                })
+                diagnose_found(root, Path::new(&interp), &r, depth + 1)
+                    .map(|inner| format!("{progd} is a `#!` script run by {interp}, and {inner}"))
             }
             Lookup::Found(_) => None,
         },
@@ -480,7 +535,10 @@ mod tests {
         assert!(all.iter().all(|(_, p)| p.is_some()), "{all:?}");
         // ls needs libselinux, which needs libpcre2: found transitively
         let ls = resolve_in_root(Path::new("/"), "/bin/ls").unwrap();
-        assert!(ls.iter().any(|(n, _)| n.starts_with("libpcre2-8")), "{ls:?}");
+        assert!(
+            ls.iter().any(|(n, _)| n.starts_with("libpcre2-8")),
+            "{ls:?}"
+        );
     }
 
     #[test]
@@ -506,6 +564,14 @@ mod tests {
         // a program that is not there at all
         let msg = diagnose_enoent(root, "/bin/ls").unwrap();
         assert_eq!(msg, format!("{}/bin/ls does not exist", root.display()));
+        // bare names are looked up in PATH inside the root
+        let msg = diagnose_enoent(root, "bash").unwrap();
+        assert!(msg.contains("/bin/bash exists in"), "{msg}");
+        let msg = diagnose_enoent(root, "ls").unwrap();
+        assert!(
+            msg.starts_with("`ls` is in none of the PATH directories inside"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -525,7 +591,10 @@ mod tests {
         )
         .unwrap();
         let msg = diagnose_enoent(root, "/bin/bash").unwrap();
-        assert!(msg.contains("ELF interpreter /lib64/ld-linux-x86-64.so.2 is missing"), "{msg}");
+        assert!(
+            msg.contains("ELF interpreter /lib64/ld-linux-x86-64.so.2 is missing"),
+            "{msg}"
+        );
 
         // copy the loader: now the missing thing is a library
         std::fs::create_dir_all(root.join("usr/lib/x86_64-linux-gnu")).unwrap();

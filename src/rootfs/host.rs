@@ -160,7 +160,9 @@ fn write_etc(root: &Path) -> Result<(), RootfsError> {
 fn locate(name: &str, search_path: &str) -> Option<PathBuf> {
     if name.starts_with('/') {
         let p = PathBuf::from(name);
-        return std::fs::metadata(&p).is_ok_and(|m| m.is_file()).then_some(p);
+        return std::fs::metadata(&p)
+            .is_ok_and(|m| m.is_file())
+            .then_some(p);
     }
     which::which_in(name, Some(search_path), "/").ok()
 }
@@ -171,10 +173,10 @@ pub(crate) fn package_for(program: &str) -> Option<&'static str> {
     Some(match base {
         "sh" | "dash" => "dash",
         "bash" => "bash",
-        "ls" | "cat" | "echo" | "mkdir" | "rm" | "cp" | "mv" | "ln" | "touch" | "head"
-        | "tail" | "wc" | "sleep" | "env" | "id" | "uname" | "readlink" | "stat" | "df"
-        | "true" | "false" | "test" | "sort" | "tr" | "cut" | "du" | "pwd" | "chroot"
-        | "nproc" | "tee" | "date" | "chmod" | "chown" | "basename" | "dirname" => "coreutils",
+        "ls" | "cat" | "echo" | "mkdir" | "rm" | "cp" | "mv" | "ln" | "touch" | "head" | "tail"
+        | "wc" | "sleep" | "env" | "id" | "uname" | "readlink" | "stat" | "df" | "true"
+        | "false" | "test" | "sort" | "tr" | "cut" | "du" | "pwd" | "chroot" | "nproc" | "tee"
+        | "date" | "chmod" | "chown" | "basename" | "dirname" => "coreutils",
         "grep" => "grep",
         "sed" => "sed",
         "hostname" => "hostname",
@@ -255,7 +257,9 @@ fn copy_stdlib(
         });
     for entry in walker {
         let entry = entry.map_err(|e| {
-            let path = e.path().map_or_else(|| stdlib.to_path_buf(), Path::to_path_buf);
+            let path = e
+                .path()
+                .map_or_else(|| stdlib.to_path_buf(), Path::to_path_buf);
             RootfsError::io("walk", &path, std::io::Error::other(e.to_string()))
         })?;
         let path = entry.path();
@@ -423,7 +427,10 @@ mod tests {
         assert!(out.contains("skipped `no-such-program-xyz`"), "{out}");
         // /usr/bin/sh -> dash recreated as a symlink, dash copied
         let sh = root.join("usr/bin/sh");
-        assert_eq!(std::fs::read_link(&sh).unwrap(), std::fs::read_link("/usr/bin/sh").unwrap());
+        assert_eq!(
+            std::fs::read_link(&sh).unwrap(),
+            std::fs::read_link("/usr/bin/sh").unwrap()
+        );
         assert!(root.join("usr/bin/dash").is_file());
         // the host's merged-/usr links, exactly
         for top in ["bin", "lib", "lib64", "sbin"] {
@@ -439,7 +446,11 @@ mod tests {
         let b = std::fs::metadata("/usr/bin/dash").unwrap();
         assert!(a.ino() != b.ino() || a.dev() != b.dev());
         assert_eq!(
-            std::fs::metadata(root.join("tmp")).unwrap().permissions().mode() & 0o7777,
+            std::fs::metadata(root.join("tmp"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777,
             0o1777
         );
     }

@@ -8,6 +8,8 @@
 //! by the recipe's hash, building in a temporary directory that is renamed into place only
 //! once complete and verified by the recipe's smoke check.
 
+#![warn(missing_docs)]
+
 mod cache;
 mod debian;
 pub mod elf;
@@ -75,13 +77,17 @@ pub enum RootfsError {
         path: PathBuf,
     },
     /// The operation needs root (exit 3).
-    #[error("{what} needs root: run it with sudo, or use the `host` recipe, which builds without root")]
+    #[error(
+        "{what} needs root: run it with sudo, or use the `host` recipe, which builds without root"
+    )]
     NotRoot {
         /// What needs root, e.g. "building a Debian rootfs with debootstrap".
         what: String,
     },
     /// An external tool is not installed (exit 3).
-    #[error("{tool} is not installed: install the Debian package `{package}` (apt-get install {package})")]
+    #[error(
+        "{tool} is not installed: install the Debian package `{package}` (apt-get install {package})"
+    )]
     ToolMissing {
         /// The program looked for.
         tool: String,
@@ -119,7 +125,11 @@ pub enum RootfsError {
         packages: Vec<String>,
     },
     /// debootstrap/mmdebstrap failed for another reason (exit 3); `tail` holds its last output lines.
-    #[error("{tool} failed ({status}){}: read its last output lines below, fix the cause and build again{}", cause_suffix(tail), tail_block(tail))]
+    #[error(
+        "{tool} failed ({status}){}: read its last output lines below, fix the cause and build again{}",
+        cause_suffix(tail),
+        tail_block(tail)
+    )]
     BuilderFailed {
         /// The tool that ran.
         tool: String,
@@ -207,7 +217,9 @@ pub enum RootfsError {
         cache: PathBuf,
     },
     /// Nothing in the cache matches the name or hash (exit 2).
-    #[error("no cached rootfs has the name or hash `{what}`: `fromscratch rootfs list` shows what is cached")]
+    #[error(
+        "no cached rootfs has the name or hash `{what}`: `fromscratch rootfs list` shows what is cached"
+    )]
     NotCached {
         /// The name or hash asked for.
         what: String,
@@ -284,7 +296,11 @@ fn missing_packages_message(suite: &str, packages: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let noun = if packages.len() == 1 { "package" } else { "packages" };
+    let noun = if packages.len() == 1 {
+        "package"
+    } else {
+        "packages"
+    };
     format!(
         "the suite `{suite}` has no {noun} {named}: nothing was installed and no rootfs was cached; fix `include` in the recipe (https://packages.debian.org/{suite}/ lists what the suite has)"
     )
@@ -436,7 +452,13 @@ pub fn build(
         }
         return Err(e);
     }
-    cache::write_meta(&cache_root, &entry, &recipe.name, recipe.builder.kind(), &hash)?;
+    cache::write_meta(
+        &cache_root,
+        &entry,
+        &recipe.name,
+        recipe.builder.kind(),
+        &hash,
+    )?;
     say(
         out,
         &format!(
@@ -487,7 +509,10 @@ fn build_into(
             .chain(stdout.lines())
             .rfind(|l| !l.trim().is_empty())
             .unwrap_or("no output");
-        return Err(smoke_failed(format!("{}, last output: {said}", output.status)));
+        return Err(smoke_failed(format!(
+            "{}, last output: {said}",
+            output.status
+        )));
     }
     let first = stdout.lines().next().unwrap_or("").trim();
     say(
@@ -572,17 +597,18 @@ pub fn run_in_root(root: &Path, argv: &[String]) -> Result<std::process::Output,
         Ok(output) => Ok(output),
         Err(e) => {
             let refused = matches!(e.raw_os_error(), Some(libc::EPERM));
-            let detail = match e.kind() {
-                io::ErrorKind::NotFound => {
-                    elf::diagnose_enoent(root, program).unwrap_or_else(|| e.to_string())
-                }
-                io::ErrorKind::PermissionDenied => format!(
-                    "{e}: the program is not executable, or the filesystem holding the rootfs is mounted noexec (pitfall R2)"
-                ),
-                _ if refused => format!(
+            let detail = if refused {
+                format!(
                     "{e}: chroot needs root, or user namespaces for a rootless run (sysctl kernel.unprivileged_userns_clone=1)"
-                ),
-                _ => e.to_string(),
+                )
+            } else if e.kind() == io::ErrorKind::NotFound {
+                elf::diagnose_enoent(root, program).unwrap_or_else(|| e.to_string())
+            } else if e.kind() == io::ErrorKind::PermissionDenied {
+                format!(
+                    "{e}: the program is not executable, or the filesystem holding the rootfs is mounted noexec (pitfall R2)"
+                )
+            } else {
+                e.to_string()
             };
             Err(exec_err(detail, refused))
         }

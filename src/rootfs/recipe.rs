@@ -402,7 +402,9 @@ fn reject_foreign(
         if let Some(span) = span {
             return Err(here(
                 span.clone(),
-                format!("`{key}` is not a setting of the {kind} builder: remove it or change `kind`"),
+                format!(
+                    "`{key}` is not a setting of the {kind} builder: remove it or change `kind`"
+                ),
             ));
         }
     }
@@ -436,7 +438,9 @@ fn valid_word(w: &str, allow_dash_dot: bool) -> bool {
         && w.len() <= 64
         && w.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && w.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || (allow_dash_dot && (c == '-' || c == '.'))
+            c.is_ascii_lowercase()
+                || c.is_ascii_digit()
+                || (allow_dash_dot && (c == '-' || c == '.'))
         })
 }
 
@@ -582,7 +586,11 @@ python_stdlib = false
         let (line, column, reason) = position(&e);
         assert_eq!((line, column), (9, 1), "{reason}");
         assert!(reason.contains("unknown field `binarys`"), "{reason}");
-        assert!(e.to_string().starts_with("r.toml:9:1: unknown field `binarys`"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("r.toml:9:1: unknown field `binarys`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -612,7 +620,10 @@ python_stdlib = false
         let e = parse(&GOOD.replace("format_version = 1", "format_version = 2")).unwrap_err();
         let (line, column, reason) = position(&e);
         assert_eq!((line, column), (2, 18));
-        assert!(reason.contains("format_version 2 is not supported"), "{reason}");
+        assert!(
+            reason.contains("format_version 2 is not supported"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -621,7 +632,10 @@ python_stdlib = false
         let e = parse(&text).unwrap_err();
         let (line, column, reason) = position(&e);
         assert_eq!((line, column), (11, 9));
-        assert!(reason.contains("`suite` is not a setting of the host builder"), "{reason}");
+        assert!(
+            reason.contains("`suite` is not a setting of the host builder"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -659,7 +673,10 @@ python_stdlib = false
         let a = parse(GOOD).unwrap();
         let reformatted = GOOD
             .replace("# a comment", "# another comment entirely")
-            .replace("binaries = [\"sh\", \"ls\"]", "binaries = [ \"sh\",\n  \"ls\", ]   # trailing");
+            .replace(
+                "binaries = [\"sh\", \"ls\"]",
+                "binaries = [ \"sh\",\n  \"ls\", ]   # trailing",
+            );
         let b = parse(&reformatted).unwrap();
         assert_eq!(recipe_hash(&a), recipe_hash(&b));
         assert_eq!(recipe_hash(&a).len(), 16);
@@ -701,7 +718,11 @@ python_stdlib = false
         let msg = e.to_string();
         assert!(msg.contains("`no-such-recipe`"), "{msg}");
         assert!(msg.contains("`debian`, `host`"), "{msg}");
-        assert!(find_recipe("host").unwrap().ends_with("rootfs-recipes/host.toml"));
+        assert!(
+            find_recipe("host")
+                .unwrap()
+                .ends_with("rootfs-recipes/host.toml")
+        );
         let e = find_recipe("/nonexistent/x.toml").unwrap_err();
         assert!(matches!(e, RootfsError::RecipeNotFound { .. }));
     }

@@ -64,13 +64,19 @@ impl RuntimeError {
     /// A failed syscall in the lab process.
     #[must_use]
     pub fn sys(call: &str, errno: Errno) -> Self {
-        Self::Sys { call: call.to_string(), errno }
+        Self::Sys {
+            call: call.to_string(),
+            errno,
+        }
     }
 
     /// An I/O failure with what was being done.
     #[must_use]
     pub fn io(what: &str, source: std::io::Error) -> Self {
-        Self::Io { what: what.to_string(), source }
+        Self::Io {
+            what: what.to_string(),
+            source,
+        }
     }
 }
 

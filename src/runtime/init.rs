@@ -19,7 +19,9 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
-use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask};
+use nix::sys::signal::{
+    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask,
+};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
 
@@ -27,8 +29,14 @@ use super::spawn::{EXIT_SETUP_FAILED, exec_command};
 use super::syscalls::{LinuxSyscalls, Syscalls};
 
 /// The signals init forwards to its child.
-pub const FORWARDED: [Signal; 6] =
-    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
+pub const FORWARDED: [Signal; 6] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
 
 /// A bit per signal number that arrived and is not yet handled.
 static PENDING: AtomicI32 = AtomicI32::new(0);
@@ -49,7 +57,10 @@ pub fn reset_signals() {
         // SAFETY: installing SIG_DFL is always sound.
         #[allow(unsafe_code)]
         unsafe {
-            let _ = sigaction(sig, &SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty()));
+            let _ = sigaction(
+                sig,
+                &SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty()),
+            );
         }
     }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
@@ -71,7 +82,14 @@ pub fn run_init(mut sys: LinuxSyscalls, trace: RawFd, argv: &[CString], envp: &[
         // SAFETY: the handler only does an atomic or, which is async-signal-safe.
         #[allow(unsafe_code)]
         unsafe {
-            let _ = sigaction(*s, &SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_NOCLDSTOP, SigSet::empty()));
+            let _ = sigaction(
+                *s,
+                &SigAction::new(
+                    SigHandler::Handler(on_signal),
+                    SaFlags::SA_NOCLDSTOP,
+                    SigSet::empty(),
+                ),
+            );
         }
     }
 
@@ -79,6 +97,9 @@ pub fn run_init(mut sys: LinuxSyscalls, trace: RawFd, argv: &[CString], envp: &[
         sys.note("pause()  /* no command: init holds the namespaces */");
         None
     } else {
+        let Ok((go_r, go_w)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
+            return EXIT_SETUP_FAILED;
+        };
         // SAFETY: single-threaded (a forked child of a single-threaded process).
         #[allow(unsafe_code)]
         match unsafe { nix::unistd::fork() } {
@@ -87,13 +108,22 @@ pub fn run_init(mut sys: LinuxSyscalls, trace: RawFd, argv: &[CString], envp: &[
                 return EXIT_SETUP_FAILED;
             }
             Ok(ForkResult::Child) => {
+                // Wait until init has traced the fork, so the trace keeps its order.
+                drop(go_w);
+                let mut b = [0u8; 1];
+                let _ = nix::unistd::read(&go_r, &mut b);
                 sys.set_role("pid 2");
                 reset_signals();
                 let _ = sys.set_pdeathsig(Signal::SIGKILL);
                 return exec_command(&sys, trace, argv, envp);
             }
             Ok(ForkResult::Parent { child }) => {
-                sys.note(&format!("fork() = {child}  /* the command, as init's child */"));
+                drop(go_r);
+                sys.note(&format!(
+                    "fork() = {child}  /* the command, as init's child */"
+                ));
+                let _ = nix::unistd::write(&go_w, b"g");
+                drop(go_w);
                 Some(child)
             }
         }
@@ -105,7 +135,9 @@ pub fn run_init(mut sys: LinuxSyscalls, trace: RawFd, argv: &[CString], envp: &[
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) if Some(pid) == child => return code,
-                Ok(WaitStatus::Signaled(pid, sig, _)) if Some(pid) == child => return 128 + sig as i32,
+                Ok(WaitStatus::Signaled(pid, sig, _)) if Some(pid) == child => {
+                    return 128 + sig as i32;
+                }
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(_) => {}
             }

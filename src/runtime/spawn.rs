@@ -93,7 +93,11 @@ pub fn ensure_single_threaded() -> Result<(), RuntimeError> {
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(1);
-    if threads == 1 { Ok(()) } else { Err(RuntimeError::MultiThreaded { threads }) }
+    if threads == 1 {
+        Ok(())
+    } else {
+        Err(RuntimeError::MultiThreaded { threads })
+    }
 }
 
 /// A failed step of the sequence: the syscall's name and its errno.
@@ -105,14 +109,21 @@ pub type SetupResult = Result<(), (&'static str, Errno)>;
 /// # Errors
 /// The failing call's name and errno.
 pub fn enter_namespaces(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
-    sys.set_pdeathsig(Signal::SIGKILL).map_err(|e| ("prctl", e))?;
+    sys.set_pdeathsig(Signal::SIGKILL)
+        .map_err(|e| ("prctl", e))?;
     let ns = spec.effective_namespaces();
     if !ns.is_empty() {
         sys.unshare(ns.clone_flags()).map_err(|e| ("unshare", e))?;
     }
     if ns.mount {
-        sys.mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
-            .map_err(|e| ("mount", e))?;
+        sys.mount(
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None,
+        )
+        .map_err(|e| ("mount", e))?;
     }
     Ok(())
 }
@@ -154,11 +165,16 @@ pub const JOIN_ORDER: [(&str, CloneFlags); 5] = [
     ("mnt", CloneFlags::CLONE_NEWNS),
 ];
 
+/// A namespace file opened for setns(2): its path (for the trace), its type, the fd.
+pub type NsFile = (PathBuf, CloneFlags, OwnedFd);
+
 /// Open namespace files of `target` that differ from ours, to join with setns(2).
 ///
 /// # Errors
 /// Any open(2) failure, as (call, errno).
-pub fn open_namespaces(target: Pid) -> Result<Vec<(PathBuf, CloneFlags, OwnedFd)>, (&'static str, Errno)> {
+pub fn open_namespaces(
+    target: Pid,
+) -> Result<Vec<(PathBuf, CloneFlags, OwnedFd)>, (&'static str, Errno)> {
     let mut out = Vec::new();
     for (name, flag) in JOIN_ORDER {
         let theirs = PathBuf::from(format!("/proc/{target}/ns/{name}"));
@@ -183,10 +199,12 @@ fn io_errno(e: &std::io::Error) -> Errno {
 ///
 /// # Errors
 /// The failing call's name and errno.
-pub fn join_namespaces(sys: &dyn Syscalls, fds: &[(PathBuf, CloneFlags, OwnedFd)]) -> SetupResult {
-    sys.set_pdeathsig(Signal::SIGKILL).map_err(|e| ("prctl", e))?;
+pub fn join_namespaces(sys: &dyn Syscalls, fds: &[NsFile]) -> SetupResult {
+    sys.set_pdeathsig(Signal::SIGKILL)
+        .map_err(|e| ("prctl", e))?;
     for (path, flag, fd) in fds {
-        sys.setns(fd.as_fd(), *flag, path).map_err(|e| ("setns", e))?;
+        sys.setns(fd.as_fd(), *flag, path)
+            .map_err(|e| ("setns", e))?;
     }
     Ok(())
 }
@@ -197,7 +215,8 @@ pub fn join_namespaces(sys: &dyn Syscalls, fds: &[(PathBuf, CloneFlags, OwnedFd)
 /// # Errors
 /// The failing call's name and errno.
 pub fn enter_root(sys: &dyn Syscalls, root_fd: BorrowedFd<'_>, root_path: &Path) -> SetupResult {
-    sys.set_pdeathsig(Signal::SIGKILL).map_err(|e| ("prctl", e))?;
+    sys.set_pdeathsig(Signal::SIGKILL)
+        .map_err(|e| ("prctl", e))?;
     sys.fchdir(root_fd, root_path).map_err(|e| ("fchdir", e))?;
     sys.chroot(Path::new(".")).map_err(|e| ("chroot", e))?;
     sys.chdir(Path::new("/")).map_err(|e| ("chdir", e))?;
@@ -235,7 +254,9 @@ pub fn join(target: Pid, command: &[String], stdio: Stdio) -> Result<Spawned, Ru
         return Err(RuntimeError::EmptyCommand);
     }
     if !Path::new(&format!("/proc/{target}")).exists() {
-        return Err(RuntimeError::NoSuchContainer { pid: target.as_raw() });
+        return Err(RuntimeError::NoSuchContainer {
+            pid: target.as_raw(),
+        });
     }
     launch(&Plan::Join { target, command }, stdio)
 }
@@ -260,19 +281,41 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
 
     // Everything the child needs is built before fork.
     let (command, spec_env, join_fds, root_fd, root_path) = match plan {
-        Plan::New(spec) => (spec.command.clone(), spec.environment(), Vec::new(), None, PathBuf::new()),
+        Plan::New(spec) => (
+            spec.command.clone(),
+            spec.environment(),
+            Vec::new(),
+            None,
+            PathBuf::new(),
+        ),
         Plan::Join { target, command } => {
-            let fds = open_namespaces(*target)
-                .map_err(|(c, e)| RuntimeError::sys(c, e))?;
+            let fds = open_namespaces(*target).map_err(|(c, e)| RuntimeError::sys(c, e))?;
             let root_path = PathBuf::from(format!("/proc/{target}/root"));
-            let rfd = open(&root_path, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-                .map_err(|e| RuntimeError::sys("open /proc/PID/root", e))?;
-            (command.to_vec(), ContainerSpec::default().environment(), fds, Some(rfd), root_path)
+            let rfd = open(
+                &root_path,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| RuntimeError::sys("open /proc/PID/root", e))?;
+            (
+                command.to_vec(),
+                ContainerSpec::default().environment(),
+                fds,
+                Some(rfd),
+                root_path,
+            )
         }
     };
     let argv = cstrings(&command)?;
-    let envp: Vec<CString> = cstrings(&spec_env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>())?;
-    let joins_pid = join_fds.iter().any(|(_, f, _)| *f == CloneFlags::CLONE_NEWPID);
+    let envp: Vec<CString> = cstrings(
+        &spec_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>(),
+    )?;
+    let joins_pid = join_fds
+        .iter()
+        .any(|(_, f, _)| *f == CloneFlags::CLONE_NEWPID);
 
     // SAFETY: the process is single-threaded (checked above), so the child may allocate
     // and take locks; it only runs the setup below, then execs or exits with _exit.
@@ -282,7 +325,19 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
         ForkResult::Child => {
             drop(trace_r);
             let out_w = capture.as_ref().map(|(_, w)| w.as_raw_fd());
-            let code = child_main(plan, stdio, trace_w.as_raw_fd(), out_w, devnull.as_fd(), &argv, &envp, &join_fds, root_fd.as_ref(), &root_path, joins_pid);
+            let code = child_main(
+                plan,
+                stdio,
+                trace_w.as_raw_fd(),
+                out_w,
+                devnull.as_fd(),
+                &argv,
+                &envp,
+                &join_fds,
+                root_fd.as_ref(),
+                &root_path,
+                joins_pid,
+            );
             // SAFETY: _exit skips atexit handlers and stdio flushing that belong to the parent.
             #[allow(unsafe_code)]
             unsafe {
@@ -312,9 +367,15 @@ fn read_all(fd: OwnedFd, limit: Duration) -> Result<String, RuntimeError> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(RuntimeError::Timeout { what: "container setup".into(), secs: limit.as_secs() });
+            return Err(RuntimeError::Timeout {
+                what: "container setup".into(),
+                secs: limit.as_secs(),
+            });
         }
-        let mut pfd = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let mut pfd = [nix::poll::PollFd::new(
+            fd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
         let ms = u16::try_from(left.as_millis().min(10_000)).unwrap_or(10_000);
         match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(ms)) {
             Ok(0) | Err(Errno::EINTR) => {
@@ -355,27 +416,48 @@ fn parse_trace(child: Pid, text: &str) -> Spawned {
         } else if let Some(rest) = line.strip_prefix("F ") {
             let mut it = rest.split_whitespace();
             let call = it.next().unwrap_or("?").to_string();
-            let errno = it.next().and_then(|e| e.parse().ok()).map_or(Errno::UnknownErrno, Errno::from_raw);
+            let errno = it
+                .next()
+                .and_then(|e| e.parse().ok())
+                .map_or(Errno::UnknownErrno, Errno::from_raw);
             setup_failure = Some((call, errno));
         } else if let Some(rest) = line.strip_prefix("X ") {
             let mut it = rest.splitn(2, ' ');
-            let errno = it.next().and_then(|e| e.parse().ok()).map_or(Errno::UnknownErrno, Errno::from_raw);
+            let errno = it
+                .next()
+                .and_then(|e| e.parse().ok())
+                .map_or(Errno::UnknownErrno, Errno::from_raw);
             let prog = it.next().unwrap_or("").to_string();
             exec_failure = Some((prog, errno));
         }
     }
     // An execve that was traced and not followed by a failure succeeded.
     for l in &mut trace {
-        if l.trim_start().split_once("  ").is_some_and(|(_, c)| c.starts_with("execve(")) && !l.contains(" = ") {
+        if l.trim_start()
+            .split_once("  ")
+            .is_some_and(|(_, c)| c.starts_with("execve("))
+            && !l.contains(" = ")
+        {
             match &exec_failure {
                 Some((_, e)) => {
-                    *l = format!("{l} = -1 {} ({})", super::syscalls::errno_name(*e), e.desc());
+                    *l = format!(
+                        "{l} = -1 {} ({})",
+                        super::syscalls::errno_name(*e),
+                        e.desc()
+                    );
                 }
                 None => l.push_str(" = 0"),
             }
         }
     }
-    Spawned { child, pid1, output: None, trace, setup_failure, exec_failure }
+    Spawned {
+        child,
+        pid1,
+        output: None,
+        trace,
+        setup_failure,
+        exec_failure,
+    }
 }
 
 fn send(fd: RawFd, msg: &str) {
@@ -394,7 +476,7 @@ fn child_main(
     devnull: BorrowedFd<'_>,
     argv: &[CString],
     envp: &[CString],
-    join_fds: &[(PathBuf, CloneFlags, OwnedFd)],
+    join_fds: &[NsFile],
     root_fd: Option<&OwnedFd>,
     root_path: &Path,
     joins_pid: bool,
@@ -440,6 +522,11 @@ fn child_main(
     };
 
     if needs_fork {
+        // The child waits on this pipe until the parent has traced the fork, so the
+        // trace reads in the order things happened.
+        let Ok((go_r, go_w)) = nix::unistd::pipe2(OFlag::O_CLOEXEC) else {
+            return EXIT_SETUP_FAILED;
+        };
         // SAFETY: still single-threaded (we are the forked child of a single-threaded process).
         #[allow(unsafe_code)]
         match unsafe { nix::unistd::fork() } {
@@ -448,7 +535,10 @@ fn child_main(
                 return fail(("fork", e));
             }
             Ok(ForkResult::Parent { child }) => {
+                drop(go_r);
                 sys.note(&format!("fork() = {child}"));
+                let _ = nix::unistd::write(&go_w, b"g");
+                drop(go_w);
                 send(trace, &format!("P {child}\n"));
                 let _ = nix::unistd::close(trace);
                 if let Some(w) = out_w {
@@ -456,13 +546,20 @@ fn child_main(
                 }
                 return relay_exit(child);
             }
-            Ok(ForkResult::Child) => sys.set_role("pid 1"),
+            Ok(ForkResult::Child) => {
+                drop(go_w);
+                let mut b = [0u8; 1];
+                let _ = nix::unistd::read(&go_r, &mut b);
+                sys.set_role("pid 1");
+            }
         }
     }
 
     match (plan, spec) {
         (Plan::New(_), Some(spec)) => {
-            if needs_fork && let Err(f) = sys.set_pdeathsig(Signal::SIGKILL).map_err(|e| ("prctl", e)) {
+            if needs_fork
+                && let Err(f) = sys.set_pdeathsig(Signal::SIGKILL).map_err(|e| ("prctl", e))
+            {
                 return fail(f);
             }
             if let Err(f) = prepare_root(&sys, spec) {
@@ -476,7 +573,9 @@ fn child_main(
             if needs_fork {
                 sys.set_role("joined");
             }
-            let Some(rfd) = root_fd else { return EXIT_SETUP_FAILED };
+            let Some(rfd) = root_fd else {
+                return EXIT_SETUP_FAILED;
+            };
             if let Err(f) = enter_root(&sys, rfd.as_fd(), root_path) {
                 return fail(f);
             }
@@ -523,13 +622,30 @@ pub fn resolve_program(prog: &str) -> PathBuf {
 }
 
 /// execve the command; on failure report `X errno program` and return 127.
-pub(crate) fn exec_command(sys: &LinuxSyscalls, trace: RawFd, argv: &[CString], envp: &[CString]) -> i32 {
-    let Some(first) = argv.first() else { return EXIT_EXEC_FAILED };
+pub(crate) fn exec_command(
+    sys: &LinuxSyscalls,
+    trace: RawFd,
+    argv: &[CString],
+    envp: &[CString],
+) -> i32 {
+    let Some(first) = argv.first() else {
+        return EXIT_EXEC_FAILED;
+    };
     let prog = first.to_string_lossy().into_owned();
     let path = resolve_program(&prog);
-    let shown: Vec<String> = argv.iter().map(|a| format!("{:?}", a.to_string_lossy())).collect();
-    sys.note(&format!("execve({:?}, [{}], [/* {} vars */])", path.display().to_string(), shown.join(", "), envp.len()));
-    let Ok(cpath) = CString::new(path.as_os_str().as_encoded_bytes()) else { return EXIT_EXEC_FAILED };
+    let shown: Vec<String> = argv
+        .iter()
+        .map(|a| format!("{:?}", a.to_string_lossy()))
+        .collect();
+    sys.note(&format!(
+        "execve({:?}, [{}], [/* {} vars */])",
+        path.display().to_string(),
+        shown.join(", "),
+        envp.len()
+    ));
+    let Ok(cpath) = CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return EXIT_EXEC_FAILED;
+    };
     let e = match nix::unistd::execve(&cpath, argv, envp) {
         Err(e) => e,
         Ok(never) => match never {},
@@ -556,7 +672,11 @@ pub fn wait_captured(sp: &mut Spawned, timeout: Duration) -> Result<Outcome, Run
         None => String::new(),
     };
     let (code, signal) = wait_exit(sp.child)?;
-    Ok(Outcome { code, signal, output })
+    Ok(Outcome {
+        code,
+        signal,
+        output,
+    })
 }
 
 /// Block until `pid` (our child) exits; (code, signal) with code = 128+sig when killed.
@@ -611,7 +731,10 @@ mod tests {
     fn pid_spec() -> ContainerSpec {
         ContainerSpec {
             root: Some(PathBuf::from("/r")),
-            namespaces: Namespaces { pid: true, ..Namespaces::default() },
+            namespaces: Namespaces {
+                pid: true,
+                ..Namespaces::default()
+            },
             mount_proc: true,
             command: vec!["/bin/sh".into()],
             ..ContainerSpec::default()
@@ -639,7 +762,11 @@ mod tests {
     #[test]
     fn plain_chroot_unshares_nothing_and_mounts_nothing() {
         let rec = RecordingSyscalls::new();
-        let spec = ContainerSpec { root: Some("/r".into()), command: vec!["ls".into()], ..Default::default() };
+        let spec = ContainerSpec {
+            root: Some("/r".into()),
+            command: vec!["ls".into()],
+            ..Default::default()
+        };
         enter_namespaces(&rec, &spec).unwrap();
         prepare_root(&rec, &spec).unwrap();
         assert_eq!(rec.names(), vec!["prctl", "chroot", "chdir"]);
@@ -656,7 +783,10 @@ mod tests {
 
     #[test]
     fn mount_proc_implies_a_mount_namespace() {
-        let spec = ContainerSpec { mount_proc: true, ..Default::default() };
+        let spec = ContainerSpec {
+            mount_proc: true,
+            ..Default::default()
+        };
         assert!(spec.effective_namespaces().mount);
         assert!(!spec.effective_namespaces().pid);
     }
@@ -671,11 +801,24 @@ mod tests {
 
     #[test]
     fn trace_parsing_marks_exec_success_and_failure() {
-        let ok = parse_trace(Pid::from_raw(10), "T child\tchroot(\"/r\") = 0\nT child\texecve(\"/bin/true\", [\"true\"], [/* 3 vars */])\n");
+        let ok = parse_trace(
+            Pid::from_raw(10),
+            "T child\tchroot(\"/r\") = 0\nT child\texecve(\"/bin/true\", [\"true\"], [/* 3 vars */])\n",
+        );
         assert!(ok.trace[1].ends_with("= 0"), "{:?}", ok.trace);
-        let bad = parse_trace(Pid::from_raw(10), "T child\texecve(\"/bin/x\", [\"x\"], [/* 3 vars */])\nX 2 /bin/x\n");
-        assert!(bad.trace[0].ends_with("= -1 ENOENT (No such file or directory)"), "{:?}", bad.trace);
-        assert_eq!(bad.exec_failure, Some(("/bin/x".to_string(), Errno::ENOENT)));
+        let bad = parse_trace(
+            Pid::from_raw(10),
+            "T child\texecve(\"/bin/x\", [\"x\"], [/* 3 vars */])\nX 2 /bin/x\n",
+        );
+        assert!(
+            bad.trace[0].ends_with("= -1 ENOENT (No such file or directory)"),
+            "{:?}",
+            bad.trace
+        );
+        assert_eq!(
+            bad.exec_failure,
+            Some(("/bin/x".to_string(), Errno::ENOENT))
+        );
         let pid = parse_trace(Pid::from_raw(10), "P 42\n");
         assert_eq!(pid.pid1, Pid::from_raw(42));
     }

@@ -85,6 +85,9 @@ impl ContainerSpec {
         if let Ok(term) = std::env::var("TERM") {
             env.push(("TERM".to_string(), term));
         }
+        if let Some(mark) = LAB_MARK.get() {
+            env.push((LAB_MARK_VAR.to_string(), mark.clone()));
+        }
         for (k, v) in &self.env {
             env.retain(|(ek, _)| ek != k);
             env.push((k.clone(), v.clone()));
@@ -95,3 +98,11 @@ impl ContainerSpec {
 
 /// The `PATH` a container process starts with (Docker's default).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The environment variable every process the lab starts carries, set to the lab's
+/// scratch directory: `fromscratch cleanup --check` and the tests find stray processes by
+/// it (in /proc/PID/environ) without ever guessing from names.
+pub const LAB_MARK_VAR: &str = "FROMSCRATCH_LAB";
+
+/// The mark's value for this process's lab, set once by `Lab::new`.
+pub static LAB_MARK: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -104,14 +104,22 @@ pub trait Syscalls {
 #[must_use]
 pub fn clone_flags_str(flags: CloneFlags) -> String {
     let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
-    if names.is_empty() { "0".into() } else { names.join("|") }
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.join("|")
+    }
 }
 
 /// Render `MS_REC|MS_PRIVATE` from flags; `0` for none.
 #[must_use]
 pub fn ms_flags_str(flags: MsFlags) -> String {
     let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
-    if names.is_empty() { "0".into() } else { names.join("|") }
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.join("|")
+    }
 }
 
 fn q(p: &Path) -> String {
@@ -131,7 +139,13 @@ fn mount_call(
 ) -> Call {
     Call::new(
         "mount",
-        vec![opt(source), q(target), opt(fstype), ms_flags_str(flags), opt(data)],
+        vec![
+            opt(source),
+            q(target),
+            opt(fstype),
+            ms_flags_str(flags),
+            opt(data),
+        ],
     )
 }
 
@@ -150,7 +164,10 @@ impl LinuxSyscalls {
     /// A Linux implementation writing its trace to `trace_fd` (or nowhere).
     #[must_use]
     pub fn new(trace_fd: Option<RawFd>, role: &str) -> Self {
-        Self { trace_fd, role: RefCell::new(role.to_string()) }
+        Self {
+            trace_fd,
+            role: RefCell::new(role.to_string()),
+        }
     }
 
     /// Change the role printed before each line (after a fork, the child is "pid 1").
@@ -181,7 +198,10 @@ impl Syscalls for LinuxSyscalls {
         let r = nix::sched::setns(fd, nstype);
         let call = Call::new(
             "setns",
-            vec![format!("{} /* {} */", fd.as_raw_fd(), path.display()), clone_flags_str(nstype)],
+            vec![
+                format!("{} /* {} */", fd.as_raw_fd(), path.display()),
+                clone_flags_str(nstype),
+            ],
         );
         self.emit(&call, r)
     }
@@ -201,7 +221,11 @@ impl Syscalls for LinuxSyscalls {
     fn umount2(&self, target: &Path, flags: MntFlags) -> Result<(), Errno> {
         let r = nix::mount::umount2(target, flags);
         let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
-        let f = if names.is_empty() { "0".into() } else { names.join("|") };
+        let f = if names.is_empty() {
+            "0".into()
+        } else {
+            names.join("|")
+        };
         self.emit(&Call::new("umount2", vec![q(target), f]), r)
     }
 
@@ -218,7 +242,10 @@ impl Syscalls for LinuxSyscalls {
     fn fchdir(&self, fd: BorrowedFd<'_>, path: &Path) -> Result<(), Errno> {
         let r = nix::unistd::fchdir(fd);
         self.emit(
-            &Call::new("fchdir", vec![format!("{} /* {} */", fd.as_raw_fd(), path.display())]),
+            &Call::new(
+                "fchdir",
+                vec![format!("{} /* {} */", fd.as_raw_fd(), path.display())],
+            ),
             r,
         )
     }
@@ -230,17 +257,32 @@ impl Syscalls for LinuxSyscalls {
 
     fn sethostname(&self, name: &str) -> Result<(), Errno> {
         let r = nix::unistd::sethostname(name);
-        self.emit(&Call::new("sethostname", vec![format!("{name:?}"), name.len().to_string()]), r)
+        self.emit(
+            &Call::new(
+                "sethostname",
+                vec![format!("{name:?}"), name.len().to_string()],
+            ),
+            r,
+        )
     }
 
     fn set_pdeathsig(&self, sig: Signal) -> Result<(), Errno> {
         let r = nix::sys::prctl::set_pdeathsig(sig);
-        self.emit(&Call::new("prctl", vec!["PR_SET_PDEATHSIG".into(), sig.as_str().into()]), r)
+        self.emit(
+            &Call::new(
+                "prctl",
+                vec!["PR_SET_PDEATHSIG".into(), sig.as_str().into()],
+            ),
+            r,
+        )
     }
 
     fn kill(&self, pid: nix::unistd::Pid, sig: Signal) -> Result<(), Errno> {
         let r = nix::sys::signal::kill(pid, sig);
-        self.emit(&Call::new("kill", vec![pid.to_string(), sig.as_str().into()]), r)
+        self.emit(
+            &Call::new("kill", vec![pid.to_string(), sig.as_str().into()]),
+            r,
+        )
     }
 
     fn note(&self, line: &str) {
@@ -299,13 +341,17 @@ impl RecordingSyscalls {
     fn record(&self, call: &Call) -> Result<(), Errno> {
         let plain = call.to_string();
         let mut failures = self.failures.borrow_mut();
-        let result = match failures.iter().position(|(n, _)| plain.contains(n.as_str())) {
+        let result = match failures
+            .iter()
+            .position(|(n, _)| plain.contains(n.as_str()))
+        {
             Some(i) => Err(failures.remove(i).1),
             None => Ok(()),
         };
-        self.calls
-            .borrow_mut()
-            .push(Recorded { line: call.render(result), name: call.name.to_string() });
+        self.calls.borrow_mut().push(Recorded {
+            line: call.render(result),
+            name: call.name.to_string(),
+        });
         result
     }
 }
@@ -341,23 +387,38 @@ impl Syscalls for RecordingSyscalls {
         self.record(&Call::new("chdir", vec![q(path)]))
     }
     fn fchdir(&self, _fd: BorrowedFd<'_>, path: &Path) -> Result<(), Errno> {
-        self.record(&Call::new("fchdir", vec![format!("/* {} */", path.display())]))
+        self.record(&Call::new(
+            "fchdir",
+            vec![format!("/* {} */", path.display())],
+        ))
     }
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno> {
         self.record(&Call::new("pivot_root", vec![q(new_root), q(put_old)]))
     }
     fn sethostname(&self, name: &str) -> Result<(), Errno> {
-        self.record(&Call::new("sethostname", vec![format!("{name:?}"), name.len().to_string()]))
+        self.record(&Call::new(
+            "sethostname",
+            vec![format!("{name:?}"), name.len().to_string()],
+        ))
     }
     fn set_pdeathsig(&self, sig: Signal) -> Result<(), Errno> {
-        self.record(&Call::new("prctl", vec!["PR_SET_PDEATHSIG".into(), sig.as_str().into()]))
+        self.record(&Call::new(
+            "prctl",
+            vec!["PR_SET_PDEATHSIG".into(), sig.as_str().into()],
+        ))
     }
     fn kill(&self, pid: nix::unistd::Pid, sig: Signal) -> Result<(), Errno> {
-        self.record(&Call::new("kill", vec![pid.to_string(), sig.as_str().into()]))
+        self.record(&Call::new(
+            "kill",
+            vec![pid.to_string(), sig.as_str().into()],
+        ))
     }
     fn note(&self, line: &str) {
         let name = line.split('(').next().unwrap_or(line).to_string();
-        self.calls.borrow_mut().push(Recorded { line: line.to_string(), name });
+        self.calls.borrow_mut().push(Recorded {
+            line: line.to_string(),
+            name,
+        });
     }
 }
 
@@ -374,7 +435,8 @@ mod tests {
     #[test]
     fn renders_like_strace() {
         let rec = RecordingSyscalls::new();
-        rec.unshare(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS).unwrap();
+        rec.unshare(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS)
+            .unwrap();
         rec.fail_on("chroot", Errno::ENOENT);
         assert_eq!(rec.chroot(Path::new("/nope")), Err(Errno::ENOENT));
         assert_eq!(
@@ -388,7 +450,10 @@ mod tests {
 
     #[test]
     fn mount_flags_render_by_name() {
-        assert_eq!(ms_flags_str(MsFlags::MS_REC | MsFlags::MS_PRIVATE), "MS_REC|MS_PRIVATE");
+        assert_eq!(
+            ms_flags_str(MsFlags::MS_REC | MsFlags::MS_PRIVATE),
+            "MS_REC|MS_PRIVATE"
+        );
         assert_eq!(ms_flags_str(MsFlags::empty()), "0");
     }
 }

@@ -1,0 +1,210 @@
+//! Shared helpers for the integration tests: run the real binary in a private run
+//! directory, and prove the host is unchanged afterwards.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_fromscratch")
+}
+
+/// A rootfs cache shared by the tests of one build (under target/, never the host's).
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fromscratch-cache")
+}
+
+/// Fail with a clear message unless root: the lessons need it.
+#[track_caller]
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root (CI runs as root): run the suite with sudo"
+    );
+}
+
+/// One test's world: a private run directory (the lab's scratch and state files).
+pub struct Lab {
+    pub run: tempfile::TempDir,
+}
+
+impl Lab {
+    pub fn new() -> Self {
+        Self {
+            run: tempfile::Builder::new()
+                .prefix("fs-test-run-")
+                .tempdir()
+                .expect("tempdir"),
+        }
+    }
+
+    /// A command for the binary with this lab's environment.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .env("FROMSCRATCH_RUN", self.run.path())
+            .env("FROMSCRATCH_CACHE", cache_dir())
+            .env("FROMSCRATCH_DATA", env!("CARGO_MANIFEST_DIR"))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Run to completion.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run fromscratch")
+    }
+
+    /// Run with `input` on stdin.
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("wait")
+    }
+
+    /// A snapshot of everything this lab could have left on the host.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::take(self.run.path())
+    }
+}
+
+/// What the host looks like, as far as the lab can touch it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Mount points with their source and filesystem type (mount IDs left out).
+    pub mounts: BTreeSet<String>,
+    /// Processes carrying this lab's mark in their environment, or rooted in its run dir.
+    pub lab_processes: BTreeSet<String>,
+    /// Files under the run directory.
+    pub run_files: BTreeSet<String>,
+    /// Network links.
+    pub links: BTreeSet<String>,
+}
+
+impl Snapshot {
+    pub fn take(run: &Path) -> Self {
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                let dash = f.iter().position(|x| *x == "-").unwrap_or(f.len() - 1);
+                format!(
+                    "{} {} {}",
+                    f.get(4).unwrap_or(&""),
+                    f.get(dash + 1).unwrap_or(&""),
+                    f.get(dash + 2).unwrap_or(&"")
+                )
+            })
+            .collect();
+        let mark = run.display().to_string();
+        let mut lab_processes = BTreeSet::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
+            let environ = String::from_utf8_lossy(&environ);
+            if environ.contains(&mark) {
+                let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                // Forked helpers (the intermediate, our init) keep the binary's
+                // environment, with FROMSCRATCH_RUN: they count too. Snapshots are taken
+                // only while no fromscratch this test started is running.
+                lab_processes.insert(format!("{name} {cmdline}"));
+            }
+        }
+        let run_files = walkdir::WalkDir::new(run)
+            .min_depth(1)
+            .into_iter()
+            .flatten()
+            .map(|e| e.path().display().to_string())
+            .collect();
+        let links = std::fs::read_dir("/sys/class/net")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        Self {
+            mounts,
+            lab_processes,
+            run_files,
+            links,
+        }
+    }
+
+    /// Panic naming every difference between two snapshots.
+    #[track_caller]
+    pub fn assert_same(&self, after: &Snapshot) {
+        let mut diffs = Vec::new();
+        for (what, a, b) in [
+            ("mount", &self.mounts, &after.mounts),
+            ("lab process", &self.lab_processes, &after.lab_processes),
+            ("file in the run dir", &self.run_files, &after.run_files),
+            ("network link", &self.links, &after.links),
+        ] {
+            for x in b.difference(a) {
+                diffs.push(format!("new {what}: {x}"));
+            }
+            for x in a.difference(b) {
+                diffs.push(format!("{what} gone: {x}"));
+            }
+        }
+        assert!(diffs.is_empty(), "the host changed:\n{}", diffs.join("\n"));
+    }
+}
+
+/// Wait until `pred` holds, polling, for at most `secs` seconds; false if it never did.
+pub fn wait_for(secs: u64, mut pred: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if pred() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    pred()
+}
+
+/// Build the host rootfs into the test cache (once; later calls are cache hits) and
+/// return its path.
+pub fn host_rootfs() -> PathBuf {
+    let lab = Lab::new();
+    let out = lab.run(&["rootfs", "build", "host"]);
+    assert!(
+        out.status.success(),
+        "rootfs build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    PathBuf::from(
+        stdout
+            .lines()
+            .last()
+            .expect("a path on the last line")
+            .trim(),
+    )
+}
+
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
