@@ -191,3 +191,34 @@ impl LineReader {
         }
     }
 }
+
+/// A writer that puts `prefix` at the start of every line it passes on.
+pub struct Indent<'a> {
+    inner: &'a mut dyn std::io::Write,
+    prefix: &'static str,
+    at_start: bool,
+}
+
+impl<'a> Indent<'a> {
+    /// Wrap `inner`.
+    pub fn new(inner: &'a mut dyn std::io::Write, prefix: &'static str) -> Self {
+        Self { inner, prefix, at_start: true }
+    }
+}
+
+impl std::io::Write for Indent<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for chunk in buf.split_inclusive(|b| *b == b'\n') {
+            if self.at_start {
+                self.inner.write_all(self.prefix.as_bytes())?;
+            }
+            self.inner.write_all(chunk)?;
+            self.at_start = chunk.ends_with(b"\n");
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}

@@ -51,6 +51,9 @@ pub struct Lab {
     pub rootfs: Option<PathBuf>,
     containers: BTreeMap<String, LiveProcess>,
     decoys: BTreeMap<String, LiveProcess>,
+    /// Stopped containers and decoys, so a step can still name them (`{decoy.NAME}`) in
+    /// the probes that check they are gone.
+    stopped: BTreeMap<String, LiveProcess>,
     state: StateFile,
 }
 
@@ -77,6 +80,7 @@ impl Lab {
             rootfs: None,
             containers: BTreeMap::new(),
             decoys: BTreeMap::new(),
+            stopped: BTreeMap::new(),
             state,
         })
     }
@@ -146,6 +150,12 @@ impl Lab {
         self.decoys.get(name)
     }
 
+    /// A container or decoy by name, running or stopped (for templates).
+    #[must_use]
+    pub fn any_process(&self, name: &str) -> Option<&LiveProcess> {
+        self.containers.get(name).or_else(|| self.decoys.get(name)).or_else(|| self.stopped.get(name))
+    }
+
     /// Names of live containers, sorted.
     #[must_use]
     pub fn container_names(&self) -> Vec<String> {
@@ -198,6 +208,7 @@ impl Lab {
         wait_gone(p.pid1, Duration::from_secs(5));
         let _ = self.state.forget(p.child);
         let _ = self.state.forget(p.pid1);
+        self.stopped.insert(name.to_string(), p);
         Ok(trace)
     }
 

@@ -127,20 +127,15 @@ impl Runner {
         let path = crate::rootfs::find_recipe(&self.recipe)?;
         let recipe = crate::rootfs::load_recipe(&path)?;
         let quiet = !std::io::IsTerminal::is_terminal(&std::io::stdout());
-        let built = crate::rootfs::build(
-            &recipe,
-            &crate::rootfs::BuildOptions {
-                quiet,
-                force: false,
-            },
-            out,
-        )?;
+        // The builder's lines are indented like the rest of a step's output, as they come.
+        let mut indented = term::Indent::new(out, "  ");
+        let built = crate::rootfs::build(&recipe, &crate::rootfs::BuildOptions { quiet, force: false }, &mut indented)?;
         self.lab.rootfs = Some(built.path.clone());
         Ok(built.path)
     }
 
-    /// Make sure the rootfs exists before step `idx` is shown, unless the lesson builds it
-    /// itself in a `build_rootfs` step at or after `idx` (so `{rootfs}` in its text resolves).
+    /// Make sure the rootfs exists before step `idx` is shown (so `{rootfs}` in its text
+    /// resolves), unless a `build_rootfs` step up to and including `idx` builds it.
     ///
     /// # Errors
     /// The rootfs build failed.
@@ -161,9 +156,9 @@ impl Runner {
             "lab" => Some(self.lab.scratch.display().to_string()),
             _ => {
                 if let Some(n) = t.strip_prefix("decoy.") {
-                    self.lab.decoy(n).map(|d| d.child.to_string())
+                    self.lab.any_process(n).map(|d| d.child.to_string())
                 } else if let Some(n) = t.strip_prefix("container.") {
-                    self.lab.container(n).map(|c| c.pid1.to_string())
+                    self.lab.any_process(n).map(|c| c.pid1.to_string())
                 } else {
                     None
                 }
@@ -485,7 +480,10 @@ impl Runner {
                 writeln!(
                     out,
                     "  {}",
-                    term::command(&format!("readelf -l -d {}{program}", dir.display()))
+                    term::dim(&format!(
+                        "PT_INTERP and DT_NEEDED of {program} (what `readelf -l` and `readelf -d` list), each followed inside {}:",
+                        dir.display()
+                    ))
                 )?;
                 let text = match crate::rootfs::elf::resolve_in_root(&dir, program) {
                     Ok(list) => {
@@ -717,7 +715,7 @@ pub fn preflight(lesson: &Lesson) -> Result<(), RunError> {
     let req = &lesson.def.requires;
     if req.root && !crate::paths::is_root() {
         return Err(RunError::HostCannot(format!(
-            "lesson {} needs root (it unshares namespaces and mounts /proc): run it with sudo; rootless mode through user namespaces is not available yet",
+            "lesson {} needs root (chroot(2) needs CAP_SYS_CHROOT, namespaces and mounts need CAP_SYS_ADMIN): run it with sudo; rootless mode through user namespaces is not available yet",
             lesson.def.id
         )));
     }

@@ -202,10 +202,19 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
     let mut lab_dirs: BTreeSet<String> = BTreeSet::new();
     let mut cursor = 0;
     for step in &def.steps {
-        let (at, pos) = here(&format!("\"{}\"", step.id), cursor);
-        cursor = pos;
+        // Point at `id = "…"` of this step (or, written differently, at the quoted id).
+        let needle = format!("id = \"{}\"", step.id);
+        let (at, pos) = if text[cursor.min(text.len())..].contains(&needle) {
+            here(&needle, cursor)
+        } else {
+            here(&format!("\"{}\"", step.id), cursor)
+        };
+        cursor = pos + 1;
         if !ids.insert(step.id.clone()) {
             out.push(format!("{at}: step id `{}` is used twice", step.id));
+        }
+        if step.title.trim().is_empty() {
+            out.push(format!("{at}: step `{}` has an empty title", step.id));
         }
         if step.explain.trim().is_empty() {
             out.push(format!("{at}: step `{}` has an empty explain", step.id));
@@ -239,7 +248,12 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                 if !def.containers.contains_key(container) {
                     out.push(format!("{at}: `start` names container `{container}`, which [containers] does not define"));
                 }
-                started.insert(container.clone());
+                if decoys.contains(container) {
+                    out.push(format!("{at}: `{container}` is already a decoy's name; give the container another"));
+                }
+                if !started.insert(container.clone()) {
+                    out.push(format!("{at}: container `{container}` is already running here; `stop` it before starting it again"));
+                }
             }
             ActionDef::ExecIn {
                 container,
@@ -255,9 +269,12 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                     out.push(format!("{at}: `exec_in` has an empty command"));
                 }
                 check_expect(expect.as_ref(), &at, &mut out);
+                check_no_settle(expect.as_ref(), &at, &mut out);
             }
             ActionDef::Decoy { name, .. } => {
-                decoys.insert(name.clone());
+                if started.contains(name) || !decoys.insert(name.clone()) {
+                    out.push(format!("{at}: the name `{name}` is already taken by a running decoy or container"));
+                }
             }
             ActionDef::Stop { name } => {
                 if !started.remove(name) && !decoys.contains(name) {
@@ -285,8 +302,12 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                     out.push(format!("{at}: `exec` has an empty command"));
                 }
                 check_expect(expect.as_ref(), &at, &mut out);
+                check_no_settle(expect.as_ref(), &at, &mut out);
             }
             ActionDef::ElfNeeds { root, expect, .. } => {
+                if root == "host" {
+                    out.push(format!("{at}: elf_needs resolves inside a tree: root must be `rootfs` or `lab:DIR`"));
+                }
                 check_root(root, &lab_dirs, &at, &mut out);
                 check_expect(expect.as_ref(), &at, &mut out);
             }
@@ -300,7 +321,15 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
             decoys: &decoys,
             containers: &def.containers.keys().cloned().collect(),
         };
-        for s in step_strings(step) {
+        let mut strings = step_strings(step);
+        match &step.action {
+            ActionDef::Start { container } => {
+                strings.extend(def.containers.get(container).map(|c| c.command.clone()).unwrap_or_default());
+            }
+            ActionDef::Decoy { command, .. } => strings.extend(command.iter().cloned()),
+            _ => {}
+        }
+        for s in strings {
             for t in templates(&s) {
                 if let Some(problem) = known.problem(&t) {
                     out.push(format!("{at}: {problem}"));
@@ -309,6 +338,12 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+fn check_no_settle(e: Option<&ExpectDef>, at: &str, out: &mut Vec<String>) {
+    if e.is_some_and(|e| e.settle_ms.is_some()) {
+        out.push(format!("{at}: settle_ms retries a probe; an action runs once, so move the check to an after probe"));
+    }
 }
 
 fn check_root(root: &str, lab_dirs: &BTreeSet<String>, at: &str, out: &mut Vec<String>) {
@@ -576,6 +611,24 @@ expect = { fails = true }
         );
         let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
         assert!(err.contains("lesson files cannot name host paths"), "{err}");
+    }
+
+    #[test]
+    fn starting_twice_clashing_names_and_settle_on_actions_are_refused() {
+        let twice = GOOD.replace(
+            "expect = { fails = true }\n",
+            "expect = { fails = true }\n\n[[steps]]\nid = \"c\"\ntitle = \"C\"\nexplain = \"E\"\naction = { kind = \"start\", container = \"c1\" }\n",
+        );
+        let err = parse(&twice, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(err.contains("container `c1` is already running here"), "{err}");
+        let settle = GOOD.replace(
+            "action = { kind = \"decoy\", name = \"victim\" }",
+            "action = { kind = \"exec\", command = [\"true\"], expect = { settle_ms = 10 } }",
+        );
+        let err = parse(&settle, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(err.contains("settle_ms retries a probe"), "{err}");
+        // The problem is reported at the step's own `id = "a"` line.
+        assert!(err.starts_with("t.toml:14:1:"), "{err}");
     }
 
     #[test]

@@ -85,6 +85,8 @@ impl Classify for RuntimeError {
         match self {
             Self::EmptyCommand | Self::NulByte { .. } => EXIT_BAD_INPUT,
             Self::Interrupted => 130,
+            // A hung command is a step that did not do what it should.
+            Self::Timeout { .. } => crate::error::EXIT_CHECK_FAILED,
             _ => EXIT_HOST_CANNOT,
         }
     }
@@ -96,8 +98,9 @@ impl Classify for RuntimeError {
 pub fn explain_setup_failure(call: &str, errno: Errno, root: Option<&std::path::Path>) -> String {
     let root_s = root.map_or_else(String::new, |r| r.display().to_string());
     match (call, errno) {
-        ("unshare" | "setns" | "mount" | "chroot" | "sethostname" | "pivot_root", Errno::EPERM) => format!(
-            "{call} was refused with EPERM: it needs CAP_SYS_ADMIN (CAP_SYS_CHROOT for chroot), so run fromscratch as root (sudo); rootless mode through user namespaces is not available for this step"
+        ("chroot", Errno::EPERM) => "chroot was refused with EPERM: it needs CAP_SYS_CHROOT, so run fromscratch as root (sudo); rootless mode through user namespaces is not available yet".to_string(),
+        ("unshare" | "setns" | "mount" | "sethostname" | "pivot_root", Errno::EPERM) => format!(
+            "{call} was refused with EPERM: it needs CAP_SYS_ADMIN, so run fromscratch as root (sudo); rootless mode through user namespaces is not available yet"
         ),
         ("unshare", Errno::EINVAL) => "unshare failed with EINVAL: the process was multi-threaded or the kernel lacks a namespace type (check /proc/self/ns)".to_string(),
         ("unshare", Errno::ENOSPC) => "unshare failed with ENOSPC: the limit in /proc/sys/user/max_*_namespaces is reached; raise it or end other containers".to_string(),

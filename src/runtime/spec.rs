@@ -100,8 +100,8 @@ impl ContainerSpec {
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The environment variable every process the lab starts carries, set to the lab's
-/// scratch directory: `fromscratch cleanup --check` and the tests find stray processes by
-/// it (in /proc/PID/environ) without ever guessing from names.
+/// scratch directory: the tests find stray processes by it (in /proc/PID/environ)
+/// without ever guessing from names.
 pub const LAB_MARK_VAR: &str = "FROMSCRATCH_LAB";
 
 /// The mark's value for this process's lab, set once by `Lab::new`.
