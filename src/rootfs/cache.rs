@@ -632,72 +632,7 @@ mod tests {
         let m = mount_of(Path::new("/proc/self"), &t).unwrap();
         assert_eq!(m.mount_point, PathBuf::from("/proc"));
     }
-
-    /// A tmpfs mounted for one test, unmounted when dropped (even on panic).
-    struct TmpfsMount(PathBuf);
-
-    impl TmpfsMount {
-        fn new(at: &Path, options: &str) -> Self {
-            let status = std::process::Command::new("mount")
-                .args(["-t", "tmpfs", "-o", options, "fromscratch-test"])
-                .arg(at)
-                .status()
-                .unwrap();
-            assert!(status.success());
-            Self(at.to_path_buf())
-        }
-    }
-
-    impl Drop for TmpfsMount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-
-    #[test]
-    fn noexec_tmpfs_is_detected_r2() {
-        if !crate::paths::is_root() {
-            eprintln!("skipped: mounting a tmpfs needs root");
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let mnt = dir.path().join("noexec");
-        std::fs::create_dir(&mnt).unwrap();
-        let guard = TmpfsMount::new(&mnt, "noexec,size=1m");
-        // the cache directory need not exist yet: its nearest existing ancestor decides
-        let e = check_exec_mount(&mnt.join("cache/rootfs")).unwrap_err();
-        drop(guard);
-        assert_eq!(e.exit_code(), 3);
-        let msg = e.to_string();
-        assert!(
-            msg.contains(&format!("mounted at {}", mnt.display())),
-            "{msg}"
-        );
-        assert!(msg.contains("noexec"), "{msg}");
-        assert!(msg.contains("FROMSCRATCH_CACHE"), "{msg}");
-        assert!(check_exec_mount(dir.path()).is_ok());
-    }
-
-    #[test]
-    fn a_mount_inside_a_tree_blocks_removal() {
-        if !crate::paths::is_root() {
-            eprintln!("skipped: mounting a tmpfs needs root");
-            return;
-        }
-        let _cache = temp_cache();
-        let cache_root = rootfs_cache();
-        let tree = cache_root.join("m-00000000000000bb");
-        std::fs::create_dir_all(tree.join("proc")).unwrap();
-        let guard = TmpfsMount::new(&tree.join("proc"), "size=1m");
-        std::fs::write(tree.join("proc/inside-the-mount"), "keep").unwrap();
-        let e = remove("m").unwrap_err();
-        assert!(matches!(e, RootfsError::Mounted { .. }), "{e}");
-        assert!(e.to_string().contains("nothing was deleted"), "{e}");
-        assert!(tree.join("proc/inside-the-mount").exists());
-        assert!(cache_root.join("m-00000000000000bb").exists());
-        drop(guard);
-        // once unmounted it goes
-        assert_eq!(remove("m").unwrap(), vec![tree.clone()]);
-        assert!(!tree.exists());
-    }
+    // Tests that need a real mount (a noexec tmpfs, a mount inside a tree) live in
+    // tests/rootfs_mounts.rs, where they run inside a private mount namespace and the
+    // host's mount table is never touched.
 }
