@@ -202,7 +202,11 @@ pub struct Indent<'a> {
 impl<'a> Indent<'a> {
     /// Wrap `inner`.
     pub fn new(inner: &'a mut dyn std::io::Write, prefix: &'static str) -> Self {
-        Self { inner, prefix, at_start: true }
+        Self {
+            inner,
+            prefix,
+            at_start: true,
+        }
     }
 }
 

@@ -30,7 +30,10 @@ find {d}/cache -mindepth 2 -maxdepth 2 | wc -l"#,
     ));
     let (o, e) = text(&out);
     assert!(o.contains("exit=3"), "{o}\n{e}");
-    assert!(e.contains(&format!("mounted at {}", dir.path().display())) && e.contains("noexec"), "{e}");
+    assert!(
+        e.contains(&format!("mounted at {}", dir.path().display())) && e.contains("noexec"),
+        "{e}"
+    );
     assert!(e.contains("FROMSCRATCH_CACHE"), "the fix is named: {e}");
     assert_eq!(o.lines().last(), Some("0"), "nothing was built: {o}");
 }
@@ -52,7 +55,14 @@ test -e "$T" || echo "gone""#,
         d = dir.path().display()
     ));
     let (o, e) = text(&out);
-    let lines: Vec<&str> = o.lines().filter(|l| l.starts_with("exit=") || *l == "still there" || *l == "gone").collect();
-    assert_eq!(lines, vec!["exit=3", "still there", "exit=0", "gone"], "{o}\n{e}");
+    let lines: Vec<&str> = o
+        .lines()
+        .filter(|l| l.starts_with("exit=") || *l == "still there" || *l == "gone")
+        .collect();
+    assert_eq!(
+        lines,
+        vec!["exit=3", "still there", "exit=0", "gone"],
+        "{o}\n{e}"
+    );
     assert!(e.contains("nothing was deleted"), "{e}");
 }

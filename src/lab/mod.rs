@@ -153,7 +153,10 @@ impl Lab {
     /// A container or decoy by name, running or stopped (for templates).
     #[must_use]
     pub fn any_process(&self, name: &str) -> Option<&LiveProcess> {
-        self.containers.get(name).or_else(|| self.decoys.get(name)).or_else(|| self.stopped.get(name))
+        self.containers
+            .get(name)
+            .or_else(|| self.decoys.get(name))
+            .or_else(|| self.stopped.get(name))
     }
 
     /// Names of live containers, sorted.

@@ -129,7 +129,14 @@ impl Runner {
         let quiet = !std::io::IsTerminal::is_terminal(&std::io::stdout());
         // The builder's lines are indented like the rest of a step's output, as they come.
         let mut indented = term::Indent::new(out, "  ");
-        let built = crate::rootfs::build(&recipe, &crate::rootfs::BuildOptions { quiet, force: false }, &mut indented)?;
+        let built = crate::rootfs::build(
+            &recipe,
+            &crate::rootfs::BuildOptions {
+                quiet,
+                force: false,
+            },
+            &mut indented,
+        )?;
         self.lab.rootfs = Some(built.path.clone());
         Ok(built.path)
     }

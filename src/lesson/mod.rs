@@ -249,7 +249,9 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                     out.push(format!("{at}: `start` names container `{container}`, which [containers] does not define"));
                 }
                 if decoys.contains(container) {
-                    out.push(format!("{at}: `{container}` is already a decoy's name; give the container another"));
+                    out.push(format!(
+                        "{at}: `{container}` is already a decoy's name; give the container another"
+                    ));
                 }
                 if !started.insert(container.clone()) {
                     out.push(format!("{at}: container `{container}` is already running here; `stop` it before starting it again"));
@@ -273,7 +275,9 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
             }
             ActionDef::Decoy { name, .. } => {
                 if started.contains(name) || !decoys.insert(name.clone()) {
-                    out.push(format!("{at}: the name `{name}` is already taken by a running decoy or container"));
+                    out.push(format!(
+                        "{at}: the name `{name}` is already taken by a running decoy or container"
+                    ));
                 }
             }
             ActionDef::Stop { name } => {
@@ -306,7 +310,9 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
             }
             ActionDef::ElfNeeds { root, expect, .. } => {
                 if root == "host" {
-                    out.push(format!("{at}: elf_needs resolves inside a tree: root must be `rootfs` or `lab:DIR`"));
+                    out.push(format!(
+                        "{at}: elf_needs resolves inside a tree: root must be `rootfs` or `lab:DIR`"
+                    ));
                 }
                 check_root(root, &lab_dirs, &at, &mut out);
                 check_expect(expect.as_ref(), &at, &mut out);
@@ -324,7 +330,12 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
         let mut strings = step_strings(step);
         match &step.action {
             ActionDef::Start { container } => {
-                strings.extend(def.containers.get(container).map(|c| c.command.clone()).unwrap_or_default());
+                strings.extend(
+                    def.containers
+                        .get(container)
+                        .map(|c| c.command.clone())
+                        .unwrap_or_default(),
+                );
             }
             ActionDef::Decoy { command, .. } => strings.extend(command.iter().cloned()),
             _ => {}
@@ -620,7 +631,10 @@ expect = { fails = true }
             "expect = { fails = true }\n\n[[steps]]\nid = \"c\"\ntitle = \"C\"\nexplain = \"E\"\naction = { kind = \"start\", container = \"c1\" }\n",
         );
         let err = parse(&twice, Path::new("t.toml")).unwrap_err().to_string();
-        assert!(err.contains("container `c1` is already running here"), "{err}");
+        assert!(
+            err.contains("container `c1` is already running here"),
+            "{err}"
+        );
         let settle = GOOD.replace(
             "action = { kind = \"decoy\", name = \"victim\" }",
             "action = { kind = \"exec\", command = [\"true\"], expect = { settle_ms = 10 } }",

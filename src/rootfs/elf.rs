@@ -182,7 +182,9 @@ fn lookup(root: &Path, path: &Path) -> Lookup {
     Lookup::Found(cur)
 }
 
-fn push_components(todo: &mut VecDeque<OsString>, path: &Path, front: bool) {
+/// Queue the components of `path` for a walk that resolves symlinks one component at a
+/// time (`front`: ahead of what is queued, as a symlink target must be).
+pub(crate) fn push_components(todo: &mut VecDeque<OsString>, path: &Path, front: bool) {
     let parts: Vec<OsString> = path
         .components()
         .filter_map(|c| match c {

@@ -12,7 +12,7 @@ use std::collections::{HashSet, VecDeque};
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::recipe::HostParams;
 use super::{RootfsError, elf, say};
@@ -316,7 +316,7 @@ impl<'a> Copier<'a> {
     /// kept, setuid/setgid dropped). Sockets, fifos and devices are not copied.
     fn copy_path(&mut self, path: &Path) -> Result<(), RootfsError> {
         let mut todo: VecDeque<OsString> = VecDeque::new();
-        push_components(&mut todo, path, false);
+        elf::push_components(&mut todo, path, false);
         let mut cur = PathBuf::from("/");
         let mut links = 0;
         while let Some(comp) = todo.pop_front() {
@@ -351,7 +351,7 @@ impl<'a> Copier<'a> {
                 if target.is_absolute() {
                     cur = PathBuf::from("/");
                 }
-                push_components(&mut todo, &target, true);
+                elf::push_components(&mut todo, &target, true);
             } else if ft.is_dir() {
                 match std::fs::create_dir(&dest) {
                     Ok(()) => {
@@ -386,24 +386,6 @@ impl<'a> Copier<'a> {
             }
         }
         Ok(())
-    }
-}
-
-fn push_components(todo: &mut VecDeque<OsString>, path: &Path, front: bool) {
-    let parts: Vec<OsString> = path
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_os_string()),
-            Component::ParentDir => Some(OsString::from("..")),
-            _ => None,
-        })
-        .collect();
-    if front {
-        for p in parts.into_iter().rev() {
-            todo.push_front(p);
-        }
-    } else {
-        todo.extend(parts);
     }
 }
 

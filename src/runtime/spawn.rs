@@ -172,9 +172,7 @@ pub type NsFile = (PathBuf, CloneFlags, OwnedFd);
 ///
 /// # Errors
 /// Any open(2) failure, as (call, errno).
-pub fn open_namespaces(
-    target: Pid,
-) -> Result<Vec<NsFile>, (&'static str, Errno)> {
+pub fn open_namespaces(target: Pid) -> Result<Vec<NsFile>, (&'static str, Errno)> {
     let mut out = Vec::new();
     for (name, flag) in JOIN_ORDER {
         let theirs = PathBuf::from(format!("/proc/{target}/ns/{name}"));

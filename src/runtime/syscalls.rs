@@ -60,16 +60,131 @@ pub fn errno_name(e: Errno) -> String {
     format!("{e:?}")
 }
 
-/// The calls the runtime makes between `fork` and `execve`.
+/// One syscall the runtime makes between `fork` and `execve`, with its arguments.
+///
+/// Both implementations take these: the Linux one performs them, the recording one only
+/// records them; both render them the same way ([`Sys::call`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Sys<'a> {
+    /// unshare(2): move the calling process into new namespaces.
+    Unshare(CloneFlags),
+    /// setns(2): join the namespace behind `fd` (an open `/proc/PID/ns/*` file at `path`).
+    Setns {
+        /// The open namespace file.
+        fd: BorrowedFd<'a>,
+        /// Which namespace type it must be.
+        nstype: CloneFlags,
+        /// Its path, for the trace.
+        path: &'a Path,
+    },
+    /// mount(2).
+    Mount {
+        /// Source, or none (`NULL`) for a propagation change.
+        source: Option<&'a str>,
+        /// Mount point.
+        target: &'a Path,
+        /// Filesystem type.
+        fstype: Option<&'a str>,
+        /// MS_* flags.
+        flags: MsFlags,
+        /// Filesystem options.
+        data: Option<&'a str>,
+    },
+    /// umount2(2).
+    Umount2(&'a Path, MntFlags),
+    /// chroot(2): change the root directory; the cwd is left alone, so `chdir("/")` must follow.
+    Chroot(&'a Path),
+    /// chdir(2).
+    Chdir(&'a Path),
+    /// fchdir(2) to an open directory (its path is for the trace).
+    Fchdir(BorrowedFd<'a>, &'a Path),
+    /// pivot_root(2): new_root, put_old.
+    PivotRoot(&'a Path, &'a Path),
+    /// sethostname(2): only ever inside a new UTS namespace.
+    Sethostname(&'a str),
+    /// prctl(PR_SET_PDEATHSIG, sig): die with the parent.
+    SetPdeathsig(Signal),
+    /// kill(2).
+    Kill(nix::unistd::Pid, Signal),
+}
+
+impl Sys<'_> {
+    /// The call as the learner sees it, arguments rendered the way strace renders them.
+    #[must_use]
+    pub fn call(&self) -> Call {
+        let fd_arg = |fd: &BorrowedFd<'_>, path: &Path| {
+            format!("{} /* {} */", fd.as_raw_fd(), path.display())
+        };
+        match self {
+            Self::Unshare(flags) => Call::new("unshare", vec![clone_flags_str(*flags)]),
+            Self::Setns { fd, nstype, path } => {
+                Call::new("setns", vec![fd_arg(fd, path), clone_flags_str(*nstype)])
+            }
+            Self::Mount {
+                source,
+                target,
+                fstype,
+                flags,
+                data,
+            } => Call::new(
+                "mount",
+                vec![
+                    opt(*source),
+                    q(target),
+                    opt(*fstype),
+                    ms_flags_str(*flags),
+                    opt(*data),
+                ],
+            ),
+            Self::Umount2(target, flags) => {
+                let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
+                let f = if names.is_empty() {
+                    "0".into()
+                } else {
+                    names.join("|")
+                };
+                Call::new("umount2", vec![q(target), f])
+            }
+            Self::Chroot(p) => Call::new("chroot", vec![q(p)]),
+            Self::Chdir(p) => Call::new("chdir", vec![q(p)]),
+            Self::Fchdir(fd, p) => Call::new("fchdir", vec![fd_arg(fd, p)]),
+            Self::PivotRoot(new_root, put_old) => {
+                Call::new("pivot_root", vec![q(new_root), q(put_old)])
+            }
+            Self::Sethostname(name) => Call::new(
+                "sethostname",
+                vec![format!("{name:?}"), name.len().to_string()],
+            ),
+            Self::SetPdeathsig(sig) => Call::new(
+                "prctl",
+                vec!["PR_SET_PDEATHSIG".into(), sig.as_str().into()],
+            ),
+            Self::Kill(pid, sig) => Call::new("kill", vec![pid.to_string(), sig.as_str().into()]),
+        }
+    }
+}
+
+/// The seam: everything between `fork` and `execve` goes through [`Syscalls::sys`].
+/// The provided methods are the names the sequences use.
 ///
 /// Errors are the raw `Errno`; callers turn them into sentences that name the rule that
 /// was broken (see `error.rs`).
 pub trait Syscalls {
-    /// unshare(2): move the calling process into new namespaces.
-    fn unshare(&self, flags: CloneFlags) -> Result<(), Errno>;
-    /// setns(2): join the namespace behind `fd` (an open `/proc/PID/ns/*` file).
-    /// `path` is only for the trace.
-    fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags, path: &Path) -> Result<(), Errno>;
+    /// Perform (or record) one call.
+    fn sys(&self, call: Sys<'_>) -> Result<(), Errno>;
+
+    /// Record a call made outside the trait (fork, execve, wait) so it appears in the
+    /// trace in its place. `line` is already rendered.
+    fn note(&self, line: &str);
+
+    /// unshare(2).
+    fn unshare(&self, flags: CloneFlags) -> Result<(), Errno> {
+        self.sys(Sys::Unshare(flags))
+    }
+    /// setns(2).
+    fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags, path: &Path) -> Result<(), Errno> {
+        self.sys(Sys::Setns { fd, nstype, path })
+    }
     /// mount(2).
     fn mount(
         &self,
@@ -78,26 +193,47 @@ pub trait Syscalls {
         fstype: Option<&str>,
         flags: MsFlags,
         data: Option<&str>,
-    ) -> Result<(), Errno>;
+    ) -> Result<(), Errno> {
+        self.sys(Sys::Mount {
+            source,
+            target,
+            fstype,
+            flags,
+            data,
+        })
+    }
     /// umount2(2).
-    fn umount2(&self, target: &Path, flags: MntFlags) -> Result<(), Errno>;
-    /// chroot(2): change the root directory; the cwd is left alone, so `chdir("/")` must follow.
-    fn chroot(&self, path: &Path) -> Result<(), Errno>;
+    fn umount2(&self, target: &Path, flags: MntFlags) -> Result<(), Errno> {
+        self.sys(Sys::Umount2(target, flags))
+    }
+    /// chroot(2).
+    fn chroot(&self, path: &Path) -> Result<(), Errno> {
+        self.sys(Sys::Chroot(path))
+    }
     /// chdir(2).
-    fn chdir(&self, path: &Path) -> Result<(), Errno>;
-    /// fchdir(2): `path` is only for the trace.
-    fn fchdir(&self, fd: BorrowedFd<'_>, path: &Path) -> Result<(), Errno>;
+    fn chdir(&self, path: &Path) -> Result<(), Errno> {
+        self.sys(Sys::Chdir(path))
+    }
+    /// fchdir(2).
+    fn fchdir(&self, fd: BorrowedFd<'_>, path: &Path) -> Result<(), Errno> {
+        self.sys(Sys::Fchdir(fd, path))
+    }
     /// pivot_root(2).
-    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno>;
-    /// sethostname(2): only ever inside a new UTS namespace.
-    fn sethostname(&self, name: &str) -> Result<(), Errno>;
-    /// prctl(PR_SET_PDEATHSIG, sig): die with the parent.
-    fn set_pdeathsig(&self, sig: Signal) -> Result<(), Errno>;
+    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno> {
+        self.sys(Sys::PivotRoot(new_root, put_old))
+    }
+    /// sethostname(2).
+    fn sethostname(&self, name: &str) -> Result<(), Errno> {
+        self.sys(Sys::Sethostname(name))
+    }
+    /// prctl(PR_SET_PDEATHSIG).
+    fn set_pdeathsig(&self, sig: Signal) -> Result<(), Errno> {
+        self.sys(Sys::SetPdeathsig(sig))
+    }
     /// kill(2).
-    fn kill(&self, pid: nix::unistd::Pid, sig: Signal) -> Result<(), Errno>;
-    /// Record a call made outside the trait (fork, execve, wait) so it appears in the
-    /// trace in its place. `line` is already rendered.
-    fn note(&self, line: &str);
+    fn kill(&self, pid: nix::unistd::Pid, sig: Signal) -> Result<(), Errno> {
+        self.sys(Sys::Kill(pid, sig))
+    }
 }
 
 /// Render `CLONE_NEWPID|CLONE_NEWNS` from flags.
@@ -128,25 +264,6 @@ fn q(p: &Path) -> String {
 
 fn opt(s: Option<&str>) -> String {
     s.map_or_else(|| "NULL".to_string(), |s| format!("{s:?}"))
-}
-
-fn mount_call(
-    source: Option<&str>,
-    target: &Path,
-    fstype: Option<&str>,
-    flags: MsFlags,
-    data: Option<&str>,
-) -> Call {
-    Call::new(
-        "mount",
-        vec![
-            opt(source),
-            q(target),
-            opt(fstype),
-            ms_flags_str(flags),
-            opt(data),
-        ],
-    )
 }
 
 /// The real thing: calls the kernel through nix and writes a trace line per call to
@@ -181,115 +298,38 @@ impl LinuxSyscalls {
             let _ = nix::unistd::close(fd);
         }
     }
-
-    fn emit(&self, call: &Call, result: Result<(), Errno>) -> Result<(), Errno> {
-        self.note(&call.render(result));
-        result
-    }
 }
 
 impl Syscalls for LinuxSyscalls {
-    fn unshare(&self, flags: CloneFlags) -> Result<(), Errno> {
-        let r = nix::sched::unshare(flags);
-        self.emit(&Call::new("unshare", vec![clone_flags_str(flags)]), r)
-    }
-
-    fn setns(&self, fd: BorrowedFd<'_>, nstype: CloneFlags, path: &Path) -> Result<(), Errno> {
-        let r = nix::sched::setns(fd, nstype);
-        let call = Call::new(
-            "setns",
-            vec![
-                format!("{} /* {} */", fd.as_raw_fd(), path.display()),
-                clone_flags_str(nstype),
-            ],
-        );
-        self.emit(&call, r)
-    }
-
-    fn mount(
-        &self,
-        source: Option<&str>,
-        target: &Path,
-        fstype: Option<&str>,
-        flags: MsFlags,
-        data: Option<&str>,
-    ) -> Result<(), Errno> {
-        let r = nix::mount::mount(source, target, fstype, flags, data);
-        self.emit(&mount_call(source, target, fstype, flags, data), r)
-    }
-
-    fn umount2(&self, target: &Path, flags: MntFlags) -> Result<(), Errno> {
-        let r = nix::mount::umount2(target, flags);
-        let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
-        let f = if names.is_empty() {
-            "0".into()
-        } else {
-            names.join("|")
+    fn sys(&self, call: Sys<'_>) -> Result<(), Errno> {
+        let r = match call {
+            Sys::Unshare(flags) => nix::sched::unshare(flags),
+            Sys::Setns { fd, nstype, .. } => nix::sched::setns(fd, nstype),
+            Sys::Mount {
+                source,
+                target,
+                fstype,
+                flags,
+                data,
+            } => nix::mount::mount(source, target, fstype, flags, data),
+            Sys::Umount2(target, flags) => nix::mount::umount2(target, flags),
+            Sys::Chroot(p) => nix::unistd::chroot(p),
+            Sys::Chdir(p) => nix::unistd::chdir(p),
+            Sys::Fchdir(fd, _) => nix::unistd::fchdir(fd),
+            Sys::PivotRoot(new_root, put_old) => nix::unistd::pivot_root(new_root, put_old),
+            Sys::Sethostname(name) => nix::unistd::sethostname(name),
+            Sys::SetPdeathsig(sig) => nix::sys::prctl::set_pdeathsig(sig),
+            Sys::Kill(pid, sig) => nix::sys::signal::kill(pid, sig),
         };
-        self.emit(&Call::new("umount2", vec![q(target), f]), r)
-    }
-
-    fn chroot(&self, path: &Path) -> Result<(), Errno> {
-        let r = nix::unistd::chroot(path);
-        self.emit(&Call::new("chroot", vec![q(path)]), r)
-    }
-
-    fn chdir(&self, path: &Path) -> Result<(), Errno> {
-        let r = nix::unistd::chdir(path);
-        self.emit(&Call::new("chdir", vec![q(path)]), r)
-    }
-
-    fn fchdir(&self, fd: BorrowedFd<'_>, path: &Path) -> Result<(), Errno> {
-        let r = nix::unistd::fchdir(fd);
-        self.emit(
-            &Call::new(
-                "fchdir",
-                vec![format!("{} /* {} */", fd.as_raw_fd(), path.display())],
-            ),
-            r,
-        )
-    }
-
-    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno> {
-        let r = nix::unistd::pivot_root(new_root, put_old);
-        self.emit(&Call::new("pivot_root", vec![q(new_root), q(put_old)]), r)
-    }
-
-    fn sethostname(&self, name: &str) -> Result<(), Errno> {
-        let r = nix::unistd::sethostname(name);
-        self.emit(
-            &Call::new(
-                "sethostname",
-                vec![format!("{name:?}"), name.len().to_string()],
-            ),
-            r,
-        )
-    }
-
-    fn set_pdeathsig(&self, sig: Signal) -> Result<(), Errno> {
-        let r = nix::sys::prctl::set_pdeathsig(sig);
-        self.emit(
-            &Call::new(
-                "prctl",
-                vec!["PR_SET_PDEATHSIG".into(), sig.as_str().into()],
-            ),
-            r,
-        )
-    }
-
-    fn kill(&self, pid: nix::unistd::Pid, sig: Signal) -> Result<(), Errno> {
-        let r = nix::sys::signal::kill(pid, sig);
-        self.emit(
-            &Call::new("kill", vec![pid.to_string(), sig.as_str().into()]),
-            r,
-        )
+        self.note(&call.call().render(r));
+        r
     }
 
     fn note(&self, line: &str) {
         let Some(fd) = self.trace_fd else { return };
         let msg = format!("T {}\t{line}\n", self.role.borrow());
-        // SAFETY-free: a plain write(2) through nix; a short write of a trace line is
-        // not worth retrying, and there is nowhere to report a failure to.
+        // A short write of a trace line is not worth retrying, and there is nowhere to
+        // report a failure to.
         // SAFETY: `fd` is the trace pipe's write end, open for as long as self lives.
         #[allow(unsafe_code)]
         let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
@@ -337,8 +377,11 @@ impl RecordingSyscalls {
     pub fn names(&self) -> Vec<String> {
         self.calls.borrow().iter().map(|c| c.name.clone()).collect()
     }
+}
 
-    fn record(&self, call: &Call) -> Result<(), Errno> {
+impl Syscalls for RecordingSyscalls {
+    fn sys(&self, call: Sys<'_>) -> Result<(), Errno> {
+        let call = call.call();
         let plain = call.to_string();
         let mut failures = self.failures.borrow_mut();
         let result = match failures
@@ -354,65 +397,7 @@ impl RecordingSyscalls {
         });
         result
     }
-}
 
-impl Syscalls for RecordingSyscalls {
-    fn unshare(&self, flags: CloneFlags) -> Result<(), Errno> {
-        self.record(&Call::new("unshare", vec![clone_flags_str(flags)]))
-    }
-    fn setns(&self, _fd: BorrowedFd<'_>, nstype: CloneFlags, path: &Path) -> Result<(), Errno> {
-        self.record(&Call::new(
-            "setns",
-            vec![format!("/* {} */", path.display()), clone_flags_str(nstype)],
-        ))
-    }
-    fn mount(
-        &self,
-        source: Option<&str>,
-        target: &Path,
-        fstype: Option<&str>,
-        flags: MsFlags,
-        data: Option<&str>,
-    ) -> Result<(), Errno> {
-        self.record(&mount_call(source, target, fstype, flags, data))
-    }
-    fn umount2(&self, target: &Path, flags: MntFlags) -> Result<(), Errno> {
-        let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
-        self.record(&Call::new("umount2", vec![q(target), names.join("|")]))
-    }
-    fn chroot(&self, path: &Path) -> Result<(), Errno> {
-        self.record(&Call::new("chroot", vec![q(path)]))
-    }
-    fn chdir(&self, path: &Path) -> Result<(), Errno> {
-        self.record(&Call::new("chdir", vec![q(path)]))
-    }
-    fn fchdir(&self, _fd: BorrowedFd<'_>, path: &Path) -> Result<(), Errno> {
-        self.record(&Call::new(
-            "fchdir",
-            vec![format!("/* {} */", path.display())],
-        ))
-    }
-    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno> {
-        self.record(&Call::new("pivot_root", vec![q(new_root), q(put_old)]))
-    }
-    fn sethostname(&self, name: &str) -> Result<(), Errno> {
-        self.record(&Call::new(
-            "sethostname",
-            vec![format!("{name:?}"), name.len().to_string()],
-        ))
-    }
-    fn set_pdeathsig(&self, sig: Signal) -> Result<(), Errno> {
-        self.record(&Call::new(
-            "prctl",
-            vec!["PR_SET_PDEATHSIG".into(), sig.as_str().into()],
-        ))
-    }
-    fn kill(&self, pid: nix::unistd::Pid, sig: Signal) -> Result<(), Errno> {
-        self.record(&Call::new(
-            "kill",
-            vec![pid.to_string(), sig.as_str().into()],
-        ))
-    }
     fn note(&self, line: &str) {
         let name = line.split('(').next().unwrap_or(line).to_string();
         self.calls.borrow_mut().push(Recorded {
