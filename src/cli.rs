@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand};
 /// A terminal lab that builds a container from nothing, one real syscall at a time.
 ///
 /// With no command, starts the interactive lab (REPL). Exit codes: 0 success, 1 a step's
-/// check failed, 2 bad input (file, flag, recipe), 3 the host cannot do it.
+/// check failed, 2 bad input (file, flag, recipe), 3 the host cannot do it, 130/143 after
+/// Ctrl-C/SIGTERM (everything the lab started is stopped first).
 #[derive(Debug, Parser)]
 #[command(name = "fromscratch", version, propagate_version = true)]
 pub struct Cli {

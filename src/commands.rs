@@ -81,22 +81,30 @@ fn run_lesson(
         ))
     )?;
     write!(out, "{}", term::wrap(&runner.lesson.def.summary, 2))?;
-    let mut pausing = !yes;
+    let pausing = !yes;
     let mut input = term::LineReader::default();
     let mut failed = 0;
     while runner.next < runner.len() {
         if pausing {
+            // Say what is about to happen, then wait: a presenter can talk over it.
+            let next = runner.next;
+            runner.prepare(next, out).map_err(|e| run_failure(&e))?;
+            runner.show_intro(next, out)?;
             write!(
                 out,
-                "\n{}",
-                term::dim(&format!(
-                    "[Enter] run step {} · [q] quit > ",
-                    runner.next + 1
-                ))
+                "{}",
+                term::dim(&format!("[Enter] run step {} · [q] quit > ", next + 1))
             )?;
             out.flush()?;
             match input.next_line() {
-                term::Input::Eof => pausing = false,
+                term::Input::Eof => {
+                    writeln!(
+                        out,
+                        "\nend of input before step {}: stopped (use --yes to run every step without pausing)",
+                        runner.next + 1
+                    )?;
+                    return Ok(0);
+                }
                 term::Input::Line(l) if l.trim() == "q" => {
                     writeln!(
                         out,
@@ -211,6 +219,12 @@ pub fn rootfs(cmd: &RootfsCommand, out: &mut dyn Write) -> Result<u8> {
                     out,
                     "no rootfs built yet: try `fromscratch rootfs build host`"
                 )?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<10} {:<8} {:>8} {:>8}  PATH",
+                    "NAME", "BUILDER", "SIZE", "AGE"
+                )?;
             }
             for e in entries {
                 writeln!(
@@ -301,7 +315,7 @@ fn is_recipe(f: &Path) -> bool {
     {
         return true;
     }
-    std::fs::read_to_string(f)
+    crate::paths::read_small_file(f)
         .is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("[builder]")))
 }
 
@@ -365,12 +379,37 @@ pub fn confine_rootfs(dir: &Path) -> Result<PathBuf, Failure> {
     Ok(canon)
 }
 
+/// `--rootfs` of spawn takes a directory; a bare name that is not one (`host`, `debian`)
+/// is taken as a recipe, built or fetched from the cache, as `run --rootfs` does.
+fn rootfs_dir_or_recipe(arg: &Path) -> Result<PathBuf> {
+    let s = arg.to_string_lossy();
+    if arg.exists() || s.contains('/') {
+        return Ok(arg.to_path_buf());
+    }
+    let recipe = crate::rootfs::find_recipe(&s).map_err(|e| Failure {
+        message: format!("{} is neither a directory nor a recipe: {e}", arg.display()),
+        code: EXIT_BAD_INPUT,
+    })?;
+    let recipe = crate::rootfs::load_recipe(&recipe).map_err(|e| Failure::from(&e))?;
+    let quiet = !std::io::stderr().is_terminal();
+    let built = crate::rootfs::build(
+        &recipe,
+        &crate::rootfs::BuildOptions {
+            quiet,
+            force: false,
+        },
+        &mut std::io::sink(),
+    )
+    .map_err(|e| Failure::from(&e))?;
+    Ok(built.path)
+}
+
 /// `fromscratch spawn`.
 ///
 /// # Errors
 /// A bad rootfs, or a setup syscall that failed (exit 3 with the reason).
 pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
-    let root = confine_rootfs(&a.rootfs)?;
+    let root = confine_rootfs(&rootfs_dir_or_recipe(&a.rootfs)?)?;
     if a.mount_proc && !root.join("proc").is_dir() {
         return Err(Failure {
             message: format!("the rootfs {} has no /proc directory to mount a procfs on: create it (mkdir {}/proc)", root.display(), root.display()),
@@ -399,7 +438,9 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
             eprintln!("{}", term::dim(l));
         }
     }
-    let (code, _) = spawn::wait_exit(sp.child).map_err(|e| Failure::from(&e))?;
+    let waited = spawn::wait_exit(sp.child);
+    spawn::reclaim_terminal();
+    let (code, _) = waited.map_err(|e| Failure::from(&e))?;
     if let Some((call, errno)) = &sp.setup_failure {
         return Err(Failure {
             message: crate::runtime::error::explain_setup_failure(call, *errno, Some(&root)),

@@ -11,7 +11,14 @@ use fromscratch::{lab, repl, term};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     term::init(cli.no_color);
-    lab::signals::install();
+    // Only commands that start processes catch Ctrl-C and SIGTERM (to tear down first);
+    // the others die at once, as a plain command should.
+    if matches!(
+        cli.command,
+        None | Some(Command::Run(_) | Command::Tour { .. } | Command::Spawn(_))
+    ) {
+        lab::signals::install();
+    }
     let mut out = std::io::stdout();
     let result = match &cli.command {
         None => repl::main(&mut out),

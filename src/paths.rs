@@ -85,6 +85,31 @@ pub fn run_dir() -> PathBuf {
     PathBuf::from(format!("/tmp/fromscratch-{}", nix::unistd::getuid()))
 }
 
+/// The largest lesson or recipe file read (1 MiB): a bigger one is a mistake, not a lesson.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Read a lesson or recipe file: only a regular file (a FIFO or device would block or
+/// never end), at most [`MAX_FILE_BYTES`], UTF-8.
+///
+/// # Errors
+/// Not a regular file, too large, unreadable or not UTF-8, each with the reason.
+pub fn read_small_file(path: &std::path::Path) -> std::io::Result<String> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file: give the path of a .toml file",
+        ));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{} bytes is more than a lesson or recipe can be ({MAX_FILE_BYTES} at most)",
+            meta.len()
+        )));
+    }
+    let bytes = std::fs::read(path)?;
+    String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8 text"))
+}
+
 fn home_dir() -> PathBuf {
     std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
 }

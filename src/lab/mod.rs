@@ -43,6 +43,21 @@ pub struct LiveProcess {
     pub ended: Option<i32>,
 }
 
+impl LiveProcess {
+    /// "its PID 1 is host PID N" with a PID namespace, else "host PID N".
+    #[must_use]
+    pub fn describe(&self) -> String {
+        if self.spec.effective_namespaces().pid {
+            format!("its PID 1 is host PID {}", self.pid1)
+        } else {
+            format!(
+                "host PID {} (no PID namespace: the same number inside)",
+                self.pid1
+            )
+        }
+    }
+}
+
 /// The live lab. Dropping it tears everything down.
 pub struct Lab {
     /// Scratch directory for this lab (`run_dir()/lab-PID`), removed at teardown.
@@ -304,6 +319,19 @@ pub fn explain_exec_failure(prog: &str, errno: nix::errno::Errno, root: Option<&
         crate::runtime::syscalls::errno_name(errno),
         errno.desc()
     )
+}
+
+/// What a failed execve looks like in a step's output: first the kernel's answer as a
+/// shell or chroot(8) prints it, then fromscratch's explanation of it.
+#[must_use]
+pub fn exec_failure_report(prog: &str, errno: nix::errno::Errno, root: Option<&Path>) -> String {
+    let plain = format!("{prog}: {}\n", errno.desc());
+    let why = explain_exec_failure(prog, errno, root);
+    if why.starts_with("execve ") {
+        plain
+    } else {
+        format!("{plain}fromscratch: {why}\n")
+    }
 }
 
 /// The lab's errors.

@@ -20,7 +20,7 @@ use crate::term;
 /// How long an `exec` action may run.
 pub const ACTION_TIMEOUT: Duration = Duration::from_secs(60);
 /// Lines of a probe's output shown before it is cut (checks always see all of it).
-pub const SHOWN_LINES: usize = 30;
+pub const SHOWN_LINES: usize = 12;
 
 /// Why a lesson could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,8 @@ pub struct Runner {
     pub reports: Vec<Option<StepReport>>,
     /// Show each step's `why` after it (unattended runs).
     pub show_why: bool,
+    /// The step whose explanation was last shown and has not run yet.
+    intro_shown: Option<usize>,
 }
 
 impl Runner {
@@ -93,6 +95,8 @@ impl Runner {
     pub fn new(lesson: Lesson, recipe: Option<&str>) -> Result<Self, RunError> {
         preflight(&lesson)?;
         let recipe = recipe.map_or_else(|| lesson.def.requires.rootfs.clone(), str::to_string);
+        // An unknown or malformed recipe is bad input: say so before step 1, not after.
+        crate::rootfs::load_recipe(&crate::rootfs::find_recipe(&recipe)?)?;
         let n = lesson.def.steps.len();
         Ok(Self {
             lesson,
@@ -101,6 +105,7 @@ impl Runner {
             next: 0,
             reports: vec![None; n],
             show_why: false,
+            intro_shown: None,
         })
     }
 
@@ -294,7 +299,8 @@ impl Runner {
     ///
     /// # Errors
     /// Output failed.
-    pub fn show_intro(&self, idx: usize, out: &mut dyn Write) -> std::io::Result<()> {
+    pub fn show_intro(&mut self, idx: usize, out: &mut dyn Write) -> std::io::Result<()> {
+        self.intro_shown = Some(idx);
         let step = &self.lesson.def.steps[idx];
         writeln!(out)?;
         writeln!(
@@ -326,7 +332,12 @@ impl Runner {
     pub fn run_step(&mut self, idx: usize, out: &mut dyn Write) -> Result<StepReport, RunError> {
         self.prepare(idx, out)?;
         let step = self.lesson.def.steps[idx].clone();
-        self.show_intro(idx, out)?;
+        // The REPL and a pausing `run` show the explanation before the learner says go;
+        // do not repeat it.
+        if self.intro_shown != Some(idx) {
+            self.show_intro(idx, out)?;
+        }
+        self.intro_shown = None;
         let mut report = StepReport::default();
         let mut befores: Vec<(String, String)> = Vec::new();
         if !step.before.is_empty() {
@@ -446,14 +457,31 @@ impl Runner {
         let mut reap = || lab.reap();
         let (run, verdicts) =
             observe::run_checked(&ctx, &argv, p.expect.as_ref(), &expand, &mut reap)?;
-        show_output(&run.outcome, out)?;
+        show_output(&run.outcome, &salient(p.expect.as_ref(), &expand), out)?;
+        let verdicts = verdicts
+            .into_iter()
+            .map(|v| Verdict {
+                what: format!("{}: {}", p.label, v.what),
+                ok: v.ok,
+            })
+            .collect();
         Ok((run.outcome.output, verdicts))
+    }
+
+    fn salient_of(&self, expect: Option<&ExpectDef>) -> Vec<regex::Regex> {
+        salient(expect, &|s| self.expand(s))
     }
 
     fn check(&self, expect: Option<&ExpectDef>, outcome: &spawn::Outcome) -> Vec<Verdict> {
         expect
             .map(|e| observe::evaluate(e, outcome, &|s| self.expand(s)))
             .unwrap_or_default()
+            .into_iter()
+            .map(|v| Verdict {
+                what: format!("action: {}", v.what),
+                ok: v.ok,
+            })
+            .collect()
     }
 
     /// Perform the action; return its trace and verdicts.
@@ -510,7 +538,7 @@ impl Runner {
                     signal: None,
                     output: text,
                 };
-                show_output(&outcome, out)?;
+                show_output(&outcome, &self.salient_of(expect.as_ref()), out)?;
                 Ok((Vec::new(), self.check(expect.as_ref(), &outcome)))
             }
             ActionDef::MakeTree { dir, copy } => {
@@ -562,12 +590,13 @@ impl Runner {
                     ));
                 }
                 if let Some((prog, errno)) = &sp.exec_failure {
-                    outcome.output.push_str(&format!(
-                        "fromscratch: {}\n",
-                        crate::lab::explain_exec_failure(prog, *errno, spec.root.as_deref())
+                    outcome.output.push_str(&crate::lab::exec_failure_report(
+                        prog,
+                        *errno,
+                        spec.root.as_deref(),
                     ));
                 }
-                show_output(&outcome, out)?;
+                show_output(&outcome, &self.salient_of(expect.as_ref()), out)?;
                 Ok((sp.trace, self.check(expect.as_ref(), &outcome)))
             }
             ActionDef::Start { container } => {
@@ -591,8 +620,8 @@ impl Runner {
                 let (live, trace) = self.lab.start(container, &spec, false)?;
                 writeln!(
                     out,
-                    "  container `{container}` is running: its PID 1 is host PID {}",
-                    live.pid1
+                    "  container `{container}` is running: {}",
+                    live.describe()
                 )?;
                 Ok((trace, Vec::new()))
             }
@@ -625,7 +654,7 @@ impl Runner {
                         crate::runtime::error::explain_setup_failure(call, *errno, None)
                     ));
                 }
-                show_output(&outcome, out)?;
+                show_output(&outcome, &self.salient_of(expect.as_ref()), out)?;
                 Ok((sp.trace, self.check(expect.as_ref(), &outcome)))
             }
             ActionDef::Decoy { name, command } => {
@@ -737,17 +766,38 @@ pub fn preflight(lesson: &Lesson) -> Result<(), RunError> {
     Ok(())
 }
 
-fn show_output(o: &spawn::Outcome, out: &mut dyn Write) -> std::io::Result<()> {
+/// Patterns for the lines an expectation is about (`contains`, `matches`): they are shown
+/// even when the output is cut, so the learner sees the line a check found.
+fn salient(expect: Option<&ExpectDef>, expand: &dyn Fn(&str) -> String) -> Vec<regex::Regex> {
+    let Some(e) = expect else { return Vec::new() };
+    e.contains
+        .iter()
+        .map(|c| regex::escape(&expand(c)))
+        .chain(e.matches.iter().map(|m| expand(m)))
+        .filter_map(|r| regex::Regex::new(&r).ok())
+        .collect()
+}
+
+fn show_output(
+    o: &spawn::Outcome,
+    keep: &[regex::Regex],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let lines: Vec<&str> = o.output.lines().collect();
-    for l in lines.iter().take(SHOWN_LINES) {
-        writeln!(out, "    {l}")?;
+    let mut skipped = 0;
+    for (i, l) in lines.iter().enumerate() {
+        if i < SHOWN_LINES || lines.len() <= SHOWN_LINES + 2 || keep.iter().any(|r| r.is_match(l)) {
+            if skipped > 0 {
+                writeln!(out, "    {}", term::dim(&format!("… {skipped} more lines")))?;
+                skipped = 0;
+            }
+            writeln!(out, "    {l}")?;
+        } else {
+            skipped += 1;
+        }
     }
-    if lines.len() > SHOWN_LINES {
-        writeln!(
-            out,
-            "    {}",
-            term::dim(&format!("… {} more lines", lines.len() - SHOWN_LINES))
-        )?;
+    if skipped > 0 {
+        writeln!(out, "    {}", term::dim(&format!("… {skipped} more lines")))?;
     }
     if o.code != 0 {
         writeln!(

@@ -55,7 +55,9 @@ pub enum LessonError {
         problems: Vec<String>,
     },
     /// No lesson by that name.
-    #[error("no lesson `{name}`: run `fromscratch list` to see the lessons ({available})")]
+    #[error(
+        "no lesson `{name}`: the lessons are {available} (`list` shows them with their titles)"
+    )]
     NotFound {
         /// What was asked for.
         name: String,
@@ -104,7 +106,7 @@ pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> LessonError {
 /// # Errors
 /// [`LessonError`] with the position of the first problem.
 pub fn load(path: &Path) -> Result<Lesson, LessonError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LessonError::Read {
+    let text = crate::paths::read_small_file(path).map_err(|source| LessonError::Read {
         path: path.display().to_string(),
         source,
     })?;

@@ -86,9 +86,10 @@ pub fn run_in(ctx: &Context, argv: &[String]) -> Result<ProbeRun, RuntimeError> 
         ));
     }
     if let Some((prog, errno)) = &sp.exec_failure {
-        outcome.output.push_str(&format!(
-            "fromscratch: {}\n",
-            crate::lab::explain_exec_failure(prog, *errno, root.as_deref())
+        outcome.output.push_str(&crate::lab::exec_failure_report(
+            prog,
+            *errno,
+            root.as_deref(),
         ));
     }
     Ok(ProbeRun {

@@ -364,7 +364,7 @@ fn cmd_start(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<
             )?;
             write!(out, "{}", term::wrap(&r.lesson.def.summary, 2))?;
             for o in &r.lesson.def.objectives {
-                writeln!(out, "  • {o}")?;
+                write!(out, "{}", term::wrap(&format!("• {o}"), 2))?;
             }
             r.show_intro(0, out)?;
             writeln!(
@@ -408,6 +408,10 @@ fn cmd_back(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flo
     let Some(r) = repl.runner(out)? else {
         return Ok(Flow::Continue);
     };
+    if r.next == 0 {
+        writeln!(out, "already at step 1")?;
+        return Ok(Flow::Continue);
+    }
     let target = r.next.saturating_sub(1);
     // Steps change the world (containers, decoys), so going back means rebuilding it:
     // reset, then replay the steps before the target quietly.
@@ -550,6 +554,7 @@ fn cmd_shell(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
     match result {
         Ok(sp) => {
             let _ = spawn::wait_exit(sp.child);
+            spawn::reclaim_terminal();
             crate::lab::signals::clear();
         }
         Err(e) => writeln!(out, "{}", term::bad(&e.to_string()))?,
@@ -576,7 +581,7 @@ fn cmd_status(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<F
     }
     for c in r.lab.container_names() {
         if let Some(l) = r.lab.container(&c) {
-            writeln!(out, "  container {c}: PID 1 is host PID {}", l.pid1)?;
+            writeln!(out, "  container {c}: {}", l.describe())?;
         }
     }
     Ok(Flow::Continue)
@@ -595,8 +600,17 @@ fn cmd_reset(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
     Ok(Flow::Continue)
 }
 
-fn cmd_quit(repl: &mut Repl, _: &str, _: &mut dyn Write) -> anyhow::Result<Flow> {
-    repl.runner = None;
+fn cmd_quit(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    if let Some(r) = repl.runner.take() {
+        let n = r.lab.container_names().len();
+        drop(r);
+        if n > 0 {
+            writeln!(
+                out,
+                "stopped {n} container(s) and everything else the lesson started"
+            )?;
+        }
+    }
     Ok(Flow::Quit)
 }
 

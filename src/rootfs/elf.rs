@@ -487,8 +487,20 @@ fn diagnose_found(root: &Path, prog: &Path, real: &Path, depth: u32) -> Option<S
                 && let Lookup::Missing { .. } = lookup(root, interp)
             {
                 let interpd = interp.display();
+                // Name the libraries too: once the loader is there, they are next.
+                let libs: Vec<String> = resolve_in_root(root, &prog.to_string_lossy())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|(name, at)| at.is_none() && Path::new(name) != interp.as_path())
+                    .map(|(name, _)| name)
+                    .collect();
+                let and_libs = if libs.is_empty() {
+                    String::new()
+                } else {
+                    format!(", and then the libraries it needs: {}", libs.join(", "))
+                };
                 return Some(format!(
-                    "{progd} exists in {rootd} but its ELF interpreter {interpd} is missing there: copy {interpd} into {rootd} (the kernel reports a missing interpreter as \"No such file or directory\" for the program itself)"
+                    "{progd} exists in {rootd} but its ELF interpreter {interpd} is missing there: copy {interpd} into {rootd}{and_libs} (the kernel reports a missing interpreter as \"No such file or directory\" for the program itself)"
                 ));
             }
             let resolved = resolve_in_root(root, &prog.to_string_lossy()).ok()?;

@@ -159,7 +159,7 @@ struct RawBuilder {
 /// (`FILE:LINE:COLUMN: reason`) when it is not valid TOML, has an unknown key, a value of
 /// the wrong type, `format_version` other than 1, or a value that fails validation.
 pub fn load_recipe(path: &Path) -> Result<Recipe, RootfsError> {
-    let text = std::fs::read_to_string(path).map_err(|err| RootfsError::RecipeRead {
+    let text = crate::paths::read_small_file(path).map_err(|err| RootfsError::RecipeRead {
         path: path.to_path_buf(),
         err,
     })?;

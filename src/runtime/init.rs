@@ -47,6 +47,45 @@ extern "C" fn on_signal(sig: libc::c_int) {
     }
 }
 
+/// Rewrite this process's command line as `ps ax` shows it (/proc/PID/cmdline), the way
+/// setproctitle does: the kernel reads it from the argv strings at the bottom of the
+/// process's stack, between `arg_start` and `arg_end` (fields 48 and 49 of
+/// /proc/self/stat, proc(5)). Our init is a fork of the lab, so without this it would
+/// show the lab's own command line as PID 1.
+///
+/// Only for the init: std reads `std::env::args()` from that same memory, so nothing in
+/// this process may ask for its arguments afterwards.
+fn set_cmdline(title: &str) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    let Some((_, rest)) = stat.rsplit_once(") ") else {
+        return;
+    };
+    // `rest` starts at field 3.
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let (Some(start), Some(end)) = (
+        fields.get(45).and_then(|f| f.parse::<usize>().ok()),
+        fields.get(46).and_then(|f| f.parse::<usize>().ok()),
+    ) else {
+        return;
+    };
+    if end <= start || start == 0 {
+        return;
+    }
+    let len = end - start;
+    let n = title.len().min(len - 1);
+    // SAFETY: [arg_start, arg_end) is this process's own argv area, mapped writable on
+    // its stack by execve(2); we stay inside it and end the new title with NUL bytes.
+    // Nothing reads argv after this (see above), and the process is single-threaded.
+    #[allow(unsafe_code)]
+    unsafe {
+        let p = start as *mut u8;
+        std::ptr::write_bytes(p, 0, len);
+        std::ptr::copy_nonoverlapping(title.as_ptr(), p, n);
+    }
+}
+
 /// Put every signal back to its default disposition and unblock all: a container must not
 /// inherit the lab's "ignore SIGINT" or its blocked mask.
 pub fn reset_signals() {
@@ -68,8 +107,15 @@ pub fn reset_signals() {
 
 /// Run as PID 1: fork the command (if any) as our child, then reap and forward until it
 /// exits. Returns the exit code to leave with (the command's, or 128+signal).
-pub fn run_init(mut sys: LinuxSyscalls, trace: RawFd, argv: &[CString], envp: &[CString]) -> i32 {
+pub fn run_init(
+    mut sys: LinuxSyscalls,
+    trace: RawFd,
+    argv: &[CString],
+    envp: &[CString],
+    interactive: bool,
+) -> i32 {
     let _ = nix::sys::prctl::set_name(c"fs-init");
+    set_cmdline("fs-init");
     // Block the signals we handle, so they can only arrive inside sigsuspend: no race
     // between checking PENDING and going to sleep.
     let mut handled = SigSet::empty();
@@ -115,7 +161,7 @@ pub fn run_init(mut sys: LinuxSyscalls, trace: RawFd, argv: &[CString], envp: &[
                 sys.set_role("pid 2");
                 reset_signals();
                 let _ = sys.set_pdeathsig(Signal::SIGKILL);
-                return exec_command(&sys, trace, argv, envp);
+                return exec_command(&sys, trace, argv, envp, interactive);
             }
             Ok(ForkResult::Parent { child }) => {
                 drop(go_r);

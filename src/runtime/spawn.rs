@@ -496,6 +496,8 @@ fn child_main(
                 dup_onto(devnull.as_raw_fd(), fd);
             }
         }
+        // The terminal is handed over by the process that execs (see exec_command), so
+        // that its process group has a number inside its own PID namespace.
         Stdio::Inherit => {}
     }
     let sys = LinuxSyscalls::new(Some(trace), "child");
@@ -564,7 +566,7 @@ fn child_main(
                 return fail(f);
             }
             if spec.init {
-                return init::run_init(sys, trace, argv, envp);
+                return init::run_init(sys, trace, argv, envp, stdio == Stdio::Inherit);
             }
         }
         (Plan::Join { .. }, _) => {
@@ -580,7 +582,53 @@ fn child_main(
         }
         _ => {}
     }
-    exec_command(&sys, trace, argv, envp)
+    exec_command(&sys, trace, argv, envp, stdio == Stdio::Inherit)
+}
+
+/// In the child, for an interactive command: a process group of its own, made the
+/// terminal's foreground group, so Ctrl-C and job control reach the shell and not the
+/// lab. SIGTTOU is ignored around tcsetpgrp(3): a background group may not otherwise
+/// change the foreground.
+fn take_terminal() {
+    let stdin = std::io::stdin();
+    if !nix::unistd::isatty(&stdin).unwrap_or(false) {
+        return;
+    }
+    let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+    with_sigttou_ignored(|| {
+        let _ = nix::unistd::tcsetpgrp(&stdin, nix::unistd::getpgrp());
+    });
+}
+
+/// Make the lab's own process group the terminal's foreground again, after an
+/// interactive command. A shell that was PID 1 in a PID namespace cannot give the
+/// terminal back itself (the lab's group has no number in its namespace: "Cannot set tty
+/// process group (No such process)"), and a lab left in the background gets EIO on its
+/// next read.
+pub fn reclaim_terminal() {
+    let stdin = std::io::stdin();
+    if !nix::unistd::isatty(&stdin).unwrap_or(false) {
+        return;
+    }
+    with_sigttou_ignored(|| {
+        let _ = nix::unistd::tcsetpgrp(&stdin, nix::unistd::getpgrp());
+    });
+}
+
+fn with_sigttou_ignored(f: impl FnOnce()) {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: installing SIG_IGN, then putting back what was there, is always sound.
+    #[allow(unsafe_code)]
+    let old = unsafe { sigaction(Signal::SIGTTOU, &ignore) };
+    f();
+    if let Ok(old) = old {
+        // SAFETY: as above.
+        #[allow(unsafe_code)]
+        unsafe {
+            let _ = sigaction(Signal::SIGTTOU, &old);
+        }
+    }
 }
 
 fn dup_onto(from: RawFd, to: RawFd) {
@@ -625,7 +673,11 @@ pub(crate) fn exec_command(
     trace: RawFd,
     argv: &[CString],
     envp: &[CString],
+    interactive: bool,
 ) -> i32 {
+    if interactive {
+        take_terminal();
+    }
     let Some(first) = argv.first() else {
         return EXIT_EXEC_FAILED;
     };
