@@ -150,10 +150,7 @@ fn run_lesson(
 }
 
 fn run_failure(e: &RunError) -> Failure {
-    if matches!(
-        e,
-        RunError::Runtime(crate::runtime::RuntimeError::Interrupted)
-    ) {
+    if e.is_interrupted() {
         return Failure {
             message: "interrupted: everything the lab started was stopped and removed".into(),
             code: crate::lab::signals::exit_status(),
@@ -326,6 +323,9 @@ fn is_recipe(f: &Path) -> bool {
 pub fn cleanup(out: &mut dyn Write) -> Result<u8> {
     let run = crate::paths::run_dir();
     let report = crate::lab::state::cleanup_stale(&run).map_err(|e| Failure::from(&e))?;
+    let mut builds = Vec::new();
+    crate::rootfs::clean_interrupted_builds(&mut builds);
+    out.write_all(&builds)?;
     for k in &report.killed {
         writeln!(out, "killed {k}")?;
     }
@@ -335,7 +335,7 @@ pub fn cleanup(out: &mut dyn Write) -> Result<u8> {
     for l in &report.live_labs {
         writeln!(out, "left alone: the lab of process {l} is still running")?;
     }
-    if report.killed.is_empty() && report.removed.is_empty() {
+    if report.killed.is_empty() && report.removed.is_empty() && builds.is_empty() {
         writeln!(out, "nothing to clean up")?;
     }
     Ok(0)
@@ -347,6 +347,37 @@ pub const FORBIDDEN_ROOTS: [&str; 18] = [
     "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root",
     "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var",
 ];
+
+/// Trees a rootfs may never be inside: the host's own system, whatever the depth.
+const FORBIDDEN_TREES: [&str; 12] = [
+    "/usr", "/etc", "/boot", "/proc", "/sys", "/dev", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
+    "/libx32",
+];
+
+/// Well-known host directories that are never a rootfs themselves (their subdirectories
+/// may be: `/var/tmp/r`, `/home/me/rootfs`, `/var/cache/fromscratch/...`).
+const FORBIDDEN_EXACT: [&str; 9] = [
+    "/var/lib",
+    "/var/cache",
+    "/var/log",
+    "/var/tmp",
+    "/mnt",
+    "/media",
+    "/run/user",
+    "/usr/local",
+    "/var",
+];
+
+/// True for `/`, a top-level system directory, anything inside /usr, /etc, /proc, /sys,
+/// /dev, /boot or the /lib and /bin trees, and a few well-known host directories.
+#[must_use]
+pub fn is_host_system_dir(canon: &Path) -> bool {
+    FORBIDDEN_ROOTS
+        .iter()
+        .chain(FORBIDDEN_EXACT.iter())
+        .any(|f| canon == Path::new(f))
+        || FORBIDDEN_TREES.iter().any(|t| canon.starts_with(t))
+}
 
 /// Refuse a rootfs that is `/`, a host system directory, or not a directory.
 ///
@@ -360,7 +391,7 @@ pub fn confine_rootfs(dir: &Path) -> Result<PathBuf, Failure> {
         ),
         code: EXIT_BAD_INPUT,
     })?;
-    if FORBIDDEN_ROOTS.iter().any(|f| canon == Path::new(f)) {
+    if is_host_system_dir(&canon) {
         return Err(Failure {
             message: format!(
                 "refusing rootfs {}: it is the host's own {} (a rootfs must be a tree of its own; build one with `fromscratch rootfs build host`)",
@@ -430,16 +461,30 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
         init: a.init,
         hostname: a.hostname.clone(),
         command: a.command.clone(),
+        guard: false,
         env: Vec::new(),
     };
+    // Orphans of the command come back to us, to be stopped with it (a container without
+    // a PID namespace has no init to take them down).
+    let _ = nix::sys::prctl::set_child_subreaper(true);
     let sp = spawn::spawn(&spec, Stdio::Inherit).map_err(|e| Failure::from(&e))?;
     if a.trace {
         for l in &sp.trace {
             eprintln!("{}", term::dim(l));
         }
     }
-    let waited = spawn::wait_exit(sp.child);
+    let waited = spawn::wait_exit_interruptible(sp.child);
     spawn::reclaim_terminal();
+    if matches!(waited, Err(crate::runtime::RuntimeError::Interrupted)) {
+        spawn::kill_and_reap(sp.child);
+        spawn::kill_orphans();
+        return Err(Failure {
+            message: "interrupted: the container was stopped".into(),
+            code: crate::lab::signals::exit_status(),
+        }
+        .into());
+    }
+    spawn::kill_orphans();
     let (code, _) = waited.map_err(|e| Failure::from(&e))?;
     if let Some((call, errno)) = &sp.setup_failure {
         return Err(Failure {

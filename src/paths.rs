@@ -85,6 +85,31 @@ pub fn run_dir() -> PathBuf {
     PathBuf::from(format!("/tmp/fromscratch-{}", nix::unistd::getuid()))
 }
 
+/// Create `dir` (mode 0700) if needed and make sure it is ours alone: owned by the
+/// effective user and writable by nobody else. A run directory someone else can write to
+/// could hold a forged state file, and `cleanup` acts on state files.
+///
+/// # Errors
+/// It cannot be created, or it belongs to someone else or is group/world-writable.
+pub fn ensure_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    let me = nix::unistd::geteuid().as_raw();
+    if !meta.is_dir() || meta.uid() != me || meta.permissions().mode() & 0o022 != 0 {
+        return Err(std::io::Error::other(format!(
+            "{} must be a directory owned by uid {me} and writable by no one else; remove it or set FROMSCRATCH_RUN to another directory",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The largest lesson or recipe file read (1 MiB): a bigger one is a mistake, not a lesson.
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
 

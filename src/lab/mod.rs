@@ -81,8 +81,8 @@ impl Lab {
     /// The run directory cannot be created.
     pub fn new() -> Result<Self, RuntimeError> {
         let run = crate::paths::run_dir();
-        std::fs::create_dir_all(&run)
-            .map_err(|e| RuntimeError::io(&format!("create {}", run.display()), e))?;
+        crate::paths::ensure_private_dir(&run)
+            .map_err(|e| RuntimeError::io(&format!("run directory {}", run.display()), e))?;
         let me = std::process::id();
         let scratch = run.join(format!("lab-{me}"));
         std::fs::create_dir_all(&scratch)
@@ -265,6 +265,13 @@ impl Lab {
     /// Tear down everything: containers, decoys, scratch directory, state file.
     pub fn teardown(&mut self) {
         self.stop_all();
+        // Whatever the lab's processes started and left: orphans re-parented to us, and
+        // anything else carrying the lab's mark.
+        spawn::kill_orphans();
+        for pid in state::marked_processes(&self.scratch) {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        }
+        spawn::kill_orphans();
         if self.scratch.exists() {
             let _ = state::remove_tree(&self.scratch, &crate::paths::run_dir());
         }

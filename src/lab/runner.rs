@@ -45,6 +45,19 @@ pub enum RunError {
     Output(#[from] std::io::Error),
 }
 
+impl RunError {
+    /// True when the step stopped because Ctrl-C, SIGTERM or SIGHUP arrived, however the
+    /// error was wrapped on its way up.
+    #[must_use]
+    pub fn is_interrupted(&self) -> bool {
+        matches!(
+            self,
+            Self::Runtime(RuntimeError::Interrupted)
+                | Self::Lab(LabError::Runtime(RuntimeError::Interrupted))
+        )
+    }
+}
+
 impl Classify for RunError {
     fn exit_code(&self) -> u8 {
         match self {
@@ -244,6 +257,7 @@ impl Runner {
             init: c.init,
             hostname: c.hostname.clone(),
             command: self.expand_all(&c.command),
+            guard: true,
             env: Vec::new(),
         })
     }
@@ -548,16 +562,34 @@ impl Runner {
                 })?;
                 for f in copy {
                     let src = Path::new(f);
-                    if !src.is_absolute() {
+                    if let Some(problem) = lesson::copy_path_problem(f) {
                         return Err(RunError::BadInput(format!(
-                            "make_tree copies host files by absolute path; `{f}` is relative"
+                            "make_tree copy `{f}`: {problem}"
                         )));
                     }
                     let dst = base.join(f.trim_start_matches('/'));
+                    // Belt and braces: the destination's parent, once created, must still be
+                    // inside the tree (no symlink planted on the way), and the file new.
+                    if dst.symlink_metadata().is_ok() {
+                        return Err(RunError::BadInput(format!(
+                            "make_tree: {} exists already",
+                            dst.display()
+                        )));
+                    }
                     if let Some(parent) = dst.parent() {
                         std::fs::create_dir_all(parent).map_err(|e| {
                             RunError::BadInput(format!("cannot create {}: {e}", parent.display()))
                         })?;
+                    }
+                    let parent_ok = dst
+                        .parent()
+                        .and_then(|p| p.canonicalize().ok())
+                        .is_some_and(|p| base.canonicalize().is_ok_and(|b| p.starts_with(b)));
+                    if !parent_ok {
+                        return Err(RunError::BadInput(format!(
+                            "make_tree: {} would leave the lab's tree",
+                            dst.display()
+                        )));
                     }
                     std::fs::copy(src, &dst).map_err(|e| {
                         RunError::BadInput(format!("cannot copy {f}: {e}; is it installed?"))
@@ -577,7 +609,7 @@ impl Runner {
                 }
                 let spec = self.spec(&def)?;
                 writeln!(out, "  {}", term::command(&self.equivalent_of(&def)))?;
-                let (outcome, sp) = spawn::run(&spec, ACTION_TIMEOUT)?;
+                let (outcome, sp) = spawn::run(&spec, observe::timeout_or_env(ACTION_TIMEOUT))?;
                 let mut outcome = outcome;
                 if let Some((call, errno)) = &sp.setup_failure {
                     outcome.output.push_str(&format!(
@@ -647,7 +679,8 @@ impl Runner {
                     ))
                 )?;
                 let mut sp = spawn::join(pid1, &argv, Stdio::Capture)?;
-                let mut outcome = spawn::wait_captured(&mut sp, ACTION_TIMEOUT)?;
+                let mut outcome =
+                    spawn::wait_captured(&mut sp, observe::timeout_or_env(ACTION_TIMEOUT))?;
                 if let Some((call, errno)) = &sp.setup_failure {
                     outcome.output.push_str(&format!(
                         "fromscratch: {}\n",

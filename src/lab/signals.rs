@@ -10,10 +10,29 @@ use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static LAST: AtomicI32 = AtomicI32::new(0);
+static AT_PROMPT: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(sig: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
-    LAST.store(sig, Ordering::SeqCst);
+    // A SIGINT raised below must not hide the SIGTERM that caused it.
+    if sig != libc::SIGINT || LAST.load(Ordering::SeqCst) == 0 {
+        LAST.store(sig, Ordering::SeqCst);
+    }
+    // The line editor retries its read on EINTR and would sit at the prompt; it does
+    // return on SIGINT (its own handler, installed while it reads). So SIGTERM and
+    // SIGHUP at the prompt are passed on as a SIGINT, which it answers at once.
+    if sig != libc::SIGINT && AT_PROMPT.load(Ordering::SeqCst) {
+        // SAFETY: raise(3) is async-signal-safe.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::raise(libc::SIGINT);
+        }
+    }
+}
+
+/// Mark whether the line editor is waiting for input (see `on_signal`).
+pub fn at_prompt(yes: bool) {
+    AT_PROMPT.store(yes, Ordering::SeqCst);
 }
 
 /// Install the SIGINT and SIGTERM (and SIGHUP) handlers.

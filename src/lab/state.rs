@@ -38,10 +38,12 @@ impl ProcessRecord {
         }
     }
 
-    /// True when the PID still names the same process.
+    /// True when the PID still names the same, living process (a zombie is dead: it
+    /// only waits for its parent to collect it).
     #[must_use]
     pub fn is_alive_and_ours(&self) -> bool {
-        self.start_time != 0 && start_time(Pid::from_raw(self.pid)) == Some(self.start_time)
+        let pid = Pid::from_raw(self.pid);
+        self.start_time != 0 && start_time(pid) == Some(self.start_time) && !is_zombie(pid)
     }
 }
 
@@ -128,6 +130,44 @@ impl StateFile {
     }
 }
 
+/// True when `pid` has exited and waits to be reaped (state `Z` in /proc/PID/stat).
+#[must_use]
+pub fn is_zombie(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
+}
+
+/// Every process whose environment carries the lab mark `FROMSCRATCH_LAB=scratch`
+/// (see `runtime::spec::LAB_MARK_VAR`): what a lab started, and whatever those processes
+/// started in turn, found even after the lab itself is gone.
+#[must_use]
+pub fn marked_processes(scratch: &Path) -> Vec<Pid> {
+    let needle = format!(
+        "{}={}\0",
+        crate::runtime::spec::LAB_MARK_VAR,
+        scratch.display()
+    );
+    let me = nix::unistd::getpid();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me.as_raw() {
+            continue;
+        }
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        let mut env = env;
+        env.push(0);
+        if env.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            out.push(Pid::from_raw(pid));
+        }
+    }
+    out
+}
+
 /// /proc/PID/stat field 22, the start time in clock ticks; `None` when the PID is gone.
 #[must_use]
 pub fn start_time(pid: Pid) -> Option<u64> {
@@ -156,6 +196,11 @@ pub struct CleanupReport {
 /// The run directory cannot be read.
 pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
     let mut report = CleanupReport::default();
+    if !run.exists() {
+        return Ok(report);
+    }
+    crate::paths::ensure_private_dir(run)
+        .map_err(|e| RuntimeError::io("refusing to clean up", e))?;
     let Ok(entries) = std::fs::read_dir(run) else {
         return Ok(report);
     };
@@ -165,12 +210,23 @@ pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
         if !(name.starts_with("lab-") && name.ends_with(".json")) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        // Only our own state files: one someone else wrote must not steer what we kill or
+        // delete.
+        let mine = std::fs::symlink_metadata(&path).is_ok_and(|m| {
+            m.is_file()
+                && std::os::unix::fs::MetadataExt::uid(&m) == nix::unistd::geteuid().as_raw()
+        });
+        if !mine {
+            continue;
+        }
+        let Ok(text) = crate::paths::read_small_file(&path) else {
             continue;
         };
-        let Ok(state) = serde_json::from_str::<LabState>(&text) else {
+        let Ok(mut state) = serde_json::from_str::<LabState>(&text) else {
             continue;
         };
+        // The scratch directory is named after the state file, whatever the file says.
+        state.scratch = run.join(name.trim_end_matches(".json"));
         if let Some(owner) = &state.owner
             && owner.is_alive_and_ours()
         {
@@ -185,6 +241,15 @@ pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
             if p.is_alive_and_ours() {
                 let _ = nix::sys::signal::kill(Pid::from_raw(p.pid), Signal::SIGKILL);
                 report.killed.push(format!("{} (pid {})", p.name, p.pid));
+            }
+        }
+        // What those processes started (a probe's background child) carries the lab's
+        // mark in its environment.
+        for pid in marked_processes(&state.scratch) {
+            if nix::sys::signal::kill(pid, Signal::SIGKILL).is_ok() {
+                report
+                    .killed
+                    .push(format!("a process the lab's processes started (pid {pid})"));
             }
         }
         if state.scratch.starts_with(run)
@@ -207,7 +272,20 @@ pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
 /// # Errors
 /// `dir` is outside `base`, holds a mount, or cannot be removed.
 pub fn remove_tree(dir: &Path, base: &Path) -> std::io::Result<()> {
-    if !dir.starts_with(base) || dir == base {
+    let plain = dir.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::RootDir
+        )
+    });
+    let inside = match (
+        dir.parent().and_then(|p| p.canonicalize().ok()),
+        base.canonicalize(),
+    ) {
+        (Some(parent), Ok(base)) => parent.starts_with(&base),
+        _ => false,
+    };
+    if !plain || !inside || !dir.starts_with(base) || dir == base {
         return Err(std::io::Error::other(format!(
             "refusing to remove {}: not inside {}",
             dir.display(),

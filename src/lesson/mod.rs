@@ -200,6 +200,23 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
 
     let mut ids = BTreeSet::new();
     let mut decoys: BTreeSet<String> = BTreeSet::new();
+    let mut decoy_names: BTreeSet<String> = BTreeSet::new();
+    {
+        let (path, text) = (path.clone(), text.to_string());
+        REGEX_AT.with(|f| {
+            *f.borrow_mut() = Some(Box::new(move |r: &str| {
+                // As written in the file: TOML basic strings double each backslash.
+                let escaped = r.replace('\\', "\\\\");
+                [escaped.as_str(), r]
+                    .iter()
+                    .find_map(|n| text.find(n))
+                    .map(|at| {
+                        let (l, c) = line_col(&text, at);
+                        format!("{}:{l}:{c}", path.display())
+                    })
+            }));
+        });
+    }
     let mut started: BTreeSet<String> = BTreeSet::new();
     let mut lab_dirs: BTreeSet<String> = BTreeSet::new();
     let mut cursor = 0;
@@ -276,6 +293,7 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                 check_no_settle(expect.as_ref(), &at, &mut out);
             }
             ActionDef::Decoy { name, .. } => {
+                decoy_names.insert(name.clone());
                 if started.contains(name) || !decoys.insert(name.clone()) {
                     out.push(format!(
                         "{at}: the name `{name}` is already taken by a running decoy or container"
@@ -283,13 +301,18 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                 }
             }
             ActionDef::Stop { name } => {
-                if !started.remove(name) && !decoys.contains(name) {
+                if !started.remove(name) && !decoys.remove(name) {
                     out.push(format!(
-                        "{at}: `stop` names `{name}`, which no earlier step started"
+                        "{at}: `stop` names `{name}`, which is not running at this point (never started, or stopped already)"
                     ));
                 }
             }
-            ActionDef::MakeTree { dir, .. } => {
+            ActionDef::MakeTree { dir, copy } => {
+                for f in copy {
+                    if let Some(problem) = copy_path_problem(f) {
+                        out.push(format!("{at}: make_tree copy `{f}`: {problem}"));
+                    }
+                }
                 if Path::new(dir).is_absolute() || dir.contains("..") || dir.is_empty() {
                     out.push(format!(
                         "{at}: make_tree dir `{dir}` must be a plain relative name inside the lab"
@@ -326,7 +349,7 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
         }
         // Templates must name things that exist by then.
         let known = Known {
-            decoys: &decoys,
+            decoys: &decoy_names,
             containers: &def.containers.keys().cloned().collect(),
         };
         let mut strings = step_strings(step);
@@ -350,7 +373,32 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
             }
         }
     }
+    REGEX_AT.with(|f| *f.borrow_mut() = None);
     out
+}
+
+/// Why a `make_tree` copy path is refused, if it is: it must be a plain absolute host path
+/// (no `..`, no `.`), so the copy lands at the same path inside the lab's tree and can
+/// never name a file outside it (or the source file itself).
+#[must_use]
+pub fn copy_path_problem(f: &str) -> Option<&'static str> {
+    let p = Path::new(f);
+    if !p.is_absolute() {
+        return Some("host files are named by absolute path");
+    }
+    if p.components().any(|c| {
+        matches!(
+            c,
+            std::path::Component::ParentDir | std::path::Component::CurDir
+        )
+    }) || f.contains("/./")
+    {
+        return Some("`..` and `.` are not allowed: the copy must land inside the lab's tree");
+    }
+    if p.components().count() < 2 {
+        return Some("name a file, not /");
+    }
+    None
 }
 
 fn check_no_settle(e: Option<&ExpectDef>, at: &str, out: &mut Vec<String>) {
@@ -384,6 +432,9 @@ fn check_expect(e: Option<&ExpectDef>, at: &str, out: &mut Vec<String>) {
     for r in e.matches.iter().chain(e.not_matches.iter()) {
         let plain = TEMPLATE.replace_all(r, "0");
         if let Err(err) = Regex::new(&plain) {
+            let at = REGEX_AT
+                .with(|f| f.borrow().as_ref().and_then(|f| f(r)))
+                .unwrap_or_else(|| at.to_string());
             out.push(format!(
                 "{at}: regex `{r}` does not compile: {}",
                 err.to_string().lines().last().unwrap_or("")
@@ -393,6 +444,15 @@ fn check_expect(e: Option<&ExpectDef>, at: &str, out: &mut Vec<String>) {
     if e.exit.is_some() && e.fails {
         out.push(format!("{at}: expect has both exit and fails; keep one"));
     }
+}
+
+/// Finds where a text sits in the file being validated, as `file:line:column`.
+type Locator = Box<dyn Fn(&str) -> Option<String>>;
+
+thread_local! {
+    /// While `validate` runs: where a regex's text sits in the file, so a bad regex is
+    /// reported at its own line rather than at its step's.
+    static REGEX_AT: std::cell::RefCell<Option<Locator>> = const { std::cell::RefCell::new(None) };
 }
 
 struct Known<'a> {

@@ -14,6 +14,16 @@ use crate::runtime::{ContainerSpec, RuntimeError};
 /// How long a probe may run before it is killed.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// `limit`, or `$FROMSCRATCH_TIMEOUT` seconds when set (for slow machines, and for the
+/// tests that prove a hung command is stopped).
+#[must_use]
+pub fn timeout_or_env(limit: Duration) -> Duration {
+    std::env::var("FROMSCRATCH_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(limit, Duration::from_secs)
+}
+
 /// Where a probe runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Context {
@@ -68,13 +78,14 @@ pub fn run_in(ctx: &Context, argv: &[String]) -> Result<ProbeRun, RuntimeError> 
             &ContainerSpec {
                 root: Some(root.clone()),
                 command: argv.to_vec(),
+                guard: true,
                 ..Default::default()
             },
             Stdio::Capture,
         )?,
         Context::Container { pid1, .. } => spawn::join(*pid1, argv, Stdio::Capture)?,
     };
-    let mut outcome = spawn::wait_captured(&mut sp, PROBE_TIMEOUT)?;
+    let mut outcome = spawn::wait_captured(&mut sp, timeout_or_env(PROBE_TIMEOUT))?;
     let root = match ctx {
         Context::Chroot(r) => Some(r.clone()),
         _ => None,

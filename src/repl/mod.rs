@@ -17,8 +17,8 @@ use rustyline::{Context as RlContext, Editor, Helper};
 use crate::lab::runner::{RunError, Runner};
 use crate::lesson;
 use crate::observe::Context;
+use crate::runtime::ContainerSpec;
 use crate::runtime::spawn::{self, Stdio};
-use crate::runtime::{ContainerSpec, RuntimeError};
 use crate::term;
 
 /// What a handler tells the loop.
@@ -184,7 +184,22 @@ impl Repl {
         }
         let mut ctrl_c = false;
         loop {
-            match ed.readline(&self.prompt()) {
+            crate::lab::signals::at_prompt(true);
+            let read = ed.readline(&self.prompt());
+            crate::lab::signals::at_prompt(false);
+            if let Some(sig) = crate::lab::signals::last_signal()
+                && sig != nix::sys::signal::Signal::SIGINT
+            {
+                // SIGTERM or SIGHUP while waiting: tear down, then leave as the signal says.
+                self.runner = None;
+                writeln!(
+                    out,
+                    "\n{}",
+                    term::bad("terminated: everything the lab started was stopped and removed")
+                )?;
+                return Ok(crate::lab::signals::exit_status());
+            }
+            match read {
                 Ok(line) => {
                     ctrl_c = false;
                     if !line.trim().is_empty() {
@@ -287,7 +302,7 @@ impl Repl {
     /// Report a step error; after Ctrl-C, rebuild the lab so nothing half-made remains.
     /// SIGTERM or SIGHUP mid-step ends the REPL (after the teardown) with 128+signal.
     fn step_failed(&mut self, e: &RunError, out: &mut dyn Write) -> anyhow::Result<Flow> {
-        if matches!(e, RunError::Runtime(RuntimeError::Interrupted))
+        if e.is_interrupted()
             && crate::lab::signals::last_signal()
                 .is_some_and(|s| s != nix::sys::signal::Signal::SIGINT)
         {
@@ -299,7 +314,7 @@ impl Repl {
             )?;
             return Ok(Flow::Exit(crate::lab::signals::exit_status()));
         }
-        if matches!(e, RunError::Runtime(RuntimeError::Interrupted)) {
+        if e.is_interrupted() {
             writeln!(
                 out,
                 "\n{}",
@@ -537,6 +552,7 @@ fn cmd_shell(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
                 root: Some(root.clone()),
                 command: argv,
                 env: vec![("PS1".into(), ps1)],
+                guard: true,
                 ..Default::default()
             },
             Stdio::Inherit,

@@ -27,6 +27,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::error::{Classify, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_HOST_CANNOT};
 
 pub use cache::{CacheEntry, list, remove};
+
+/// Remove temporary trees left by builds that were interrupted (their builder process is
+/// gone), writing one line per tree to `out`. `fromscratch cleanup` calls it; every build
+/// and `list` do too.
+pub fn clean_interrupted_builds(out: &mut dyn std::io::Write) {
+    cache::clean_stale(&cache::rootfs_cache(), out);
+}
 pub use recipe::{
     BUILDER_VERSION, Builder, DEFAULT_SEARCH_PATH, DebianParams, DebianTool, FORMAT_VERSION,
     HostParams, Recipe, find_recipe, load_recipe, parse_recipe, recipe_hash,

@@ -125,6 +125,22 @@ pub fn enter_namespaces(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult
         )
         .map_err(|e| ("mount", e))?;
     }
+    let guard = spec.guard_namespaces();
+    if !guard.is_empty() {
+        sys.note("/* the lab's guard, not the lesson's: private mount and UTS namespaces, so nothing run here can mount on or rename the host */");
+        sys.unshare(guard.clone_flags())
+            .map_err(|e| ("unshare", e))?;
+        if guard.mount {
+            sys.mount(
+                None,
+                Path::new("/"),
+                None,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None,
+            )
+            .map_err(|e| ("mount", e))?;
+        }
+    }
     Ok(())
 }
 
@@ -235,7 +251,8 @@ enum Plan<'a> {
 /// Not single-threaded, a pipe or fork failure. A syscall that fails in the child is
 /// not an error here: it is reported in [`Spawned::setup_failure`] with the trace.
 pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Spawned, RuntimeError> {
-    if spec.command.is_empty() && !spec.init {
+    if (spec.command.is_empty() && !spec.init) || spec.command.first().is_some_and(String::is_empty)
+    {
         return Err(RuntimeError::EmptyCommand);
     }
     launch(&Plan::New(spec), stdio)
@@ -248,7 +265,7 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Spawned, RuntimeError
 /// # Errors
 /// As [`spawn`]; [`RuntimeError::NoSuchContainer`] when `target` is gone.
 pub fn join(target: Pid, command: &[String], stdio: Stdio) -> Result<Spawned, RuntimeError> {
-    if command.is_empty() {
+    if command.first().is_none_or(String::is_empty) {
         return Err(RuntimeError::EmptyCommand);
     }
     if !Path::new(&format!("/proc/{target}")).exists() {
@@ -349,7 +366,13 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
                 drop(w);
                 r
             });
-            let lines = read_all(trace_r, Duration::from_secs(30))?;
+            let lines = match read_all(trace_r, Duration::from_secs(30), "container setup") {
+                Ok(l) => l,
+                Err(e) => {
+                    kill_and_reap(child);
+                    return Err(e);
+                }
+            };
             let mut spawned = parse_trace(child, &lines);
             spawned.output = output;
             Ok(spawned)
@@ -358,15 +381,20 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
 }
 
 /// Read a pipe to EOF, giving up after `limit`.
-fn read_all(fd: OwnedFd, limit: Duration) -> Result<String, RuntimeError> {
+/// The most output kept from one command (1 MiB); the rest is read and dropped, so a
+/// runaway command cannot eat the lab's memory.
+pub const MAX_OUTPUT: usize = 1 << 20;
+
+fn read_all(fd: OwnedFd, limit: Duration, what: &str) -> Result<String, RuntimeError> {
     let mut buf = Vec::new();
+    let mut dropped = 0usize;
     let deadline = Instant::now() + limit;
     let mut chunk = [0u8; 4096];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(RuntimeError::Timeout {
-                what: "container setup".into(),
+                what: what.to_string(),
                 secs: limit.as_secs(),
             });
         }
@@ -387,12 +415,19 @@ fn read_all(fd: OwnedFd, limit: Duration) -> Result<String, RuntimeError> {
         }
         match nix::unistd::read(&fd, &mut chunk) {
             Ok(0) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) if buf.len() + n <= MAX_OUTPUT => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => dropped += n,
             Err(Errno::EINTR) => {}
             Err(e) => return Err(RuntimeError::sys("read", e)),
         }
     }
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    let mut s = String::from_utf8_lossy(&buf).into_owned();
+    if dropped > 0 {
+        s.push_str(&format!(
+            "\n[fromscratch: {dropped} more bytes of output were dropped]\n"
+        ));
+    }
+    Ok(s)
 }
 
 /// Turn the child's messages into a [`Spawned`]. Message lines:
@@ -712,7 +747,7 @@ pub(crate) fn exec_command(
 /// (after killing it), or a failed poll/read/wait.
 pub fn wait_captured(sp: &mut Spawned, timeout: Duration) -> Result<Outcome, RuntimeError> {
     let output = match sp.output.take() {
-        Some(fd) => match read_all(fd, timeout) {
+        Some(fd) => match read_all(fd, timeout, "the command") {
             Ok(s) => s,
             Err(e) => {
                 kill_and_reap(sp.child);
@@ -721,7 +756,29 @@ pub fn wait_captured(sp: &mut Spawned, timeout: Duration) -> Result<Outcome, Run
         },
         None => String::new(),
     };
-    let (code, signal) = wait_exit(sp.child)?;
+    // The output can end before the process does (it closed stdout, or a background
+    // child kept it): wait, but no longer than the same limit, and not past Ctrl-C.
+    let deadline = Instant::now() + timeout;
+    let (code, signal) = loop {
+        match waitpid(sp.child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => break (code, None),
+            Ok(WaitStatus::Signaled(_, sig, _)) => break (128 + sig as i32, Some(sig)),
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(RuntimeError::sys("waitpid", e)),
+        }
+        if crate::lab::interrupted() {
+            kill_and_reap(sp.child);
+            return Err(RuntimeError::Interrupted);
+        }
+        if Instant::now() >= deadline {
+            kill_and_reap(sp.child);
+            return Err(RuntimeError::Timeout {
+                what: "the command".into(),
+                secs: timeout.as_secs(),
+            });
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    };
     Ok(Outcome {
         code,
         signal,
@@ -742,6 +799,52 @@ pub fn wait_exit(pid: Pid) -> Result<(i32, Option<Signal>), RuntimeError> {
             Err(e) => return Err(RuntimeError::sys("waitpid", e)),
         }
     }
+}
+
+/// Like [`wait_exit`], but gives up when Ctrl-C, SIGTERM or SIGHUP has arrived.
+///
+/// # Errors
+/// [`RuntimeError::Interrupted`] (the child is still running: the caller stops it), or a
+/// waitpid failure.
+pub fn wait_exit_interruptible(pid: Pid) -> Result<(i32, Option<Signal>), RuntimeError> {
+    loop {
+        if crate::lab::interrupted() {
+            return Err(RuntimeError::Interrupted);
+        }
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok((code, None)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok((128 + sig as i32, Some(sig))),
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(RuntimeError::sys("waitpid", e)),
+        }
+    }
+}
+
+/// SIGKILL every child this process still has and reap them: with
+/// PR_SET_CHILD_SUBREAPER set, these are the orphans of the processes we started (a
+/// command's `sleep &` that outlived it), which would otherwise live on under the host's
+/// init. Returns how many were killed.
+pub fn kill_orphans() -> usize {
+    let me = nix::unistd::getpid();
+    let mut killed = 0;
+    for _ in 0..64 {
+        let children: Vec<i32> = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        if children.is_empty() {
+            break;
+        }
+        for c in children {
+            let pid = Pid::from_raw(c);
+            if nix::sys::signal::kill(pid, Signal::SIGKILL).is_ok() {
+                killed += 1;
+            }
+            let _ = waitpid(pid, None);
+        }
+    }
+    killed
 }
 
 /// SIGKILL our child `pid` (and its process group, which it leads) and reap it.

@@ -60,9 +60,28 @@ pub struct ContainerSpec {
     pub command: Vec<String>,
     /// Extra environment on top of the container's clean default environment.
     pub env: Vec<(String, String)>,
+    /// The lab's guard: when the process is chrooted without a mount (or UTS) namespace
+    /// of its own, give it private ones anyway, so a `mount` or `hostname` it runs can
+    /// never reach the host. Traced as the lab's, not the lesson's. Off for `spawn`, which
+    /// does exactly what its flags say, as unshare(1) does.
+    pub guard: bool,
 }
 
 impl ContainerSpec {
+    /// Namespaces the guard adds on top of [`ContainerSpec::effective_namespaces`].
+    #[must_use]
+    pub fn guard_namespaces(&self) -> Namespaces {
+        let ns = self.effective_namespaces();
+        if !self.guard || self.root.is_none() {
+            return Namespaces::default();
+        }
+        Namespaces {
+            mount: !ns.mount,
+            uts: !ns.uts,
+            ..Namespaces::default()
+        }
+    }
+
     /// The namespaces actually unshared: `mount_proc` adds a mount namespace.
     #[must_use]
     pub fn effective_namespaces(&self) -> Namespaces {
