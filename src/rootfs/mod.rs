@@ -10,10 +10,13 @@
 
 #![warn(missing_docs)]
 
+mod busybox;
 mod cache;
 mod debian;
+mod dnf;
 pub mod elf;
 mod host;
+mod image;
 mod recipe;
 
 use std::ffi::CString;
@@ -35,8 +38,9 @@ pub fn clean_interrupted_builds(out: &mut dyn std::io::Write) {
     cache::clean_stale(&cache::rootfs_cache(), out);
 }
 pub use recipe::{
-    BUILDER_VERSION, Builder, DEFAULT_SEARCH_PATH, DebianParams, DebianTool, FORMAT_VERSION,
-    HostParams, Recipe, find_recipe, load_recipe, parse_recipe, recipe_hash,
+    BUILDER_VERSION, Builder, BusyboxParams, DEFAULT_SEARCH_PATH, DebianMode, DebianParams,
+    DebianTool, DnfParams, FORMAT_VERSION, HostParams, ImageParams, Recipe, find_recipe,
+    load_recipe, parse_recipe, recipe_hash,
 };
 
 /// Everything that can go wrong while loading a recipe, building, listing or removing a rootfs.
@@ -46,6 +50,12 @@ pub use recipe::{
 /// 1 (the built tree failed its check).
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
+    /// A builder this build does not have yet (exit 3).
+    #[error("{what} is not available in this build of fromscratch yet")]
+    Unsupported {
+        /// Which builder.
+        what: String,
+    },
     /// The recipe file could not be read (exit 2).
     #[error("cannot read recipe {}: {err}: check the path and its permissions", path.display())]
     RecipeRead {
@@ -257,6 +267,7 @@ impl Classify for RootfsError {
             | Self::OutsideCache { .. }
             | Self::NotCached { .. } => EXIT_BAD_INPUT,
             Self::NotRoot { .. }
+            | Self::Unsupported { .. }
             | Self::ToolMissing { .. }
             | Self::NoexecMount { .. }
             | Self::KeyringMissing { .. }
@@ -418,8 +429,12 @@ pub fn build(
     }
 
     // Builder preflight: everything that can be checked before a byte is written.
-    if let Builder::Debian(params) = &recipe.builder {
-        debian::preflight_host(params)?;
+    match &recipe.builder {
+        Builder::Debian(params) => debian::preflight_host(params)?,
+        Builder::Dnf(params) => dnf::preflight(params)?,
+        Builder::Busybox(params) => busybox::preflight(params)?,
+        Builder::OciArchive(params) | Builder::DockerArchive(params) => image::preflight(params)?,
+        Builder::Host(_) => {}
     }
     std::fs::create_dir_all(&cache_root)
         .map_err(|e| RootfsError::io("create the cache directory", &cache_root, e))?;
@@ -493,6 +508,12 @@ fn build_into(
     match &recipe.builder {
         Builder::Host(params) => host::build(params, tmp, out)?,
         Builder::Debian(params) => debian::build(params, tmp, opts, out)?,
+        Builder::Dnf(params) => dnf::build(params, tmp, opts, out)?,
+        Builder::Busybox(params) => busybox::build(params, tmp, out)?,
+        Builder::OciArchive(params) => image::build(params, image::Format::Oci, tmp, opts, out)?,
+        Builder::DockerArchive(params) => {
+            image::build(params, image::Format::Docker, tmp, opts, out)?
+        }
     }
     if recipe.smoke.is_empty() {
         return Ok(());

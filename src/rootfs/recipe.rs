@@ -42,23 +42,80 @@ pub struct Recipe {
     pub source: PathBuf,
 }
 
-/// Which builder makes the tree. In TOML: `[builder] kind = "host" | "debian"`.
+/// Which builder makes the tree. In TOML: `[builder] kind = "host" | "debian" |
+/// "debootstrap" | "mmdebstrap" | "dnf" | "busybox" | "oci-archive" | "docker-archive"`
+/// (`debootstrap` and `mmdebstrap` are `debian` with its `tool` fixed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Builder {
     /// Copy the host's own programs, their ELF interpreter and shared libraries.
     Host(HostParams),
     /// Install a Debian system with mmdebstrap or debootstrap (root and network).
     Debian(DebianParams),
+    /// Install a Fedora/RHEL-family system with `dnf --installroot`.
+    Dnf(DnfParams),
+    /// The static busybox binary and its applet links.
+    Busybox(BusyboxParams),
+    /// Unpack an OCI image layout tarball, layer by layer, honouring whiteouts.
+    OciArchive(ImageParams),
+    /// Unpack a `docker save` tarball, layer by layer, honouring whiteouts.
+    DockerArchive(ImageParams),
+}
+
+/// Parameters of the `dnf` builder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnfParams {
+    /// `--releasever`, e.g. `40`; required (dnf cannot guess it for another distribution).
+    pub releasever: String,
+    /// Packages to install.
+    pub packages: Vec<String>,
+    /// Package groups to install (`@core` style names without the `@`).
+    pub groups: Vec<String>,
+    /// Repositories by base URL (`https://…`, `file:///…`); each becomes `--repofrompath`.
+    pub repos: Vec<String>,
+    /// `.repo` files (absolute, or relative to the recipe's folder), used with the host's
+    /// repositories disabled.
+    pub repo_files: Vec<PathBuf>,
+    /// `install_weak_deps`; default false (a smaller tree).
+    pub install_weak_deps: bool,
+    /// Check package signatures; default true. A recipe must say `gpgcheck = false`
+    /// itself to build from an unsigned repository: never silently unverified.
+    pub gpgcheck: bool,
+}
+
+/// Parameters of the `busybox` builder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BusyboxParams {
+    /// The static busybox binary on the host; default `/bin/busybox` (Debian package
+    /// `busybox-static`).
+    pub busybox: PathBuf,
+}
+
+/// Parameters of the `oci-archive` and `docker-archive` builders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageParams {
+    /// The image tarball: absolute, or relative to the recipe's folder.
+    pub archive: PathBuf,
+    /// Which image in the archive (a tag such as `debian:12`, or an OCI
+    /// `org.opencontainers.image.ref.name`); needed only when it holds several.
+    pub image: Option<String>,
+    /// SHA-256 of the archive file, read when the recipe is loaded, so the cache key
+    /// changes when the tarball does. Empty when the file could not be read (the build
+    /// then fails naming it).
+    pub archive_sha256: String,
 }
 
 impl Builder {
-    /// The builder's `kind` as written in TOML: `"host"` or `"debian"`.
+    /// The builder's `kind` as written in TOML.
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Host(_) => "host",
             Self::Debian(_) => "debian",
+            Self::Dnf(_) => "dnf",
+            Self::Busybox(_) => "busybox",
+            Self::OciArchive(_) => "oci-archive",
+            Self::DockerArchive(_) => "docker-archive",
         }
     }
 }
@@ -94,6 +151,23 @@ pub struct DebianParams {
     pub include: Vec<String>,
     /// Which tool runs the build; default [`DebianTool::Auto`].
     pub tool: DebianTool,
+    /// The archive keyring; default `/usr/share/keyrings/debian-archive-keyring.gpg`.
+    pub keyring: Option<PathBuf>,
+    /// mmdebstrap's mode: `auto` (root when root, else `unshare`), `root` or `unshare`
+    /// (builds without root inside a user namespace, where the kernel allows it).
+    pub mode: DebianMode,
+}
+
+/// How mmdebstrap gets the privileges a tree needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DebianMode {
+    /// `root` when run as root, else `unshare`.
+    Auto,
+    /// Plain root (needs root).
+    Root,
+    /// A user namespace with the user's subordinate ids (no root needed).
+    Unshare,
 }
 
 /// The program that installs a Debian tree.
@@ -150,6 +224,84 @@ struct RawBuilder {
     mirror: Option<Spanned<String>>,
     include: Option<Spanned<Vec<Spanned<String>>>>,
     tool: Option<Spanned<String>>,
+    keyring: Option<Spanned<String>>,
+    mode: Option<Spanned<String>>,
+    // dnf
+    releasever: Option<Spanned<String>>,
+    packages: Option<Spanned<Vec<Spanned<String>>>>,
+    groups: Option<Spanned<Vec<Spanned<String>>>>,
+    repos: Option<Spanned<Vec<Spanned<String>>>>,
+    repo_files: Option<Spanned<Vec<Spanned<String>>>>,
+    install_weak_deps: Option<Spanned<bool>>,
+    gpgcheck: Option<Spanned<bool>>,
+    // busybox
+    busybox: Option<Spanned<String>>,
+    // oci-archive, docker-archive
+    archive: Option<Spanned<String>>,
+    image: Option<Spanned<String>>,
+}
+
+impl RawBuilder {
+    /// Every key present, with its span, for the "not a setting of this builder" check.
+    fn present(&self) -> Vec<(&'static str, std::ops::Range<usize>)> {
+        fn s<T>(
+            k: &'static str,
+            v: Option<&Spanned<T>>,
+        ) -> Option<(&'static str, std::ops::Range<usize>)> {
+            v.map(|v| (k, v.span()))
+        }
+        [
+            s("binaries", self.binaries.as_ref()),
+            s("required", self.required.as_ref()),
+            s("python_stdlib", self.python_stdlib.as_ref()),
+            s("search_path", self.search_path.as_ref()),
+            s("suite", self.suite.as_ref()),
+            s("variant", self.variant.as_ref()),
+            s("mirror", self.mirror.as_ref()),
+            s("include", self.include.as_ref()),
+            s("tool", self.tool.as_ref()),
+            s("keyring", self.keyring.as_ref()),
+            s("mode", self.mode.as_ref()),
+            s("releasever", self.releasever.as_ref()),
+            s("packages", self.packages.as_ref()),
+            s("groups", self.groups.as_ref()),
+            s("repos", self.repos.as_ref()),
+            s("repo_files", self.repo_files.as_ref()),
+            s("install_weak_deps", self.install_weak_deps.as_ref()),
+            s("gpgcheck", self.gpgcheck.as_ref()),
+            s("busybox", self.busybox.as_ref()),
+            s("archive", self.archive.as_ref()),
+            s("image", self.image.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// The keys each builder accepts (besides `kind`).
+fn allowed_keys(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "host" => &["binaries", "required", "python_stdlib", "search_path"],
+        "debian" => &[
+            "suite", "variant", "mirror", "include", "tool", "keyring", "mode",
+        ],
+        "debootstrap" | "mmdebstrap" => {
+            &["suite", "variant", "mirror", "include", "keyring", "mode"]
+        }
+        "dnf" => &[
+            "releasever",
+            "packages",
+            "groups",
+            "repos",
+            "repo_files",
+            "install_weak_deps",
+            "gpgcheck",
+        ],
+        "busybox" => &["busybox"],
+        "oci-archive" | "docker-archive" => &["archive", "image"],
+        _ => &[],
+    }
 }
 
 /// Read and validate the recipe at `path`.
@@ -224,20 +376,22 @@ pub fn parse_recipe(text: &str, path: &Path) -> Result<Recipe, RootfsError> {
     };
 
     let b = raw.builder.into_inner();
-    let kind = b.kind.get_ref().as_str();
+    let kind = b.kind.get_ref().clone();
+    let kind = kind.as_str();
+    if !allowed_keys(kind).is_empty() {
+        for (key, span) in b.present() {
+            if !allowed_keys(kind).contains(&key) {
+                return Err(here(
+                    span,
+                    format!(
+                        "`{key}` is not a setting of the {kind} builder: remove it or change `kind`"
+                    ),
+                ));
+            }
+        }
+    }
     let builder = match kind {
         "host" => {
-            reject_foreign(
-                &here,
-                "host",
-                &[
-                    ("suite", b.suite.as_ref().map(Spanned::span)),
-                    ("variant", b.variant.as_ref().map(Spanned::span)),
-                    ("mirror", b.mirror.as_ref().map(Spanned::span)),
-                    ("include", b.include.as_ref().map(Spanned::span)),
-                    ("tool", b.tool.as_ref().map(Spanned::span)),
-                ],
-            )?;
             let programs = |list: Option<Spanned<Vec<Spanned<String>>>>| {
                 let mut outv = Vec::new();
                 for p in list.map(Spanned::into_inner).unwrap_or_default() {
@@ -281,17 +435,7 @@ pub fn parse_recipe(text: &str, path: &Path) -> Result<Recipe, RootfsError> {
                 search_path,
             })
         }
-        "debian" => {
-            reject_foreign(
-                &here,
-                "debian",
-                &[
-                    ("binaries", b.binaries.as_ref().map(Spanned::span)),
-                    ("required", b.required.as_ref().map(Spanned::span)),
-                    ("python_stdlib", b.python_stdlib.as_ref().map(Spanned::span)),
-                    ("search_path", b.search_path.as_ref().map(Spanned::span)),
-                ],
-            )?;
+        "debian" | "debootstrap" | "mmdebstrap" => {
             let Some(suite) = b.suite else {
                 return Err(here(
                     b.kind.span(),
@@ -352,9 +496,11 @@ pub fn parse_recipe(text: &str, path: &Path) -> Result<Recipe, RootfsError> {
                 }
                 include.push(p.into_inner());
             }
-            let tool = match b.tool {
-                None => DebianTool::Auto,
-                Some(t) => match t.get_ref().as_str() {
+            let tool = match (kind, b.tool) {
+                ("debootstrap", _) => DebianTool::Debootstrap,
+                ("mmdebstrap", _) => DebianTool::Mmdebstrap,
+                (_, None) => DebianTool::Auto,
+                (_, Some(t)) => match t.get_ref().as_str() {
                     "auto" => DebianTool::Auto,
                     "mmdebstrap" => DebianTool::Mmdebstrap,
                     "debootstrap" => DebianTool::Debootstrap,
@@ -368,18 +514,155 @@ pub fn parse_recipe(text: &str, path: &Path) -> Result<Recipe, RootfsError> {
                     }
                 },
             };
+            let keyring = match b.keyring {
+                None => None,
+                Some(k) if k.get_ref().starts_with('/') => Some(PathBuf::from(k.into_inner())),
+                Some(k) => {
+                    return Err(here(
+                        k.span(),
+                        format!(
+                            "keyring `{}` must be an absolute path, e.g. /usr/share/keyrings/debian-archive-keyring.gpg",
+                            k.get_ref()
+                        ),
+                    ));
+                }
+            };
+            let mode = match b.mode {
+                None => DebianMode::Auto,
+                Some(m) => match m.get_ref().as_str() {
+                    "auto" => DebianMode::Auto,
+                    "root" => DebianMode::Root,
+                    "unshare" => DebianMode::Unshare,
+                    other => {
+                        return Err(here(
+                            m.span(),
+                            format!("unknown mode `{other}`: use `auto`, `root` or `unshare`"),
+                        ));
+                    }
+                },
+            };
+            if mode == DebianMode::Unshare && tool == DebianTool::Debootstrap {
+                return Err(here(b.kind.span(), "mode = \"unshare\" is mmdebstrap's: debootstrap always needs root; use tool = \"mmdebstrap\"".to_string()));
+            }
             Builder::Debian(DebianParams {
                 suite: suite.into_inner(),
                 variant,
                 mirror,
                 include,
                 tool,
+                keyring,
+                mode,
             })
+        }
+        "dnf" => {
+            let Some(releasever) = b.releasever else {
+                return Err(here(b.kind.span(), "the dnf builder needs `releasever`, e.g. releasever = \"40\": dnf cannot guess the release of another distribution".to_string()));
+            };
+            if !valid_word(releasever.get_ref(), true) {
+                return Err(here(
+                    releasever.span(),
+                    format!(
+                        "`{}` is not a release version: use one such as `40`",
+                        releasever.get_ref()
+                    ),
+                ));
+            }
+            let words = |list: Option<Spanned<Vec<Spanned<String>>>>,
+                         what: &str|
+             -> Result<Vec<String>, RootfsError> {
+                let mut v = Vec::new();
+                for p in list.map(Spanned::into_inner).unwrap_or_default() {
+                    if !valid_package(p.get_ref()) {
+                        return Err(here(
+                            p.span(),
+                            format!("`{}` is not a {what} name", p.get_ref()),
+                        ));
+                    }
+                    v.push(p.into_inner());
+                }
+                Ok(v)
+            };
+            let packages = words(b.packages, "package")?;
+            let groups = words(b.groups, "group")?;
+            if packages.is_empty() && groups.is_empty() {
+                return Err(here(
+                    b.kind.span(),
+                    "the dnf builder needs `packages` or `groups` to install".to_string(),
+                ));
+            }
+            let mut repos = Vec::new();
+            for r in b.repos.map(Spanned::into_inner).unwrap_or_default() {
+                let v = r.get_ref();
+                let ok = ["http://", "https://", "file:///"]
+                    .iter()
+                    .any(|p| v.starts_with(p))
+                    && !v.chars().any(char::is_whitespace);
+                if !ok {
+                    return Err(here(
+                        r.span(),
+                        format!(
+                            "`{v}` is not a repository URL: use https://…, http://… or file:///…"
+                        ),
+                    ));
+                }
+                repos.push(r.into_inner());
+            }
+            let base = path.parent().unwrap_or(Path::new("."));
+            let repo_files: Vec<PathBuf> = b
+                .repo_files
+                .map(Spanned::into_inner)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| base.join(f.into_inner()))
+                .collect();
+            if repos.is_empty() && repo_files.is_empty() {
+                return Err(here(b.kind.span(), "the dnf builder needs a repository: `repos` (base URLs) or `repo_files` (.repo files); the host's own repositories are never used".to_string()));
+            }
+            Builder::Dnf(DnfParams {
+                releasever: releasever.into_inner(),
+                packages,
+                groups,
+                repos,
+                repo_files,
+                install_weak_deps: b.install_weak_deps.is_some_and(Spanned::into_inner),
+                gpgcheck: b.gpgcheck.is_none_or(Spanned::into_inner),
+            })
+        }
+        "busybox" => Builder::Busybox(BusyboxParams {
+            busybox: b.busybox.map_or_else(
+                || PathBuf::from("/bin/busybox"),
+                |p| PathBuf::from(p.into_inner()),
+            ),
+        }),
+        "oci-archive" | "docker-archive" => {
+            let Some(archive) = b.archive else {
+                return Err(here(
+                    b.kind.span(),
+                    format!("the {kind} builder needs `archive`, the path of the image tarball"),
+                ));
+            };
+            let archive_path = path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(archive.get_ref());
+            let archive_sha256 = file_sha256(&archive_path).unwrap_or_default();
+            let params = ImageParams {
+                archive: archive_path,
+                image: b.image.map(Spanned::into_inner),
+                archive_sha256,
+            };
+            if kind == "oci-archive" {
+                Builder::OciArchive(params)
+            } else {
+                Builder::DockerArchive(params)
+            }
         }
         other => {
             return Err(here(
                 b.kind.span(),
-                format!("unknown builder kind `{other}`: this version builds `host` and `debian`"),
+                format!(
+                    "unknown builder kind `{other}`: use host, debian, debootstrap, mmdebstrap, dnf, busybox, oci-archive or docker-archive"
+                ),
             ));
         }
     };
@@ -393,22 +676,20 @@ pub fn parse_recipe(text: &str, path: &Path) -> Result<Recipe, RootfsError> {
     })
 }
 
-fn reject_foreign(
-    here: &dyn Fn(std::ops::Range<usize>, String) -> RootfsError,
-    kind: &str,
-    keys: &[(&str, Option<std::ops::Range<usize>>)],
-) -> Result<(), RootfsError> {
-    for (key, span) in keys {
-        if let Some(span) = span {
-            return Err(here(
-                span.clone(),
-                format!(
-                    "`{key}` is not a setting of the {kind} builder: remove it or change `kind`"
-                ),
-            ));
+/// SHA-256 of a file, hex; `None` when it cannot be read.
+fn file_sha256(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
         }
+        h.update(&buf[..n]);
     }
-    Ok(())
+    Some(hex::encode(h.finalize()))
 }
 
 /// 1-based line and column (in characters) of byte offset `at` in `text`.
