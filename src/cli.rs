@@ -111,8 +111,9 @@ pub struct SpawnArgs {
     /// Print the syscalls made, with their results, to stderr.
     #[arg(long)]
     pub trace: bool,
-    /// The rootfs directory to chroot into.
-    #[arg(long, value_name = "DIR")]
+    /// The rootfs to chroot into: a directory, or a recipe name (`host`, `busybox`,
+    /// `debian`…) built or taken from the cache.
+    #[arg(long, value_name = "DIR|RECIPE")]
     pub rootfs: PathBuf,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true)]

@@ -861,7 +861,7 @@ fn show_diff(label: &str, before: &str, after: &str, out: &mut dyn Write) -> std
             writeln!(
                 out,
                 "    {}",
-                term::dim(&format!("… {} more changed lines", changed - shown))
+                term::dim(&format!("… {} more changed line(s)", changed - shown))
             )?;
             break;
         }

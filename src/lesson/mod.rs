@@ -341,6 +341,7 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                 }
                 check_root(root, &lab_dirs, &at, &mut out);
                 check_expect(expect.as_ref(), &at, &mut out);
+                check_no_settle(expect.as_ref(), &at, &mut out);
             }
             ActionDef::BuildRootfs {} | ActionDef::Observe {} => {}
         }

@@ -59,8 +59,8 @@ const COMMANDS: &[Command] = &[
     Command {
         name: "start",
         aliases: &[],
-        usage: "start LESSON",
-        help: "open a lesson (by id or number) at its first step",
+        usage: "start LESSON [RECIPE]",
+        help: "open a lesson at its first step, on the rootfs of RECIPE (host, busybox, debian…)",
         handler: cmd_start,
     },
     Command {
@@ -358,6 +358,11 @@ fn cmd_start(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<
         )?;
         return Ok(Flow::Continue);
     }
+    // `start 1 debian`: the lesson, and optionally the rootfs recipe to use.
+    let (arg, recipe) = match arg.split_once(char::is_whitespace) {
+        Some((l, r)) => (l, Some(r.trim())),
+        None => (arg, None),
+    };
     let l = match lesson::find(arg) {
         Ok(l) => l,
         Err(e) => {
@@ -366,7 +371,7 @@ fn cmd_start(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<
         }
     };
     repl.runner = None; // tear down the previous lesson first
-    match Runner::new(l, None) {
+    match Runner::new(l, recipe) {
         Ok(mut r) => {
             if let Err(e) = r.prepare(0, out) {
                 writeln!(out, "{}", term::bad(&e.to_string()))?;

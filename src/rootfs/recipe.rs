@@ -558,7 +558,8 @@ pub fn parse_recipe(text: &str, path: &Path) -> Result<Recipe, RootfsError> {
             let Some(releasever) = b.releasever else {
                 return Err(here(b.kind.span(), "the dnf builder needs `releasever`, e.g. releasever = \"40\": dnf cannot guess the release of another distribution".to_string()));
             };
-            if !valid_word(releasever.get_ref(), true) {
+            let rv = releasever.get_ref();
+            if rv.is_empty() || rv.len() > 32 || !rv.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-') {
                 return Err(here(
                     releasever.span(),
                     format!(

@@ -127,7 +127,14 @@ pub fn enter_namespaces(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult
     }
     let guard = spec.guard_namespaces();
     if !guard.is_empty() {
-        sys.note("/* the lab's guard, not the lesson's: private mount and UTS namespaces, so nothing run here can mount on or rename the host */");
+        let what = match (guard.mount, guard.uts) {
+            (true, true) => {
+                "private mount and UTS namespaces, so nothing run here can mount on or rename the host"
+            }
+            (true, false) => "a private mount namespace, so nothing run here can mount on the host",
+            _ => "a private UTS namespace, so nothing run here can rename the host",
+        };
+        sys.note(&format!("/* the lab's guard, not the lesson's: {what} */"));
         sys.unshare(guard.clone_flags())
             .map_err(|e| ("unshare", e))?;
         if guard.mount {
