@@ -946,6 +946,8 @@ python_stdlib = false
                 mirror: "http://deb.debian.org/debian".into(),
                 include: vec![],
                 tool: DebianTool::Auto,
+                keyring: None,
+                mode: DebianMode::Auto,
             })
         );
     }
