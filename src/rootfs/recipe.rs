@@ -922,8 +922,11 @@ python_stdlib = false
 
     #[test]
     fn unknown_kind_and_bad_values_are_rejected() {
+        let e = parse(&GOOD.replace("kind = \"host\"", "kind = \"lxc\"")).unwrap_err();
+        assert!(position(&e).2.contains("unknown builder kind `lxc`"));
+        // A key of another builder is named as such.
         let e = parse(&GOOD.replace("kind = \"host\"", "kind = \"dnf\"")).unwrap_err();
-        assert!(position(&e).2.contains("unknown builder kind `dnf`"));
+        assert!(position(&e).2.contains("is not a setting of the dnf builder"), "{e}");
         let e = parse(&GOOD.replace("\"/bin/sh\", \"-c\"", "\"sh\", \"-c\"")).unwrap_err();
         assert!(position(&e).2.contains("absolute path"));
         let e = parse(&GOOD.replace("name = \"mini\"", "name = \"../x\"")).unwrap_err();
@@ -932,6 +935,19 @@ python_stdlib = false
         let e = parse(deb).unwrap_err();
         let (line, column, reason) = position(&e);
         assert_eq!((line, column), (7, 23), "{reason}");
+    }
+
+    #[test]
+    fn dnf_needs_releasever_and_a_repository() {
+        let head = "format_version = 1\nname = \"f\"\ndescription = \"x\"\n[builder]\nkind = \"dnf\"\npackages = [\"bash\"]\n";
+        let e = parse(&format!("{head}repos = [\"file:///srv/repo\"]\n")).unwrap_err();
+        let (line, column, reason) = position(&e);
+        assert_eq!((line, column), (5, 8), "{reason}");
+        assert!(reason.contains("needs `releasever`"), "{reason}");
+        let e = parse(&format!("{head}releasever = \"40\"\n")).unwrap_err();
+        assert!(position(&e).2.contains("needs a repository"), "{e}");
+        let ok = parse(&format!("{head}releasever = \"40\"\nrepos = [\"file:///srv/repo\"]\n")).unwrap();
+        assert!(matches!(ok.builder, Builder::Dnf(ref d) if d.gpgcheck && !d.install_weak_deps));
     }
 
     #[test]
