@@ -933,6 +933,55 @@ mod tests {
     }
 
     #[test]
+    fn the_guard_adds_private_mount_and_uts_namespaces_before_chroot() {
+        let rec = RecordingSyscalls::new();
+        let spec = ContainerSpec {
+            root: Some("/r".into()),
+            command: vec!["sh".into()],
+            guard: true,
+            ..Default::default()
+        };
+        enter_namespaces(&rec, &spec).unwrap();
+        prepare_root(&rec, &spec).unwrap();
+        let lines = rec.lines();
+        assert!(lines[1].starts_with("/* the lab's guard"), "{lines:?}");
+        assert_eq!(
+            lines[2..].to_vec(),
+            vec![
+                "unshare(CLONE_NEWNS|CLONE_NEWUTS) = 0",
+                "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0",
+                "chroot(\"/r\") = 0",
+                "chdir(\"/\") = 0",
+            ]
+        );
+        // With a mount namespace of its own, the guard adds only UTS.
+        let rec = RecordingSyscalls::new();
+        let spec = ContainerSpec {
+            mount_proc: true,
+            ..spec
+        };
+        enter_namespaces(&rec, &spec).unwrap();
+        assert!(
+            rec.lines()
+                .contains(&"unshare(CLONE_NEWUTS) = 0".to_string()),
+            "{:?}",
+            rec.lines()
+        );
+        // No root, no guard: a host probe sees the host.
+        let rec = RecordingSyscalls::new();
+        enter_namespaces(
+            &rec,
+            &ContainerSpec {
+                command: vec!["ps".into()],
+                guard: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(rec.names(), vec!["prctl"]);
+    }
+
+    #[test]
     fn a_failed_unshare_stops_the_sequence_and_names_the_call() {
         let rec = RecordingSyscalls::new();
         rec.fail_on("unshare", Errno::EPERM);
