@@ -143,20 +143,209 @@ include = ["python", "procps"]
 #[test]
 fn debian_rootfs_refuses_early_without_root_or_with_an_unknown_suite() {
     if paths::is_root() {
-        // As root, check the other early refusal instead: an unknown suite is exit 2.
+        // As root, check the other early refusal instead: an unknown suite is exit 2, named
+        // for the tool that would have run.
         let _cache = private_cache();
-        let text = "format_version = 1\nname = \"x\"\ndescription = \"\"\n[builder]\nkind = \"debian\"\nsuite = \"nosuchsuite\"\n";
-        let recipe = rootfs::parse_recipe(text, Path::new("x.toml")).unwrap();
-        let e = rootfs::build(&recipe, &BuildOptions::default(), &mut std::io::sink()).unwrap_err();
-        assert!(matches!(e, RootfsError::UnknownSuite { .. }), "{e}");
-        assert_eq!(e.exit_code(), 2);
-        assert!(cache_names().is_empty(), "{:?}", cache_names());
+        for (kind, tool) in [("debootstrap", "debootstrap"), ("mmdebstrap", "mmdebstrap")] {
+            let text = format!(
+                "format_version = 1\nname = \"x\"\ndescription = \"\"\n[builder]\nkind = \"{kind}\"\nsuite = \"nosuchsuite\"\n"
+            );
+            let recipe = rootfs::parse_recipe(&text, Path::new("x.toml")).unwrap();
+            let e =
+                rootfs::build(&recipe, &BuildOptions::default(), &mut std::io::sink()).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{e}");
+            match kind {
+                "debootstrap" => assert!(matches!(e, RootfsError::UnknownSuite { .. }), "{e}"),
+                _ => assert!(matches!(e, RootfsError::SuiteNotListed { .. }), "{e}"),
+            }
+            let msg = e.to_string();
+            assert!(msg.contains("`nosuchsuite`") && msg.contains(tool), "{msg}");
+            assert!(cache_names().is_empty(), "{:?}", cache_names());
+        }
         return;
     }
     let _cache = private_cache();
-    let recipe = rootfs::load_recipe(&paths::recipes_dir().join("debian.toml")).unwrap();
-    let e = rootfs::build(&recipe, &BuildOptions::default(), &mut std::io::sink()).unwrap_err();
+    let e = build_err(&debootstrap_recipe("bookworm", &["python3"]));
     assert!(matches!(e, RootfsError::NotRoot { .. }), "{e}");
+    assert!(e.to_string().contains("with debootstrap"), "{e}");
     assert_eq!(e.exit_code(), 3);
     assert!(cache_names().is_empty());
+}
+
+fn debootstrap_recipe(suite: &str, include: &[&str]) -> rootfs::Recipe {
+    let include = include
+        .iter()
+        .map(|p| format!("\"{p}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = format!(
+        "format_version = 1\nname = \"deb\"\ndescription = \"\"\nsmoke = [\"/usr/bin/python3\", \"-c\", \"print(1)\"]\n[builder]\nkind = \"debootstrap\"\nsuite = \"{suite}\"\ninclude = [{include}]\n"
+    );
+    rootfs::parse_recipe(&text, Path::new("deb.toml")).unwrap()
+}
+
+fn build_err(recipe: &rootfs::Recipe) -> RootfsError {
+    rootfs::build(
+        recipe,
+        &BuildOptions {
+            quiet: true,
+            force: false,
+        },
+        &mut std::io::sink(),
+    )
+    .unwrap_err()
+}
+
+/// Run the rest of this test as `nobody` (when root; nextest gives each test its own
+/// process, so this cannot leak into another test). The cache points at a directory that
+/// does not exist: every refusal tested here comes before anything is written.
+fn unprivileged_without_cache() {
+    #[allow(unsafe_code)]
+    // SAFETY: nextest runs this test alone in its process; nothing else reads the environment.
+    unsafe {
+        std::env::set_var("FROMSCRATCH_CACHE", "/nonexistent/fromscratch-test-cache");
+    }
+    if paths::is_root() {
+        use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
+        let (uid, gid) = (Uid::from_raw(65534), Gid::from_raw(65534));
+        setgroups(&[]).unwrap();
+        setresgid(gid, gid, gid).unwrap();
+        setresuid(uid, uid, uid).unwrap();
+    }
+    assert!(!paths::is_root());
+}
+
+#[test]
+fn debian_rootfs_missing_package_is_named_with_debootstrap_too_r1() {
+    if !paths::is_root() {
+        eprintln!("skipped: debootstrap needs root");
+        return;
+    }
+    let _cache = private_cache();
+    let recipe = debootstrap_recipe("bookworm", &["python", "procps"]);
+    let e = build_err(&recipe);
+    assert_eq!(e.exit_code(), 2, "{e}");
+    match &e {
+        RootfsError::MissingPackages { suite, packages } => {
+            assert_eq!(suite, "bookworm");
+            assert_eq!(packages, &["python"]);
+        }
+        other => panic!("expected MissingPackages, got {other}"),
+    }
+    assert!(
+        e.to_string()
+            .starts_with("the suite `bookworm` has no package `python` (did you mean `python3`?): nothing was installed and no rootfs was cached"),
+        "{e}"
+    );
+    assert!(cache_names().is_empty(), "{:?}", cache_names());
+    assert!(rootfs::list().unwrap().is_empty());
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mountinfo.contains("fromscratch-test-"), "{mountinfo}");
+}
+
+#[test]
+fn a_missing_keyring_stops_mmdebstrap_before_any_download() {
+    let cache = private_cache();
+    let text = r#"
+format_version = 1
+name = "nokeys"
+description = "names a keyring that is not there"
+[builder]
+kind = "mmdebstrap"
+suite = "bookworm"
+keyring = "/nonexistent/keyrings/missing-archive-keyring.gpg"
+"#;
+    let recipe = rootfs::parse_recipe(text, Path::new("nokeys.toml")).unwrap();
+    let check = |e: RootfsError| {
+        assert!(matches!(e, RootfsError::KeyringNotFound { .. }), "{e}");
+        assert_eq!(e.exit_code(), 3, "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("the keyring /nonexistent/keyrings/missing-archive-keyring.gpg named by `keyring` in the recipe is missing and fromscratch never installs unverified packages"),
+            "{msg}"
+        );
+        assert!(msg.contains("`debian-archive-keyring`"), "{msg}");
+    };
+    check(build_err(&recipe));
+    // refused in the preflight: not even the cache directory was made
+    assert!(!paths::cache_dir().join("rootfs").exists());
+    drop(cache);
+
+    // the same for a user without root (mmdebstrap's unshare mode): the keyring is checked
+    // before anything about user namespaces
+    unprivileged_without_cache();
+    check(build_err(&recipe));
+}
+
+#[test]
+fn unshare_mode_is_refused_for_debootstrap_by_the_parser() {
+    for builder in [
+        "kind = \"debootstrap\"\nsuite = \"bookworm\"\nmode = \"unshare\"\n",
+        "kind = \"debian\"\ntool = \"debootstrap\"\nsuite = \"bookworm\"\nmode = \"unshare\"\n",
+    ] {
+        let text =
+            format!("format_version = 1\nname = \"x\"\ndescription = \"\"\n[builder]\n{builder}");
+        let e = rootfs::parse_recipe(&text, Path::new("x.toml")).unwrap_err();
+        assert!(matches!(e, RootfsError::RecipeSyntax { .. }), "{e}");
+        assert_eq!(e.exit_code(), 2, "{e}");
+        let msg = e.to_string();
+        assert!(msg.starts_with("x.toml:5:"), "{msg}");
+        assert!(msg.contains("debootstrap always needs root"), "{msg}");
+    }
+}
+
+#[test]
+fn without_root_debootstrap_and_mode_root_ask_for_root_naming_the_tool() {
+    unprivileged_without_cache();
+    let e = build_err(&debootstrap_recipe("bookworm", &["python3"]));
+    assert!(matches!(e, RootfsError::NotRoot { .. }), "{e}");
+    assert_eq!(e.exit_code(), 3);
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("building a Debian rootfs with debootstrap ("),
+        "{msg}"
+    );
+
+    let text = "format_version = 1\nname = \"x\"\ndescription = \"\"\n[builder]\nkind = \"mmdebstrap\"\nsuite = \"bookworm\"\nmode = \"root\"\n";
+    let e = build_err(&rootfs::parse_recipe(text, Path::new("x.toml")).unwrap());
+    assert!(matches!(e, RootfsError::NotRoot { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("building a Debian rootfs with mmdebstrap --mode=root ("),
+        "{e}"
+    );
+}
+
+#[test]
+fn without_root_unshare_mode_needs_a_subuid_range_and_says_how_to_add_one() {
+    unprivileged_without_cache();
+    let uid = nix::unistd::getuid();
+    let user = nix::unistd::User::from_uid(uid).unwrap().unwrap().name;
+    let has_range = |file: &str| {
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.split(':').next() == Some(user.as_str()))
+    };
+    if has_range("/etc/subuid") && has_range("/etc/subgid") {
+        eprintln!("skipped: {user} has subordinate ids, so unshare mode would really build");
+        return;
+    }
+    // the shipped recipe: mode "auto" means unshare mode for a user
+    let recipe = rootfs::load_recipe(&paths::recipes_dir().join("debian.toml")).unwrap();
+    let e = build_err(&recipe);
+    assert!(matches!(e, RootfsError::NoSubordinateIds { .. }), "{e}");
+    assert_eq!(e.exit_code(), 3);
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "mmdebstrap's unshare mode needs a range for {user} in /etc/subuid and /etc/subgid ("
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("usermod --add-subuids "), "{msg}");
+    assert!(
+        msg.ends_with(&format!(" {user}` (as root), or build as root")),
+        "{msg}"
+    );
 }

@@ -133,6 +133,68 @@ pub enum RootfsError {
         /// The keyring file expected.
         path: PathBuf,
     },
+    /// A suite missing from debootstrap's list, for a build by mmdebstrap (exit 2).
+    #[error("`{suite}` is not a suite this host knows (there is no {}, the list of suites fromscratch checks before {tool} downloads anything): use a suite such as `bookworm`, or upgrade the Debian package `debootstrap` for newer ones", script.display())]
+    SuiteNotListed {
+        /// The tool that would have run, e.g. "mmdebstrap --mode=root".
+        tool: String,
+        /// The suite asked for.
+        suite: String,
+        /// The debootstrap script that would describe it.
+        script: PathBuf,
+    },
+    /// The keyring the recipe names is missing; fromscratch never builds unverified (exit 3).
+    #[error("the keyring {} named by `keyring` in the recipe is missing and fromscratch never installs unverified packages: fix the path, or remove `keyring` to use /usr/share/keyrings/debian-archive-keyring.gpg from the Debian package `debian-archive-keyring`", path.display())]
+    KeyringNotFound {
+        /// The keyring file the recipe names.
+        path: PathBuf,
+    },
+    /// mmdebstrap's unshare mode has no subordinate id range for the user (exit 3).
+    #[error(
+        "mmdebstrap's unshare mode needs a range for {user} in /etc/subuid and /etc/subgid ({problem}): add one with `usermod --add-subuids {range} --add-subgids {range} {user}` (as root), or build as root"
+    )]
+    NoSubordinateIds {
+        /// The user building.
+        user: String,
+        /// What is wrong, e.g. "/etc/subuid has no line for alice".
+        problem: String,
+        /// A free range to suggest, e.g. `100000-165535`.
+        range: String,
+    },
+    /// mmdebstrap's unshare mode cannot create a user namespace here (exit 3).
+    #[error(
+        "mmdebstrap's unshare mode needs user namespaces, which this host refuses ({reason}): {fix}, or build as root"
+    )]
+    UserNamespacesRefused {
+        /// Why, e.g. "user.max_user_namespaces is 0".
+        reason: String,
+        /// What to do, e.g. "allow them with `sysctl -w user.max_user_namespaces=15000`".
+        fix: String,
+    },
+    /// mmdebstrap's unshare mode would build in a noexec temporary directory (pitfall R2, exit 3).
+    #[error("mmdebstrap's unshare mode builds the tree in {} first, which is on the filesystem mounted at {} with noexec, so the packages' scripts could not run there: set TMPDIR to a directory on another filesystem that every user can enter, or remount it with `mount -o remount,exec {}`", dir.display(), mount_point.display(), mount_point.display())]
+    UnshareTmpNoexec {
+        /// The temporary directory mmdebstrap uses ($TMPDIR or /tmp).
+        dir: PathBuf,
+        /// The mount point of the noexec filesystem holding it.
+        mount_point: PathBuf,
+    },
+    /// The busybox binary is dynamically linked, so it cannot run in a busybox-only tree (exit 3).
+    #[error("{} is dynamically linked (it needs {needs}), so it would not start in a tree that holds nothing but busybox: install the static build, the Debian package `busybox-static` (apt-get install busybox-static), or point `busybox` in the recipe at a statically linked busybox", path.display())]
+    BusyboxNotStatic {
+        /// The binary.
+        path: PathBuf,
+        /// Its ELF interpreter and shared libraries, e.g. "the loader /lib64/ld-linux-x86-64.so.2, libc.so.6".
+        needs: String,
+    },
+    /// The `busybox` binary did not list busybox applets (exit 2).
+    #[error("{} did not list busybox applets when run with --list-full ({detail}): point `busybox` in the recipe at a busybox binary, such as /bin/busybox from the Debian package `busybox-static`", path.display())]
+    NotBusybox {
+        /// The binary.
+        path: PathBuf,
+        /// What happened.
+        detail: String,
+    },
     /// The suite lacks packages the recipe asks for (pitfall R1, exit 2).
     #[error("{}", missing_packages_message(suite, packages))]
     MissingPackages {
@@ -140,6 +202,31 @@ pub enum RootfsError {
         suite: String,
         /// The package names the suite does not have.
         packages: Vec<String>,
+    },
+    /// The dnf recipe's repositories lack packages or groups it asks for (pitfall R1, exit 2).
+    #[error("{}", dnf::missing_packages_message(releasever, packages))]
+    DnfMissingPackages {
+        /// The release, as given to `--releasever`, e.g. `40`.
+        releasever: String,
+        /// The package names (groups as `@name`) the repositories do not have.
+        packages: Vec<String>,
+    },
+    /// A `.repo` file named in a dnf recipe cannot be read (exit 2).
+    #[error("cannot read the repository file {} named in the recipe's repo_files: {err}: fix the path (a relative path is taken from the recipe's folder)", path.display())]
+    RepoFile {
+        /// The file, resolved against the recipe's folder.
+        path: PathBuf,
+        /// What the OS said.
+        err: io::Error,
+    },
+    /// A dnf recipe checks signatures but a repository names no signing key (exit 2).
+    #[error(
+        "the recipe keeps gpgcheck on, but {} no signing key, so dnf can verify none of the packages from there: give each repository in a .repo file with a gpgkey= line (listed under repo_files), or write gpgcheck = false to install unverified packages knowingly",
+        dnf::unverifiable_message(repos)
+    )]
+    UnverifiableRepos {
+        /// The repositories: base URLs, or `id` from a .repo file.
+        repos: Vec<String>,
     },
     /// debootstrap/mmdebstrap failed for another reason (exit 3); `tail` holds its last output lines.
     #[error(
@@ -241,6 +328,76 @@ pub enum RootfsError {
         /// The name or hash asked for.
         what: String,
     },
+    /// The image tarball a recipe names is not there (exit 2).
+    #[error("the recipe's archive {} does not exist: build or download it first (`docker save -o FILE IMAGE` writes one)", path.display())]
+    ArchiveMissing {
+        /// The archive path, resolved against the recipe's folder.
+        path: PathBuf,
+    },
+    /// The image tarball a recipe names is not a regular file (exit 2).
+    #[error("the recipe's archive {} is {what}, not an image tarball: point `archive` at a file written by `docker save`, or at an OCI image layout packed with tar", path.display())]
+    ArchiveNotFile {
+        /// The archive path.
+        path: PathBuf,
+        /// What it is instead, e.g. "a directory".
+        what: String,
+    },
+    /// The image tarball changed after the recipe was read, so the cache key would not match
+    /// the tree (exit 2).
+    #[error("the archive {} changed after the recipe was read (its sha256 is now {actual}, the cache key was made from {expected}): nothing was cached; build again", path.display())]
+    ArchiveChanged {
+        /// The archive path.
+        path: PathBuf,
+        /// The SHA-256 recorded when the recipe was loaded (empty when it was unreadable then).
+        expected: String,
+        /// The SHA-256 of what the build read.
+        actual: String,
+    },
+    /// The image tarball is malformed or uses something the image builders do not read (exit 2).
+    #[error("{} is not a usable image archive: {reason}: {fix}", path.display())]
+    BadImage {
+        /// The archive path.
+        path: PathBuf,
+        /// What is wrong, naming the member, layer or entry.
+        reason: String,
+        /// What to do about it.
+        fix: String,
+    },
+    /// The image tarball holds several images and the recipe picks none, or names one it
+    /// does not hold (exit 2).
+    #[error("{}", image::choice_message(path, asked.as_deref(), available))]
+    ImageChoice {
+        /// The archive path.
+        path: PathBuf,
+        /// The recipe's `image`, when it has one.
+        asked: Option<String>,
+        /// The images the archive holds (tags, reference names or digests).
+        available: Vec<String>,
+    },
+    /// A blob or layer does not hash to the digest that names it (exit 2).
+    #[error("{what} {expected} in {} is corrupt: its content hashes to {actual}: nothing was cached; get a fresh copy of the archive", path.display())]
+    DigestMismatch {
+        /// The archive path.
+        path: PathBuf,
+        /// What was checked, e.g. "layer 2/3 blob" or "manifest blob".
+        what: String,
+        /// The digest that names it (`sha256:...`).
+        expected: String,
+        /// The digest of the bytes read.
+        actual: String,
+    },
+    /// A layer entry would be written outside the rootfs (exit 2).
+    #[error("layer {layer} of {} holds the entry `{entry}`, which {reason}: refused, nothing was cached; unpack only images from a source you trust", path.display())]
+    UnsafeEntry {
+        /// The archive path.
+        path: PathBuf,
+        /// Which layer, e.g. "2/3 (sha256:5c3c9f1a2b3d)".
+        layer: String,
+        /// The entry's path as stored in the layer.
+        entry: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// A filesystem operation failed (exit 3).
     #[error("cannot {action} {}: {err}: check free space and permissions there", path.display())]
     Io {
@@ -262,15 +419,32 @@ impl Classify for RootfsError {
             | Self::RecipeNotFound { .. }
             | Self::UnknownSuite { .. }
             | Self::MissingPackages { .. }
+            | Self::DnfMissingPackages { .. }
+            | Self::RepoFile { .. }
+            | Self::UnverifiableRepos { .. }
             | Self::NotElf { .. }
             | Self::NotInRoot { .. }
             | Self::OutsideCache { .. }
-            | Self::NotCached { .. } => EXIT_BAD_INPUT,
+            | Self::NotCached { .. }
+            | Self::NotBusybox { .. }
+            | Self::SuiteNotListed { .. } => EXIT_BAD_INPUT,
+            Self::ArchiveMissing { .. }
+            | Self::ArchiveNotFile { .. }
+            | Self::ArchiveChanged { .. }
+            | Self::BadImage { .. }
+            | Self::ImageChoice { .. }
+            | Self::DigestMismatch { .. }
+            | Self::UnsafeEntry { .. } => EXIT_BAD_INPUT,
             Self::NotRoot { .. }
             | Self::Unsupported { .. }
             | Self::ToolMissing { .. }
             | Self::NoexecMount { .. }
             | Self::KeyringMissing { .. }
+            | Self::KeyringNotFound { .. }
+            | Self::NoSubordinateIds { .. }
+            | Self::UserNamespacesRefused { .. }
+            | Self::UnshareTmpNoexec { .. }
+            | Self::BusyboxNotStatic { .. }
             | Self::BuilderFailed { .. }
             | Self::HostProgramMissing { .. }
             | Self::LibraryMissing { .. }

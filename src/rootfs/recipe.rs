@@ -111,7 +111,11 @@ impl Builder {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Host(_) => "host",
-            Self::Debian(_) => "debian",
+            Self::Debian(d) => match d.tool {
+                DebianTool::Auto => "debian",
+                DebianTool::Mmdebstrap => "mmdebstrap",
+                DebianTool::Debootstrap => "debootstrap",
+            },
             Self::Dnf(_) => "dnf",
             Self::Busybox(_) => "busybox",
             Self::OciArchive(_) => "oci-archive",
@@ -559,7 +563,12 @@ pub fn parse_recipe(text: &str, path: &Path) -> Result<Recipe, RootfsError> {
                 return Err(here(b.kind.span(), "the dnf builder needs `releasever`, e.g. releasever = \"40\": dnf cannot guess the release of another distribution".to_string()));
             };
             let rv = releasever.get_ref();
-            if rv.is_empty() || rv.len() > 32 || !rv.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-') {
+            if rv.is_empty()
+                || rv.len() > 32
+                || !rv
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
+            {
                 return Err(here(
                     releasever.span(),
                     format!(
@@ -632,7 +641,7 @@ pub fn parse_recipe(text: &str, path: &Path) -> Result<Recipe, RootfsError> {
         "busybox" => Builder::Busybox(BusyboxParams {
             busybox: b.busybox.map_or_else(
                 || PathBuf::from("/bin/busybox"),
-                |p| PathBuf::from(p.into_inner()),
+                |p| path.parent().unwrap_or(Path::new(".")).join(p.into_inner()),
             ),
         }),
         "oci-archive" | "docker-archive" => {
@@ -926,7 +935,12 @@ python_stdlib = false
         assert!(position(&e).2.contains("unknown builder kind `lxc`"));
         // A key of another builder is named as such.
         let e = parse(&GOOD.replace("kind = \"host\"", "kind = \"dnf\"")).unwrap_err();
-        assert!(position(&e).2.contains("is not a setting of the dnf builder"), "{e}");
+        assert!(
+            position(&e)
+                .2
+                .contains("is not a setting of the dnf builder"),
+            "{e}"
+        );
         let e = parse(&GOOD.replace("\"/bin/sh\", \"-c\"", "\"sh\", \"-c\"")).unwrap_err();
         assert!(position(&e).2.contains("absolute path"));
         let e = parse(&GOOD.replace("name = \"mini\"", "name = \"../x\"")).unwrap_err();
@@ -946,7 +960,10 @@ python_stdlib = false
         assert!(reason.contains("needs `releasever`"), "{reason}");
         let e = parse(&format!("{head}releasever = \"40\"\n")).unwrap_err();
         assert!(position(&e).2.contains("needs a repository"), "{e}");
-        let ok = parse(&format!("{head}releasever = \"40\"\nrepos = [\"file:///srv/repo\"]\n")).unwrap();
+        let ok = parse(&format!(
+            "{head}releasever = \"40\"\nrepos = [\"file:///srv/repo\"]\n"
+        ))
+        .unwrap();
         assert!(matches!(ok.builder, Builder::Dnf(ref d) if d.gpgcheck && !d.install_weak_deps));
     }
 
@@ -1017,7 +1034,9 @@ python_stdlib = false
         assert_eq!(e.exit_code(), 2);
         let msg = e.to_string();
         assert!(msg.contains("`no-such-recipe`"), "{msg}");
-        assert!(msg.contains("`debian`, `host`"), "{msg}");
+        for name in ["`busybox`", "`debian`", "`fedora`", "`host`"] {
+            assert!(msg.contains(name), "{name} not listed: {msg}");
+        }
         assert!(
             find_recipe("host")
                 .unwrap()
