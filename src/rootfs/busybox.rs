@@ -223,46 +223,37 @@ fn parse_applets(text: &str) -> Vec<PathBuf> {
 
 /// The directories every tree has, with their usual modes.
 fn skeleton(root: &Path) -> Result<(), RootfsError> {
-    for (dir, mode) in [
-        ("bin", 0o755),
-        ("sbin", 0o755),
-        ("usr", 0o755),
-        ("usr/bin", 0o755),
-        ("usr/sbin", 0o755),
-        ("proc", 0o555),
-        ("sys", 0o555),
-        ("dev", 0o755),
-        ("tmp", 0o1777),
-        ("root", 0o700),
-        ("etc", 0o755),
-    ] {
-        let p = root.join(dir);
-        match std::fs::create_dir(&p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(RootfsError::io("create", &p, e)),
-        }
-        // set explicitly: the umask must not decide, and /tmp needs its sticky bit
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| RootfsError::io("set the mode of", &p, e))?;
-    }
-    Ok(())
+    super::make_dirs(
+        root,
+        &[
+            ("bin", 0o755),
+            ("sbin", 0o755),
+            ("usr", 0o755),
+            ("usr/bin", 0o755),
+            ("usr/sbin", 0o755),
+            ("proc", 0o555),
+            ("sys", 0o555),
+            ("dev", 0o755),
+            ("tmp", 0o1777),
+            ("root", 0o700),
+            ("etc", 0o755),
+        ],
+    )
 }
 
 /// A minimal /etc: enough for `id`, `ls -l` and `whoami` to print names.
 fn write_etc(root: &Path) -> Result<(), RootfsError> {
-    for (file, text) in [
-        (
-            "etc/passwd",
-            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-        ),
-        ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
-        ("etc/hostname", "busybox\n"),
-    ] {
-        let p = root.join(file);
-        std::fs::write(&p, text).map_err(|e| RootfsError::io("write", &p, e))?;
-    }
-    Ok(())
+    super::write_files(
+        root,
+        &[
+            (
+                "etc/passwd",
+                "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+            ),
+            ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
+            ("etc/hostname", "busybox\n"),
+        ],
+    )
 }
 
 #[cfg(test)]

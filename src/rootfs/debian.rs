@@ -26,14 +26,14 @@
 //! show on the host.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::recipe::{DebianMode, DebianParams, DebianTool};
-use super::{BuildOptions, RootfsError, say};
+use super::{BuildOptions, RootfsError, ToolLine, ToolLines, say, shorten};
 
 /// Where debootstrap keeps one script per suite it knows.
 const SCRIPTS_DIR: &str = "/usr/share/debootstrap/scripts";
@@ -557,28 +557,10 @@ fn follow(reader: std::io::PipeReader, pb: &ProgressBar) -> (VecDeque<String>, V
     let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
     let mut missing: Vec<String> = Vec::new();
     let mut lines = 0u64;
-    let mut reader = BufReader::new(reader);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        }
-        let text = String::from_utf8_lossy(&buf);
-        // apt redraws progress with \r: keep the last segment
-        let line = text
-            .trim_end()
-            .rsplit('\r')
-            .next()
-            .unwrap_or_default()
-            .trim_end()
-            .to_string();
-        if line.is_empty() {
-            continue;
-        }
+    for line in ToolLines::new(reader) {
+        // Ctrl-C: stop reading; the tool dies with us (PR_SET_PDEATHSIG) or is killed
+        // by the caller, and the temporary tree is removed.
+        let ToolLine::Line(line) = line else { break };
         for p in missing_packages_in(&line) {
             if !missing.contains(&p) {
                 missing.push(p);
@@ -631,16 +613,6 @@ fn progress(opts: &BuildOptions, tool: DebianTool) -> ProgressBar {
     }
     pb.set_prefix(tool.as_str());
     pb
-}
-
-fn shorten(line: &str, max: usize) -> String {
-    if line.chars().count() <= max {
-        line.to_string()
-    } else {
-        let mut s: String = line.chars().take(max.saturating_sub(1)).collect();
-        s.push('…');
-        s
-    }
 }
 
 /// Package names an output line says the suite does not have.

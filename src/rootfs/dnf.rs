@@ -20,7 +20,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io::{self, BufRead, BufReader, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -28,7 +28,7 @@ use std::process::{Command, Stdio};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::recipe::DnfParams;
-use super::{BuildOptions, RootfsError, cache, say};
+use super::{BuildOptions, RootfsError, ToolLine, ToolLines, cache, say, shorten};
 
 /// How many output lines an error keeps.
 const TAIL_LINES: usize = 50;
@@ -338,36 +338,14 @@ pub(crate) fn build(
     let mut keyless: Vec<String> = Vec::new();
     let mut lines = 0usize;
     let mut interrupted = false;
-    let mut reader = BufReader::new(reader);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                // Ctrl-C or SIGTERM where fromscratch catches them (the REPL, `run`):
-                // stop dnf now rather than wait for it.
-                if crate::lab::interrupted() {
-                    let _ = child.kill();
-                    interrupted = true;
-                    break;
-                }
-                continue;
-            }
-            Err(_) => break,
-        }
-        let text = String::from_utf8_lossy(&buf);
-        let line = text
-            .trim_end()
-            .rsplit('\r')
-            .next()
-            .unwrap_or_default()
-            .trim_end()
-            .to_string();
-        if line.is_empty() {
-            continue;
-        }
+    for line in ToolLines::new(reader) {
+        let ToolLine::Line(line) = line else {
+            // Ctrl-C or SIGTERM where fromscratch catches them (the REPL, `run`):
+            // stop dnf now rather than wait for it.
+            let _ = child.kill();
+            interrupted = true;
+            break;
+        };
         lines += 1;
         for p in missing_in(&line) {
             if !missing.contains(&p) {
@@ -590,16 +568,6 @@ pub(crate) fn unverifiable_message(repos: &[String]) -> String {
         format!("the repository {list} names")
     } else {
         format!("the repositories {list} name")
-    }
-}
-
-fn shorten(line: &str, max: usize) -> String {
-    if line.chars().count() <= max {
-        line.to_string()
-    } else {
-        let mut s: String = line.chars().take(max.saturating_sub(1)).collect();
-        s.push('…');
-        s
     }
 }
 

@@ -122,38 +122,30 @@ pub(crate) fn build(
 
 /// Empty directories every rootfs has, with the modes a Debian system gives them.
 fn skeleton(root: &Path) -> Result<(), RootfsError> {
-    for (dir, mode) in [
-        ("proc", 0o555),
-        ("sys", 0o555),
-        ("dev", 0o755),
-        ("tmp", 0o1777),
-        ("root", 0o700),
-        ("etc", 0o755),
-        ("run", 0o755),
-    ] {
-        let p = root.join(dir);
-        match std::fs::create_dir(&p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(RootfsError::io("create", &p, e)),
-        }
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| RootfsError::io("set the mode of", &p, e))?;
-    }
-    Ok(())
+    super::make_dirs(
+        root,
+        &[
+            ("proc", 0o555),
+            ("sys", 0o555),
+            ("dev", 0o755),
+            ("tmp", 0o1777),
+            ("root", 0o700),
+            ("etc", 0o755),
+            ("run", 0o755),
+        ],
+    )
 }
 
 /// A minimal /etc: root only, and a hostname.
 fn write_etc(root: &Path) -> Result<(), RootfsError> {
-    for (file, text) in [
-        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
-        ("etc/group", "root:x:0:\n"),
-        ("etc/hostname", "fromscratch\n"),
-    ] {
-        let p = root.join(file);
-        std::fs::write(&p, text).map_err(|e| RootfsError::io("write", &p, e))?;
-    }
-    Ok(())
+    super::write_files(
+        root,
+        &[
+            ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
+            ("etc/group", "root:x:0:\n"),
+            ("etc/hostname", "fromscratch\n"),
+        ],
+    )
 }
 
 /// Find a program: an absolute path as is, a name in `search_path`.

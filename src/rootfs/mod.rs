@@ -829,3 +829,98 @@ fn now_unix() -> u64 {
         .unwrap_or(Duration::ZERO)
         .as_secs()
 }
+
+/// One line of a builder tool's output, or the news that Ctrl-C/SIGTERM arrived.
+pub(crate) enum ToolLine {
+    /// A line as the learner would read it: the last `\r`-separated segment (apt and dnf
+    /// redraw their progress with `\r`), trimmed; empty lines are skipped.
+    Line(String),
+    /// The read was interrupted and the lab is stopping: the caller kills the tool.
+    Interrupted,
+}
+
+/// Iterate over a builder tool's output lines until EOF (see [`ToolLine`]).
+pub(crate) struct ToolLines<R: io::Read> {
+    reader: io::BufReader<R>,
+    buf: Vec<u8>,
+}
+
+impl<R: io::Read> ToolLines<R> {
+    /// Read `reader` line by line.
+    pub(crate) fn new(reader: R) -> Self {
+        Self {
+            reader: io::BufReader::new(reader),
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl<R: io::Read> Iterator for ToolLines<R> {
+    type Item = ToolLine;
+
+    fn next(&mut self) -> Option<ToolLine> {
+        use std::io::BufRead;
+        loop {
+            self.buf.clear();
+            match self.reader.read_until(b'\n', &mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    if crate::lab::interrupted() {
+                        return Some(ToolLine::Interrupted);
+                    }
+                    continue;
+                }
+                Err(_) => return None,
+            }
+            let text = String::from_utf8_lossy(&self.buf);
+            let line = text
+                .trim_end()
+                .rsplit('\r')
+                .next()
+                .unwrap_or_default()
+                .trim_end()
+                .to_string();
+            if !line.is_empty() {
+                return Some(ToolLine::Line(line));
+            }
+        }
+    }
+}
+
+/// `line` cut to `max` characters, with `…` when cut.
+pub(crate) fn shorten(line: &str, max: usize) -> String {
+    if line.chars().count() <= max {
+        line.to_string()
+    } else {
+        let mut s: String = line.chars().take(max.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// Create each directory (relative to `root`) with its mode, set explicitly so the umask
+/// does not decide and /tmp keeps its sticky bit. Existing ones just get the mode.
+pub(crate) fn make_dirs(root: &Path, dirs: &[(&str, u32)]) -> Result<(), RootfsError> {
+    use std::os::unix::fs::PermissionsExt;
+    for (dir, mode) in dirs {
+        let p = root.join(dir);
+        match std::fs::create_dir(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(RootfsError::io("create", &p, e)),
+        }
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode))
+            .map_err(|e| RootfsError::io("set the mode of", &p, e))?;
+    }
+    Ok(())
+}
+
+/// Write each small file (relative to `root`), e.g. a minimal /etc.
+pub(crate) fn write_files(root: &Path, files: &[(&str, &str)]) -> Result<(), RootfsError> {
+    for (file, text) in files {
+        let p = root.join(file);
+        std::fs::write(&p, text).map_err(|e| RootfsError::io("write", &p, e))?;
+    }
+    Ok(())
+}
