@@ -349,3 +349,46 @@ fn without_root_unshare_mode_needs_a_subuid_range_and_says_how_to_add_one() {
         "{msg}"
     );
 }
+
+#[test]
+fn the_shipped_debootstrap_recipe_builds_for_real_and_runs_python3() {
+    // debootstrap is the slow classic (about 40-80 s here); every shipped recipe that can
+    // build on this machine is built once by the suite.
+    assert!(
+        paths::is_root(),
+        "this test needs root (debootstrap does): run the suite with sudo"
+    );
+    let _cache = private_cache();
+    let recipe =
+        rootfs::load_recipe(&paths::recipes_dir().join("debian-debootstrap.toml")).unwrap();
+    let mut log = Vec::new();
+    let built = rootfs::build(
+        &recipe,
+        &BuildOptions {
+            quiet: true,
+            force: false,
+        },
+        &mut log,
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&log)));
+    let log = String::from_utf8_lossy(&log);
+    assert!(log.contains("smoke check passed"), "{log}");
+    assert!(
+        std::fs::read_to_string(built.path.join("etc/debian_version"))
+            .unwrap()
+            .starts_with("12")
+    );
+    let out = rootfs::run_in_root(
+        &built.path,
+        &[
+            "/usr/bin/python3".to_string(),
+            "-c".to_string(),
+            "print(6*7)".to_string(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
+    assert_eq!(rootfs::list().unwrap()[0].builder, "debootstrap");
+    rootfs::remove(&built.hash).unwrap();
+    assert!(cache_names().is_empty(), "{:?}", cache_names());
+}
