@@ -15,7 +15,9 @@ fn main() -> ExitCode {
     // the others die at once, as a plain command should.
     if matches!(
         cli.command,
-        None | Some(Command::Run(_) | Command::Tour { .. } | Command::Spawn(_))
+        None | Some(
+            Command::Run(_) | Command::Tour { .. } | Command::Spawn(_) | Command::Rootfs(_)
+        )
     ) {
         lab::signals::install();
     }

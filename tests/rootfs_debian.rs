@@ -392,3 +392,50 @@ fn the_shipped_debootstrap_recipe_builds_for_real_and_runs_python3() {
     rootfs::remove(&built.hash).unwrap();
     assert!(cache_names().is_empty(), "{:?}", cache_names());
 }
+
+#[test]
+fn ctrl_c_mid_build_stops_the_tool_and_caches_nothing() {
+    use std::io::{BufRead, BufReader};
+    assert!(
+        paths::is_root(),
+        "this test needs root (mmdebstrap --mode=root): run the suite with sudo"
+    );
+    let cache = tempfile::Builder::new()
+        .prefix("fromscratch-test-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fromscratch"))
+        .args(["rootfs", "build", "debian"])
+        .env("FROMSCRATCH_CACHE", cache.path())
+        .env("FROMSCRATCH_DATA", env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the tool is really running, then press Ctrl-C.
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 && !line.contains("running mmdebstrap") {}
+    assert!(line.contains("running mmdebstrap"), "{line}");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert_eq!(status.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("nothing was cached"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(cache.path().join("rootfs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left in the cache: {left:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&cache.path().display().to_string()),
+        "a mount was left"
+    );
+}

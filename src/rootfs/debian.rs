@@ -472,6 +472,13 @@ pub(crate) fn build(
 
     let pb = progress(opts, way.tool());
     let (tail, missing, lines) = follow(reader, &pb);
+    if crate::lab::interrupted() {
+        // Ctrl-C or SIGTERM: stop the tool now; the caller removes the temporary tree.
+        let _ = child.kill();
+        if let Some(t) = unpacker.as_mut() {
+            let _ = t.kill();
+        }
+    }
     let status = child
         .wait()
         .map_err(|e| RootfsError::io("wait for", &tool_path, e))?;
@@ -484,6 +491,9 @@ pub(crate) fn build(
     };
     pb.finish_and_clear();
 
+    if crate::lab::interrupted() {
+        return Err(RootfsError::Interrupted);
+    }
     if !missing.is_empty() {
         return Err(RootfsError::MissingPackages {
             suite: params.suite.clone(),

@@ -376,11 +376,7 @@ pub(crate) fn build(
     drop(work);
 
     if interrupted {
-        return Err(RootfsError::BuilderFailed {
-            tool: "dnf".to_string(),
-            status: "stopped by Ctrl-C or SIGTERM".to_string(),
-            tail: tail.into(),
-        });
+        return Err(RootfsError::Interrupted);
     }
     if !keyless.is_empty() {
         return Err(RootfsError::UnverifiableRepos { repos: keyless });

@@ -50,12 +50,9 @@ pub use recipe::{
 /// 1 (the built tree failed its check).
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
-    /// A builder this build does not have yet (exit 3).
-    #[error("{what} is not available in this build of fromscratch yet")]
-    Unsupported {
-        /// Which builder.
-        what: String,
-    },
+    /// Ctrl-C or SIGTERM stopped the build; the temporary tree was removed (exit 130/143).
+    #[error("interrupted: the build was stopped and nothing was cached")]
+    Interrupted,
     /// The recipe file could not be read (exit 2).
     #[error("cannot read recipe {}: {err}: check the path and its permissions", path.display())]
     RecipeRead {
@@ -435,8 +432,8 @@ impl Classify for RootfsError {
             | Self::ImageChoice { .. }
             | Self::DigestMismatch { .. }
             | Self::UnsafeEntry { .. } => EXIT_BAD_INPUT,
+            Self::Interrupted => crate::lab::signals::exit_status(),
             Self::NotRoot { .. }
-            | Self::Unsupported { .. }
             | Self::ToolMissing { .. }
             | Self::NoexecMount { .. }
             | Self::KeyringMissing { .. }
