@@ -282,3 +282,52 @@ binaries = ["sh"]
         .collect();
     assert!(names.is_empty(), "{names:?}");
 }
+
+#[test]
+fn concurrent_builds_of_one_recipe_share_one_tree_and_never_delete_it() {
+    // Two labs (or two tests) on a fresh machine build `host` at the same moment: the
+    // first to finish puts its tree in place, the others keep it and drop their own, so
+    // a tree already in use as a root is never deleted from under its processes.
+    let cache = tempfile::tempdir().unwrap();
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fromscratch"))
+            .args(["rootfs", "build", "host"])
+            .env("FROMSCRATCH_CACHE", cache.path())
+            .env("FROMSCRATCH_DATA", env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children: Vec<_> = (0..3).map(|_| spawn()).collect();
+    let paths: Vec<String> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(paths.windows(2).all(|w| w[0] == w[1]), "{paths:?}");
+    let tree = std::path::Path::new(&paths[0]);
+    assert!(tree.join("proc").is_dir() && tree.join("usr/bin/python3").exists());
+    let entries: Vec<String> = std::fs::read_dir(cache.path().join("rootfs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".json"))
+        .collect();
+    assert_eq!(
+        entries.len(),
+        1,
+        "one tree, no leftover temporary trees: {entries:?}"
+    );
+}

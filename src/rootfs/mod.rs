@@ -632,7 +632,8 @@ pub fn build(
     );
 
     let started = Instant::now();
-    let result = build_into(recipe, &tmp, opts, out).and_then(|()| install(&tmp, &final_dir));
+    let result =
+        build_into(recipe, &tmp, opts, out).and_then(|()| install(&tmp, &final_dir, opts.force));
     if let Err(e) = result {
         if let Err(cleanup) = cache::remove_tree(&tmp) {
             say(
@@ -725,12 +726,28 @@ fn build_into(
 }
 
 /// Move a finished tree into place, replacing an older tree for the same hash.
-fn install(tmp: &Path, final_dir: &Path) -> Result<(), RootfsError> {
+/// Move the finished tree into place. When another build of the same recipe (another
+/// lab, another test) finished first, its tree stays, ours is dropped: the tree in place
+/// may already be some process's root, and must never be deleted from under it. Only
+/// `--force` replaces it.
+fn install(tmp: &Path, final_dir: &Path, force: bool) -> Result<(), RootfsError> {
     if std::fs::symlink_metadata(final_dir).is_ok() {
+        if !force {
+            return cache::remove_tree(tmp);
+        }
         cache::remove_entry(final_dir)?;
     }
-    std::fs::rename(tmp, final_dir)
-        .map_err(|e| RootfsError::io("move the finished tree into place at", final_dir, e))
+    match std::fs::rename(tmp, final_dir) {
+        Ok(()) => Ok(()),
+        Err(e) if !force && matches!(e.raw_os_error(), Some(libc::ENOTEMPTY | libc::EEXIST)) => {
+            cache::remove_tree(tmp)
+        }
+        Err(e) => Err(RootfsError::io(
+            "move the finished tree into place at",
+            final_dir,
+            e,
+        )),
+    }
 }
 
 /// The environment commands run with inside a rootfs: nothing from the host's.
