@@ -65,7 +65,8 @@ pub struct RunArgs {
 pub enum RootfsCommand {
     /// Build a rootfs from a recipe (or take it from the cache); prints its directory last.
     Build {
-        /// Recipe name (`host`, `debian`) or path to a recipe file.
+        /// Recipe name (`host`, `busybox`, `debian`, `debian-debootstrap`, `fedora`) or path
+        /// to a recipe file (any builder: also `oci-archive` and `docker-archive`).
         recipe: String,
         /// Rebuild even if a cached tree exists.
         #[arg(long)]

@@ -216,17 +216,31 @@ pub fn rootfs(cmd: &RootfsCommand, out: &mut dyn Write) -> Result<u8> {
                     out,
                     "no rootfs built yet: try `fromscratch rootfs build host`"
                 )?;
-            } else {
+            }
+            // Columns as wide as their longest value (`docker-archive`, long names).
+            let nw = entries
+                .iter()
+                .map(|e| e.name.len())
+                .max()
+                .unwrap_or(0)
+                .max(4);
+            let bw = entries
+                .iter()
+                .map(|e| e.builder.len())
+                .max()
+                .unwrap_or(0)
+                .max(7);
+            if !entries.is_empty() {
                 writeln!(
                     out,
-                    "{:<10} {:<8} {:>8} {:>8}  PATH",
+                    "{:<nw$} {:<bw$} {:>8} {:>8}  PATH",
                     "NAME", "BUILDER", "SIZE", "AGE"
                 )?;
             }
             for e in entries {
                 writeln!(
                     out,
-                    "{:<10} {:<8} {:>8} {:>8}  {}",
+                    "{:<nw$} {:<bw$} {:>8} {:>8}  {}",
                     e.name,
                     e.builder,
                     human_size(e.size_bytes),
@@ -417,8 +431,17 @@ fn rootfs_dir_or_recipe(arg: &Path) -> Result<PathBuf> {
     if arg.exists() || s.contains('/') {
         return Ok(arg.to_path_buf());
     }
-    let recipe = crate::rootfs::find_recipe(&s).map_err(|e| Failure {
-        message: format!("{} is neither a directory nor a recipe: {e}", arg.display()),
+    let recipe = crate::rootfs::find_recipe(&s).map_err(|_| Failure {
+        message: format!(
+            "{} is neither a directory nor a recipe name: give a rootfs directory, or one of the recipes ({})",
+            arg.display(),
+            lesson::lesson_files(&crate::paths::recipes_dir())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         code: EXIT_BAD_INPUT,
     })?;
     let recipe = crate::rootfs::load_recipe(&recipe).map_err(|e| Failure::from(&e))?;

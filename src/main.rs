@@ -35,6 +35,13 @@ fn main() -> ExitCode {
     let _ = out.flush();
     match result {
         Ok(code) => ExitCode::from(code),
+        // `fromscratch rootfs list | head -1`: the reader left; that is not an error.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             let code = e.downcast_ref::<Failure>().map_or(1, |f| f.code);
             eprintln!("fromscratch: {e}");

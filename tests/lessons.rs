@@ -124,3 +124,24 @@ fn lesson_02_runs_on_a_real_debian_rootfs_built_with_mmdebstrap_or_debootstrap()
     );
     lab.snapshot().assert_same(&before);
 }
+
+#[test]
+fn lesson_01_runs_on_the_busybox_rootfs_too() {
+    // The learner picks the builder (`--rootfs`, or `start 1 busybox` in the lab): the
+    // lesson holds on a tree with a static busybox and no dynamic loader at all.
+    require_root();
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let out = lab.run(&["run", "01-rootfs", "--yes", "--rootfs", "busybox"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("building rootfs `busybox`") || stdout.contains("cached: rootfs `busybox`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("/bin/sh: statically linked: no interpreter, no libraries"),
+        "{stdout}"
+    );
+    lab.snapshot().assert_same(&before);
+}

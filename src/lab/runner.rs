@@ -160,12 +160,17 @@ impl Runner {
     }
 
     /// Make sure the rootfs exists before step `idx` is shown (so `{rootfs}` in its text
-    /// resolves), unless a `build_rootfs` step up to and including `idx` builds it.
+    /// resolves), unless the lesson builds it itself in a `build_rootfs` step (lesson 01),
+    /// where the learner watches the build happen.
     ///
     /// # Errors
     /// The rootfs build failed.
     pub fn prepare(&mut self, idx: usize, out: &mut dyn Write) -> Result<(), RunError> {
-        let builds_itself = self.lesson.def.steps[..=idx.min(self.len() - 1)]
+        let _ = idx;
+        let builds_itself = self
+            .lesson
+            .def
+            .steps
             .iter()
             .any(|s| matches!(s.action, ActionDef::BuildRootfs {}));
         if self.lab.rootfs.is_none() && !builds_itself {
@@ -542,6 +547,11 @@ impl Runner {
                                 Some(p) => s.push_str(&format!("{name} => {}\n", p.display())),
                                 None => s.push_str(&format!("{name} => not found\n")),
                             }
+                        }
+                        if s.is_empty() {
+                            s.push_str(&format!(
+                                "{program}: statically linked: no interpreter, no libraries\n"
+                            ));
                         }
                         s
                     }

@@ -354,7 +354,7 @@ fn cmd_start(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<
     if arg.is_empty() {
         writeln!(
             out,
-            "usage: start LESSON (for example `start 1` or `start 02-chroot`)"
+            "usage: start LESSON [RECIPE] (for example `start 1`, `start 02-chroot` or `start 1 busybox`)"
         )?;
         return Ok(Flow::Continue);
     }

@@ -21,7 +21,8 @@ use super::{RootfsError, now_unix, say};
 pub struct CacheEntry {
     /// The recipe name.
     pub name: String,
-    /// The builder kind that made it (`host`, `debian`).
+    /// The builder that made it: `host`, `debian`, `mmdebstrap`, `debootstrap`, `dnf`,
+    /// `busybox`, `oci-archive` or `docker-archive`.
     pub builder: String,
     /// The recipe hash (16 hex digits).
     pub hash: String,

@@ -332,7 +332,7 @@ fn choose_tool(wanted: DebianTool) -> Result<(DebianTool, PathBuf), RootfsError>
             .map(|p| (DebianTool::Mmdebstrap, p))
             .or_else(|| find(DebianTool::Debootstrap).map(|p| (DebianTool::Debootstrap, p)))
             .ok_or_else(|| RootfsError::ToolMissing {
-                tool: "neither mmdebstrap nor debootstrap".to_string(),
+                tool: "mmdebstrap (nor debootstrap)".to_string(),
                 package: "mmdebstrap".to_string(),
             }),
         t => find(t).map(|p| (t, p)).ok_or_else(|| missing(t)),

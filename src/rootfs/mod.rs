@@ -3,8 +3,11 @@
 //! A container is "just" a process whose `/` points at a directory tree: that tree must hold
 //! every program the container runs *and* every file those programs need when they start
 //! (the ELF interpreter, the shared libraries, Python's standard library). A [`Recipe`]
-//! says how to make such a tree — copy the host's own programs (`host`) or install a Debian
-//! system with debootstrap/mmdebstrap (`debian`) — and [`build`] makes it into a cache keyed
+//! says how to make such a tree — copy the host's own programs (`host`), install a Debian
+//! or Ubuntu system with debootstrap/mmdebstrap (`debian`, `debootstrap`, `mmdebstrap`), a
+//! Fedora/RHEL-family one with `dnf --installroot` (`dnf`), lay out a static busybox
+//! (`busybox`), or unpack an image's layers (`oci-archive`, `docker-archive`) — and
+//! [`build`] makes it into a cache keyed
 //! by the recipe's hash, building in a temporary directory that is renamed into place only
 //! once complete and verified by the recipe's smoke check.
 

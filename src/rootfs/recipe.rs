@@ -94,7 +94,10 @@ pub struct BusyboxParams {
 /// Parameters of the `oci-archive` and `docker-archive` builders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageParams {
-    /// The image tarball: absolute, or relative to the recipe's folder.
+    /// The image tarball: absolute, or relative to the recipe's folder. Not part of the
+    /// cache key (its content is, through `archive_sha256`), so the same recipe and
+    /// tarball give the same tree wherever they sit.
+    #[serde(skip)]
     pub archive: PathBuf,
     /// Which image in the archive (a tag such as `debian:12`, or an OCI
     /// `org.opencontainers.image.ref.name`); needed only when it holds several.
@@ -546,7 +549,7 @@ pub fn parse_recipe(text: &str, path: &Path) -> Result<Recipe, RootfsError> {
                 },
             };
             if mode == DebianMode::Unshare && tool == DebianTool::Debootstrap {
-                return Err(here(b.kind.span(), "mode = \"unshare\" is mmdebstrap's: debootstrap always needs root; use tool = \"mmdebstrap\"".to_string()));
+                return Err(here(b.kind.span(), "mode = \"unshare\" is mmdebstrap's: debootstrap always needs root; use kind = \"mmdebstrap\" (or kind = \"debian\" with tool = \"mmdebstrap\")".to_string()));
             }
             Builder::Debian(DebianParams {
                 suite: suite.into_inner(),
@@ -582,7 +585,7 @@ pub fn parse_recipe(text: &str, path: &Path) -> Result<Recipe, RootfsError> {
              -> Result<Vec<String>, RootfsError> {
                 let mut v = Vec::new();
                 for p in list.map(Spanned::into_inner).unwrap_or_default() {
-                    if !valid_package(p.get_ref()) {
+                    if !valid_rpm_name(p.get_ref()) {
                         return Err(here(
                             p.span(),
                             format!("`{}` is not a {what} name", p.get_ref()),
@@ -733,6 +736,16 @@ fn valid_word(w: &str, allow_dash_dot: bool) -> bool {
                 || c.is_ascii_digit()
                 || (allow_dash_dot && (c == '-' || c == '.'))
         })
+}
+
+/// An RPM package or group name: letters of either case, digits and `+-._`
+/// (`NetworkManager`, `libX11`, `python3.11`).
+fn valid_rpm_name(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 128
+        && p.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-._".contains(c))
 }
 
 fn valid_package(p: &str) -> bool {
