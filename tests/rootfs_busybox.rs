@@ -3,25 +3,14 @@
 //! Each test runs in its own process under nextest, so setting FROMSCRATCH_CACHE here only
 //! affects this test. Needs the Debian package `busybox-static` (CI installs it).
 
+mod common;
+use common::private_cache;
+
 use std::path::Path;
 
 use fromscratch::error::Classify;
 use fromscratch::paths;
 use fromscratch::rootfs::{self, BuildOptions, RootfsError};
-
-fn private_cache() -> tempfile::TempDir {
-    // Under /var/tmp rather than /tmp: /tmp may be a noexec tmpfs on some hosts (pitfall R2).
-    let dir = tempfile::Builder::new()
-        .prefix("fromscratch-test-")
-        .tempdir_in("/var/tmp")
-        .expect("tempdir");
-    #[allow(unsafe_code)]
-    // SAFETY: nextest runs this test alone in its process; nothing else reads the environment.
-    unsafe {
-        std::env::set_var("FROMSCRATCH_CACHE", dir.path());
-    }
-    dir
-}
 
 fn argv(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| (*w).to_string()).collect()

@@ -3,35 +3,14 @@
 //! Each test runs in its own process under nextest, so setting FROMSCRATCH_CACHE here only
 //! affects this test. Each takes 10-60 s.
 
+mod common;
+use common::{cache_names, private_cache};
+
 use std::path::Path;
 
 use fromscratch::error::Classify;
 use fromscratch::paths;
 use fromscratch::rootfs::{self, BuildOptions, RootfsError};
-
-fn private_cache() -> tempfile::TempDir {
-    // Under /var/tmp rather than /tmp: /tmp may be a noexec tmpfs on some hosts (pitfall R2).
-    let dir = tempfile::Builder::new()
-        .prefix("fromscratch-test-")
-        .tempdir_in("/var/tmp")
-        .expect("tempdir");
-    #[allow(unsafe_code)]
-    // SAFETY: nextest runs this test alone in its process; nothing else reads the environment.
-    unsafe {
-        std::env::set_var("FROMSCRATCH_CACHE", dir.path());
-    }
-    dir
-}
-
-fn cache_names() -> Vec<String> {
-    match std::fs::read_dir(paths::cache_dir().join("rootfs")) {
-        Ok(rd) => rd
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
-}
 
 #[test]
 fn debian_rootfs_builds_for_real_needs_root_and_network() {

@@ -5,6 +5,9 @@
 //! affects this test. Debian packages needed: dnf, rpm (rpmbuild), createrepo-c,
 //! busybox-static.
 
+mod common;
+use common::{cache_names, private_cache};
+
 use std::collections::BTreeSet;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -40,30 +43,6 @@ fn require_root_and_tools() {
         Path::new("/bin/busybox").is_file(),
         "/bin/busybox is missing: apt-get install busybox-static"
     );
-}
-
-fn private_cache() -> tempfile::TempDir {
-    // Under /var/tmp rather than /tmp: /tmp may be a noexec tmpfs on some hosts (pitfall R2).
-    let dir = tempfile::Builder::new()
-        .prefix("fromscratch-test-")
-        .tempdir_in("/var/tmp")
-        .expect("tempdir");
-    #[allow(unsafe_code)]
-    // SAFETY: nextest runs this test alone in its process; nothing else reads the environment.
-    unsafe {
-        std::env::set_var("FROMSCRATCH_CACHE", dir.path());
-    }
-    dir
-}
-
-fn cache_names() -> Vec<String> {
-    match std::fs::read_dir(paths::cache_dir().join("rootfs")) {
-        Ok(rd) => rd
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
 }
 
 fn mount_points() -> BTreeSet<String> {

@@ -3,22 +3,15 @@
 //! Each test runs in its own process under nextest, so setting FROMSCRATCH_CACHE here only
 //! affects this test.
 
+mod common;
+use common::private_cache;
+
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
 use fromscratch::paths;
 use fromscratch::rootfs::{self, BuildOptions, RootfsError};
-
-fn private_cache() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    #[allow(unsafe_code)]
-    // SAFETY: nextest runs this test alone in its process; nothing else reads the environment.
-    unsafe {
-        std::env::set_var("FROMSCRATCH_CACHE", dir.path());
-    }
-    dir
-}
 
 fn argv(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| (*w).to_string()).collect()

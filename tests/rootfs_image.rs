@@ -5,6 +5,9 @@
 //! Each test runs in its own process under nextest, so setting FROMSCRATCH_CACHE here only
 //! affects that test.
 
+mod common;
+use common::private_cache;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -18,16 +21,6 @@ use sha2::{Digest, Sha256};
 // ---------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------
-
-fn private_cache() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    #[allow(unsafe_code)]
-    // SAFETY: nextest runs this test alone in its process; nothing else reads the environment.
-    unsafe {
-        std::env::set_var("FROMSCRATCH_CACHE", dir.path());
-    }
-    dir
-}
 
 const OPTS: BuildOptions = BuildOptions {
     quiet: true,

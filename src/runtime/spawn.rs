@@ -116,14 +116,7 @@ pub fn enter_namespaces(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult
         sys.unshare(ns.clone_flags()).map_err(|e| ("unshare", e))?;
     }
     if ns.mount {
-        sys.mount(
-            None,
-            Path::new("/"),
-            None,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None,
-        )
-        .map_err(|e| ("mount", e))?;
+        make_root_private(sys)?;
     }
     let guard = spec.guard_namespaces();
     if !guard.is_empty() {
@@ -138,17 +131,24 @@ pub fn enter_namespaces(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult
         sys.unshare(guard.clone_flags())
             .map_err(|e| ("unshare", e))?;
         if guard.mount {
-            sys.mount(
-                None,
-                Path::new("/"),
-                None,
-                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                None,
-            )
-            .map_err(|e| ("mount", e))?;
+            make_root_private(sys)?;
         }
     }
     Ok(())
+}
+
+/// In a new mount namespace, before any mount: `/` and everything under it become
+/// MS_REC|MS_PRIVATE, so no mount made here propagates to the host, even where the host's
+/// `/` is shared (systemd's default; pitfall M1, mount_namespaces(7)).
+fn make_root_private(sys: &dyn Syscalls) -> SetupResult {
+    sys.mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )
+    .map_err(|e| ("mount", e))
 }
 
 /// Phase 2, in the process that will exec (PID 1 when there is a PID namespace): change

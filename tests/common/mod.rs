@@ -208,3 +208,30 @@ pub fn text(o: &Output) -> (String, String) {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
 }
+
+/// A private rootfs cache for a library-level test, under /var/tmp (not /tmp, which may
+/// be a noexec tmpfs: pitfall R2), set as `FROMSCRATCH_CACHE` for this process. Each test
+/// runs alone in its process under nextest, so the environment is this test's own.
+pub fn private_cache() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("fromscratch-test-")
+        .tempdir_in("/var/tmp")
+        .expect("tempdir");
+    #[allow(unsafe_code)]
+    // SAFETY: nextest runs this test alone in its process; nothing else reads the environment.
+    unsafe {
+        std::env::set_var("FROMSCRATCH_CACHE", dir.path());
+    }
+    dir
+}
+
+/// Names in the rootfs cache directory (trees, metadata files, temporary trees).
+pub fn cache_names() -> Vec<String> {
+    match std::fs::read_dir(fromscratch::paths::cache_dir().join("rootfs")) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
