@@ -15,6 +15,10 @@ pub struct Cli {
     /// Never colour the output (also: the NO_COLOR environment variable).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Also record everything the lab prints to FILE.cast, an asciicast v2 file that
+    /// `asciinema play` replays (the REPL, or the command that follows; not `spawn`).
+    #[arg(long, value_name = "FILE.cast")]
+    pub record: Option<PathBuf>,
     /// What to do; none starts the interactive lab.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -58,6 +62,14 @@ pub struct RunArgs {
     /// Rootfs recipe to use instead of the lesson's own (a name or a .toml path).
     #[arg(long, value_name = "RECIPE")]
     pub rootfs: Option<String>,
+    /// Also record everything the lesson prints to FILE.cast, an asciicast v2 file that
+    /// `asciinema play` replays.
+    #[arg(long, value_name = "FILE.cast")]
+    pub record: Option<PathBuf>,
+    /// Write the lesson as run to FILE in FORMAT (only `md`: Markdown with each step's
+    /// explanation, command and real output): `--export md 02-chroot.md`.
+    #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"])]
+    pub export: Option<Vec<String>>,
 }
 
 /// `fromscratch rootfs …`.

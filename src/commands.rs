@@ -9,6 +9,8 @@ use crate::cli::{RootfsCommand, RunArgs, SpawnArgs};
 use crate::error::{Classify, EXIT_BAD_INPUT, EXIT_CHECK_FAILED};
 use crate::lab::runner::{RunError, Runner};
 use crate::lesson;
+use crate::present::export;
+use crate::present::record::Tee;
 use crate::runtime::spawn::{self, Stdio};
 use crate::runtime::{ContainerSpec, Namespaces};
 use crate::term;
@@ -61,7 +63,38 @@ pub fn list(out: &mut dyn Write) -> Result<u8> {
 /// A lesson that cannot load or a run that cannot go on.
 pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8> {
     let l = lesson::find(&args.lesson).map_err(|e| Failure::from(&e))?;
-    run_lesson(l, args.rootfs.as_deref(), args.yes, out)
+    let Some(export) = &args.export else {
+        return run_lesson(l, args.rootfs.as_deref(), args.yes, out);
+    };
+    // `--export md FILE`: the file is made before anything runs; the run's output is
+    // teed to a transcript, turned into Markdown at the end (whatever the outcome).
+    let [format, file] = export.as_slice() else {
+        unreachable!("clap takes exactly two values for --export")
+    };
+    if format != "md" {
+        return Err(Failure {
+            message: format!("cannot export as `{format}`: the one format is `md` (Markdown)"),
+            code: EXIT_BAD_INPUT,
+        }
+        .into());
+    }
+    let cannot = |e: std::io::Error| Failure {
+        message: format!("cannot write the export {file}: {e}"),
+        code: EXIT_BAD_INPUT,
+    };
+    let mut md_file = std::fs::File::create(file).map_err(cannot)?;
+    let (id, title, summary) = (l.def.id.clone(), l.def.title.clone(), l.def.summary.clone());
+    let mut transcript = Vec::new();
+    let mut tee = Tee::new(out);
+    tee.add(format!("the export to {file}"), &mut transcript);
+    let result = run_lesson(l, args.rootfs.as_deref(), args.yes, &mut tee);
+    tee.finish();
+    let md = export::markdown(&id, &title, &summary, &String::from_utf8_lossy(&transcript));
+    let written = md_file.write_all(md.as_bytes()).map_err(cannot);
+    let code = result?;
+    written?;
+    writeln!(out, "{}", term::dim(&format!("the lesson as run: {file}")))?;
+    Ok(code)
 }
 
 fn run_lesson(

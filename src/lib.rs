@@ -8,6 +8,7 @@ pub mod lab;
 pub mod lesson;
 pub mod observe;
 pub mod paths;
+pub mod present;
 pub mod repl;
 pub mod rootfs;
 pub mod runtime;

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use fromscratch::cli::{Cli, Command};
 use fromscratch::commands::{self, Failure};
+use fromscratch::error::EXIT_BAD_INPUT;
+use fromscratch::present::record::{Cast, Tee};
 use fromscratch::{lab, repl, term};
 
 fn main() -> ExitCode {
@@ -21,7 +23,35 @@ fn main() -> ExitCode {
     ) {
         lab::signals::install();
     }
-    let mut out = std::io::stdout();
+    // `--record`: the REPL's, or the run's; the cast file is made before anything runs.
+    let (record, title) = match &cli.command {
+        None => (cli.record.as_ref(), "fromscratch".to_string()),
+        Some(Command::Run(a)) => (
+            a.record.as_ref().or(cli.record.as_ref()),
+            format!("fromscratch run {}", a.lesson),
+        ),
+        Some(Command::Spawn(_)) if cli.record.is_some() => {
+            eprintln!(
+                "fromscratch: --record does not apply to spawn (its command writes to the terminal itself)"
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+        Some(_) => (cli.record.as_ref(), "fromscratch".to_string()),
+    };
+    let mut stdout = std::io::stdout();
+    let mut out = Tee::new(&mut stdout);
+    if let Some(path) = record {
+        match Cast::create(path, &title) {
+            Ok(cast) => out.add(format!("recording to {}", path.display()), cast),
+            Err(e) => {
+                eprintln!(
+                    "fromscratch: cannot write the recording {}: {e}",
+                    path.display()
+                );
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        }
+    }
     let result = match &cli.command {
         None => repl::main(&mut out),
         Some(Command::List) => commands::list(&mut out),
@@ -33,6 +63,7 @@ fn main() -> ExitCode {
         Some(Command::Spawn(a)) => commands::spawn_cmd(a),
     };
     let _ = out.flush();
+    out.finish();
     match result {
         Ok(code) => ExitCode::from(code),
         // `fromscratch rootfs list | head -1`: the reader left; that is not an error.
