@@ -16,12 +16,9 @@ pub fn init(no_color_flag: bool) {
     colored::control::set_override(!off);
 }
 
-/// Terminal width in columns (80 when unknown), from `COLUMNS` or the tty.
+/// The tty size on stdout as (columns, rows), or `None` when stdout is not a terminal.
 #[must_use]
-pub fn width() -> usize {
-    if let Some(c) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
-        return c;
-    }
+pub fn tty_size() -> Option<(u16, u16)> {
     let mut ws = libc::winsize {
         ws_row: 0,
         ws_col: 0,
@@ -29,13 +26,21 @@ pub fn width() -> usize {
         ws_ypixel: 0,
     };
     // SAFETY: TIOCGWINSZ writes a winsize into the struct we pass; fd 1 may not be a tty,
-    // in which case the call fails and we keep the default.
+    // in which case the call fails and nothing is read from `ws`.
     #[allow(unsafe_code)]
     let r = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) };
-    if r == 0 && ws.ws_col > 20 {
-        usize::from(ws.ws_col)
-    } else {
-        80
+    (r == 0).then_some((ws.ws_col, ws.ws_row))
+}
+
+/// Terminal width in columns (80 when unknown), from `COLUMNS` or the tty.
+#[must_use]
+pub fn width() -> usize {
+    if let Some(c) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return c;
+    }
+    match tty_size() {
+        Some((cols, _)) if cols > 20 => usize::from(cols),
+        _ => 80,
     }
 }
 

@@ -209,24 +209,8 @@ fn terminal_size() -> (usize, u16) {
     {
         return (width, rows);
     }
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes a winsize into the struct we pass; fd 1 may not be a tty,
-    // in which case the call fails and we keep the default.
-    #[allow(unsafe_code)]
-    let r = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) };
-    (
-        width,
-        if r == 0 && ws.ws_row > 0 {
-            ws.ws_row
-        } else {
-            24
-        },
-    )
+    let rows = crate::term::tty_size().map_or(0, |(_, r)| r);
+    (width, if rows > 0 { rows } else { 24 })
 }
 
 #[cfg(test)]

@@ -191,13 +191,7 @@ impl Repl {
                 && sig != nix::sys::signal::Signal::SIGINT
             {
                 // SIGTERM or SIGHUP while waiting: tear down, then leave as the signal says.
-                self.runner = None;
-                writeln!(
-                    out,
-                    "\n{}",
-                    term::bad("terminated: everything the lab started was stopped and removed")
-                )?;
-                return Ok(crate::lab::signals::exit_status());
+                return self.terminate(out);
             }
             match read {
                 Ok(line) => {
@@ -299,6 +293,18 @@ impl Repl {
         Ok(self.runner.as_mut())
     }
 
+    /// SIGTERM or SIGHUP: tear the lesson down, say so, and return the exit status
+    /// (128 + the signal).
+    fn terminate(&mut self, out: &mut dyn Write) -> anyhow::Result<u8> {
+        self.runner = None;
+        writeln!(
+            out,
+            "\n{}",
+            term::bad("terminated: everything the lab started was stopped and removed")
+        )?;
+        Ok(crate::lab::signals::exit_status())
+    }
+
     /// Report a step error; after Ctrl-C, rebuild the lab so nothing half-made remains.
     /// SIGTERM or SIGHUP mid-step ends the REPL (after the teardown) with 128+signal.
     fn step_failed(&mut self, e: &RunError, out: &mut dyn Write) -> anyhow::Result<Flow> {
@@ -306,13 +312,7 @@ impl Repl {
             && crate::lab::signals::last_signal()
                 .is_some_and(|s| s != nix::sys::signal::Signal::SIGINT)
         {
-            self.runner = None;
-            writeln!(
-                out,
-                "\n{}",
-                term::bad("terminated: everything the lab started was stopped and removed")
-            )?;
-            return Ok(Flow::Exit(crate::lab::signals::exit_status()));
+            return Ok(Flow::Exit(self.terminate(out)?));
         }
         if e.is_interrupted() {
             writeln!(
