@@ -92,6 +92,12 @@ pub fn command(s: &str) -> String {
     format!("$ {s}").yellow().to_string()
 }
 
+/// A line typed at a prompt the caller has already drawn.
+#[must_use]
+pub fn typed(s: &str) -> String {
+    s.yellow().to_string()
+}
+
 /// A passed check.
 #[must_use]
 pub fn ok(s: &str) -> String {

@@ -98,6 +98,19 @@ pub struct Runner {
     pub show_why: bool,
     /// The step whose explanation was last shown and has not run yet.
     intro_shown: Option<usize>,
+    /// Type a challenge's reference solution when its step runs (`run`, `tour`,
+    /// `present`, replays); the REPL turns this off and hands the learner a shell.
+    pub auto_solve: bool,
+    /// The challenge step waiting for the learner (its setup has run).
+    pub open_challenge: Option<usize>,
+    /// How many of the open challenge's hints have been shown.
+    pub hints_shown: usize,
+    /// The open challenge's solution has been shown.
+    pub solution_seen: bool,
+    /// Delay per character when a solution line is shown as if typed (0: at once).
+    pub typing: Duration,
+    /// Challenge shells opened so far (numbers their session marks).
+    pub(crate) sessions: u32,
 }
 
 impl Runner {
@@ -119,6 +132,12 @@ impl Runner {
             reports: vec![None; n],
             show_why: false,
             intro_shown: None,
+            auto_solve: true,
+            open_challenge: None,
+            hints_shown: 0,
+            solution_seen: false,
+            typing: Duration::ZERO,
+            sessions: 0,
         })
     }
 
@@ -206,7 +225,12 @@ impl Runner {
         v.iter().map(|s| self.expand(s)).collect()
     }
 
-    fn context(&self, name: &str) -> Result<Context, RunError> {
+    /// The context a probe or shell named `name` runs in: `host`, `rootfs` or a running
+    /// container.
+    ///
+    /// # Errors
+    /// The rootfs is not built yet, or no container of that name is running.
+    pub fn context_of(&self, name: &str) -> Result<Context, RunError> {
         match name {
             "host" => Ok(Context::Host),
             "rootfs" => Ok(Context::Chroot(self.lab.rootfs.clone().ok_or_else(
@@ -333,6 +357,14 @@ impl Runner {
             ))
         )?;
         write!(out, "{}", term::wrap(&self.expand(&step.explain), 2))?;
+        if let Some(ch) = &step.challenge {
+            write!(
+                out,
+                "{}",
+                term::wrap(&format!("Challenge: {}", self.expand(&ch.goal)), 2)
+            )?;
+            return Ok(());
+        }
         if let Some(eq) = &step.equivalent {
             writeln!(
                 out,
@@ -396,6 +428,47 @@ impl Runner {
                 }
             }
         }
+        if step.challenge.is_some() {
+            if self.auto_solve {
+                writeln!(
+                    out,
+                    "{}",
+                    term::heading("challenge: the lab types the reference solution")
+                )?;
+                let attempt = self.type_solution(idx, out)?;
+                if !attempt.passed {
+                    writeln!(out, "{}", term::heading("challenge: what is not yet true"))?;
+                    attempt.show(out)?;
+                }
+                report
+                    .verdicts
+                    .extend(attempt.conditions.iter().map(|c| Verdict {
+                        what: format!("challenge: {}", c.says),
+                        ok: c.ok,
+                    }));
+            } else {
+                self.open_challenge = Some(idx);
+                self.hints_shown = 0;
+                self.solution_seen = false;
+                self.show_turn(idx, out)?;
+                if !report.verdicts.is_empty() {
+                    writeln!(out, "{}", term::heading("checks of the setup"))?;
+                    for v in &report.verdicts {
+                        let line = if v.ok {
+                            term::ok(&v.what)
+                        } else {
+                            term::bad(&v.what)
+                        };
+                        writeln!(out, "  {line}")?;
+                    }
+                }
+                self.next = idx;
+                if crate::lab::interrupted() {
+                    return Err(RuntimeError::Interrupted.into());
+                }
+                return Ok(report);
+            }
+        }
         if !report.verdicts.is_empty() {
             writeln!(out, "{}", term::heading("checks"))?;
             for v in &report.verdicts {
@@ -438,7 +511,7 @@ impl Runner {
         p: &ProbeDef,
         out: &mut dyn Write,
     ) -> Result<(String, Vec<Verdict>), RunError> {
-        let ctx = self.context(&p.context)?;
+        let ctx = self.context_of(&p.context)?;
         let argv = self.expand_all(&p.command);
         writeln!(
             out,
@@ -731,13 +804,128 @@ impl Runner {
         }
     }
 
-    /// Run every step from `next` to the end. Returns true when every check held.
+    /// Tell the learner it is their turn on the open challenge of step `idx`: the goal,
+    /// where `shell` opens, and the commands that help.
+    ///
+    /// # Errors
+    /// Output failed.
+    pub fn show_turn(&self, idx: usize, out: &mut dyn Write) -> std::io::Result<()> {
+        let Some(ch) = self.challenge(idx) else {
+            return Ok(());
+        };
+        let place = match self.challenge_context(idx) {
+            Ok(Context::Host) => "on the host (in private mount and UTS namespaces of the lab's: nothing you mount or name reaches the host)".to_string(),
+            Ok(Context::Chroot(_)) => "chrooted into the rootfs".to_string(),
+            Ok(Context::Container { name, .. }) => format!("inside container `{name}`"),
+            Err(e) => format!("nowhere yet ({e})"),
+        };
+        writeln!(out, "{}", term::heading("your turn"))?;
+        write!(
+            out,
+            "{}",
+            term::wrap(&format!("Goal: {}", self.expand(&ch.goal)), 2)
+        )?;
+        write!(
+            out,
+            "{}",
+            term::wrap(
+                &format!(
+                    "`shell` opens a shell {place}. Type real commands there, then `exit`: the lab looks at the machine while the shell is open and after it closes."
+                ),
+                2
+            )
+        )?;
+        writeln!(
+            out,
+            "  {}",
+            term::dim(&format!(
+                "`hint` ({} hint(s)) · `check` looks now · `solution` shows the answer · `skip` lets the lab do it",
+                ch.hints.len()
+            ))
+        )?;
+        Ok(())
+    }
+
+    /// Close the open challenge of step `idx` with `attempt` (`by_lab`: the lab typed
+    /// the solution, `skip`). When it passed, the step is done (its report holds the
+    /// conditions) and, for the learner's own pass, the reference solution is shown for
+    /// comparison. Returns whether it passed.
+    ///
+    /// # Errors
+    /// Output failed.
+    pub fn finish_challenge(
+        &mut self,
+        idx: usize,
+        attempt: &crate::lab::challenge::Attempt,
+        by_lab: bool,
+        out: &mut dyn Write,
+    ) -> std::io::Result<bool> {
+        writeln!(out, "{}", term::heading("challenge"))?;
+        attempt.show(out)?;
+        if !attempt.passed {
+            let more = self
+                .challenge(idx)
+                .map_or(0, |c| c.hints.len().saturating_sub(self.hints_shown));
+            let hint = if more > 0 {
+                format!("`hint` gives a nudge ({more} left), ")
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "  {}",
+                term::dim(&format!(
+                    "{hint}`shell` to try again, `solution` to see the answer"
+                ))
+            )?;
+            return Ok(false);
+        }
+        if by_lab {
+            writeln!(
+                out,
+                "  {}",
+                term::ok(
+                    "the reference solution reached the goal (skipped: not counted as your pass)"
+                )
+            )?;
+        } else {
+            writeln!(out, "  {}", term::ok("challenge passed"))?;
+        }
+        if !by_lab && let Some(ch) = self.challenge(idx) {
+            writeln!(
+                out,
+                "  {}",
+                term::dim("the reference solution, to compare:")
+            )?;
+            for l in &ch.solution {
+                writeln!(out, "    {}", term::command(&self.expand(l)))?;
+            }
+        }
+        self.reports[idx] = Some(StepReport {
+            passed: true,
+            verdicts: attempt
+                .conditions
+                .iter()
+                .map(|c| Verdict {
+                    what: format!("challenge: {}", c.says),
+                    ok: c.ok,
+                })
+                .collect(),
+            trace: Vec::new(),
+        });
+        self.open_challenge = None;
+        self.next = idx + 1;
+        Ok(true)
+    }
+
+    /// Run every step from `next` to the end (in the REPL, up to an open challenge).
+    /// Returns true when every check held.
     ///
     /// # Errors
     /// As [`Runner::run_step`].
     pub fn run_all(&mut self, out: &mut dyn Write) -> Result<bool, RunError> {
         let mut all = true;
-        while self.next < self.len() {
+        while self.next < self.len() && self.open_challenge.is_none() {
             let r = self.run_step(self.next, out)?;
             all &= r.passed;
         }
@@ -755,6 +943,7 @@ impl Runner {
         self.lab.rootfs = rootfs;
         self.next = 0;
         self.reports = vec![None; self.len()];
+        self.open_challenge = None;
         Ok(())
     }
 

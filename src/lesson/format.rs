@@ -141,6 +141,83 @@ pub struct StepDef {
     /// shown as a difference.
     #[serde(default)]
     pub after: Vec<ProbeDef>,
+    /// Makes the step a challenge: after the action (the setup), the learner reaches a
+    /// goal by hand in `shell`, and the lab checks the state they leave.
+    #[serde(default)]
+    pub challenge: Option<ChallengeDef>,
+}
+
+/// A challenge: a goal the learner reaches by typing real commands in `shell`, checked
+/// by looking at the state of the machine (processes, namespaces, mounts, files), never
+/// at the words typed.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeDef {
+    /// The goal, as the state to reach: "make a shell PID 1 of a new PID namespace".
+    /// Templates allowed.
+    pub goal: String,
+    /// Where `shell` opens: `"host"` (the host's root, in private mount and UTS
+    /// namespaces of the lab's, so a mount or hostname typed there never reaches the
+    /// host), `"rootfs"` (chrooted into the rootfs, with the same guard) or a running
+    /// container's name (joined).
+    #[serde(default = "host_ctx")]
+    pub shell: String,
+    /// Nudges, revealed one at a time by `hint`, gentlest first. Templates allowed.
+    #[serde(default)]
+    pub hints: Vec<String>,
+    /// The reference solution: lines typed into the challenge's shell, in order (a line
+    /// may start a nested shell or program that reads the lines after it). Shown after
+    /// success or on request; `run`, `tour` and `skip` type it for the learner.
+    /// Templates allowed.
+    pub solution: Vec<String>,
+    /// What must be true, all at the same moment: while the shell is open (the lab
+    /// looks several times a second) or after it closes.
+    pub verify: Vec<VerifyDef>,
+}
+
+/// One condition of a challenge. Exactly one of `process` or `command` is given.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyDef {
+    /// The condition in words, shown with a tick or a cross: "a shell is PID 1".
+    pub says: String,
+    /// Holds when some process the learner started from the challenge's shell has
+    /// every property given.
+    #[serde(default)]
+    pub process: Option<ProcessMatch>,
+    /// Holds when this command (argv, run in `context`) meets `expect`. Templates allowed.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Where `command` runs: as [`ProbeDef::context`].
+    #[serde(default = "host_ctx")]
+    pub context: String,
+    /// Checks on `command`'s result.
+    #[serde(default)]
+    pub expect: Option<ExpectDef>,
+}
+
+/// Properties of a process, read from /proc/PID (proc(5)). Every field given must hold.
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessMatch {
+    /// Its command name (/proc/PID/comm) is one of these: `["sh", "bash", "dash"]`.
+    #[serde(default)]
+    pub comm: Vec<String>,
+    /// Its root directory (/proc/PID/root) is this path. Templates allowed: `"{rootfs}"`.
+    #[serde(default)]
+    pub root: Option<String>,
+    /// Its PID inside its own PID namespace (the last number of NSpid in
+    /// /proc/PID/status): 1 for a namespace's init.
+    #[serde(default)]
+    pub pid_in_ns: Option<u32>,
+    /// Namespaces it must not share with the lab: any of `pid`, `mnt`, `uts`, `ipc`,
+    /// `net`, `user`, `cgroup` (compared by /proc/PID/ns/* inode, namespaces(7)).
+    #[serde(default)]
+    pub new_namespaces: Vec<String>,
+    /// A procfs is mounted on /proc inside its root, and shows its own PID namespace
+    /// (so `ps` inside lists what the process can really see).
+    #[serde(default)]
+    pub proc_mounted: Option<bool>,
 }
 
 /// A command run to observe state, in a context.

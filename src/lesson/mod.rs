@@ -14,7 +14,10 @@ use regex::Regex;
 use thiserror::Error;
 
 use crate::error::{Classify, EXIT_BAD_INPUT};
-pub use format::{ActionDef, ContainerDef, ExpectDef, LessonFile, ProbeDef, StepDef};
+pub use format::{
+    ActionDef, ChallengeDef, ContainerDef, ExpectDef, LessonFile, ProbeDef, ProcessMatch, StepDef,
+    VerifyDef,
+};
 
 /// A loaded, validated lesson.
 #[derive(Debug, Clone)]
@@ -348,6 +351,9 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
         for p in &step.after {
             check_ctx(p, &started, &mut out);
         }
+        if let Some(ch) = &step.challenge {
+            check_challenge(ch, &started, &at, &mut out);
+        }
         // Templates must name things that exist by then.
         let known = Known {
             decoys: &decoy_names,
@@ -400,6 +406,87 @@ pub fn copy_path_problem(f: &str) -> Option<&'static str> {
         return Some("name a file, not /");
     }
     None
+}
+
+/// The namespace names a challenge's `new_namespaces` may list (the files of
+/// /proc/PID/ns, namespaces(7)).
+pub const NAMESPACE_NAMES: &[&str] = &["pid", "mnt", "uts", "ipc", "net", "user", "cgroup"];
+
+fn check_challenge(
+    ch: &format::ChallengeDef,
+    started: &BTreeSet<String>,
+    at: &str,
+    out: &mut Vec<String>,
+) {
+    if ch.goal.trim().is_empty() {
+        out.push(format!(
+            "{at}: the challenge's goal is empty: say what state to reach"
+        ));
+    }
+    if !(ch.shell == "host" || ch.shell == "rootfs" || started.contains(&ch.shell)) {
+        out.push(format!(
+            "{at}: the challenge's shell opens in `{}`, which is neither host, rootfs, nor a container started by this or an earlier step",
+            ch.shell
+        ));
+    }
+    if ch.solution.iter().all(|l| l.trim().is_empty()) {
+        out.push(format!("{at}: the challenge has no solution: give the lines a learner could type (`run` types them, to prove the checks can pass)"));
+    }
+    if ch.hints.iter().any(|h| h.trim().is_empty()) {
+        out.push(format!("{at}: the challenge has an empty hint"));
+    }
+    if ch.verify.is_empty() {
+        out.push(format!(
+            "{at}: the challenge has no verify condition: say what state proves the goal"
+        ));
+    }
+    for v in &ch.verify {
+        if v.says.trim().is_empty() {
+            out.push(format!("{at}: a verify condition has an empty `says`"));
+        }
+        match (&v.process, v.command.is_empty()) {
+            (Some(_), false) => out.push(format!(
+                "{at}: verify `{}` has both process and command; give one",
+                v.says
+            )),
+            (None, true) => out.push(format!(
+                "{at}: verify `{}` has neither process nor command; give one",
+                v.says
+            )),
+            (None, false) => {
+                if !(v.context == "host" || v.context == "rootfs" || started.contains(&v.context)) {
+                    out.push(format!(
+                        "{at}: verify `{}` runs in `{}`, which is neither host, rootfs, nor a running container",
+                        v.says, v.context
+                    ));
+                }
+                check_expect(v.expect.as_ref(), at, out);
+                if v.expect.is_none() {
+                    out.push(format!(
+                        "{at}: verify `{}` has a command but no expect: say what its result must be",
+                        v.says
+                    ));
+                }
+            }
+            (Some(m), true) => {
+                if *m == format::ProcessMatch::default() {
+                    out.push(format!(
+                        "{at}: verify `{}` matches any process: give at least one property",
+                        v.says
+                    ));
+                }
+                for n in &m.new_namespaces {
+                    if !NAMESPACE_NAMES.contains(&n.as_str()) {
+                        out.push(format!(
+                            "{at}: verify `{}`: `{n}` is not a namespace; use one of {}",
+                            v.says,
+                            NAMESPACE_NAMES.join(", ")
+                        ));
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn check_no_settle(e: Option<&ExpectDef>, at: &str, out: &mut Vec<String>) {
@@ -533,6 +620,18 @@ fn step_strings(step: &StepDef) -> Vec<String> {
         }
         ActionDef::ElfNeeds { expect, .. } => push_expect(expect.as_ref(), &mut v),
         _ => {}
+    }
+    if let Some(ch) = &step.challenge {
+        v.push(ch.goal.clone());
+        v.extend(ch.hints.iter().cloned());
+        v.extend(ch.solution.iter().cloned());
+        for c in &ch.verify {
+            v.extend(c.command.iter().cloned());
+            push_expect(c.expect.as_ref(), &mut v);
+            if let Some(r) = c.process.as_ref().and_then(|m| m.root.clone()) {
+                v.push(r);
+            }
+        }
     }
     v
 }

@@ -1,6 +1,8 @@
 //! Observing state: run a probe command on the host, in the rootfs, or inside a running
 //! container; check its result against the lesson's expectations; and diff before/after.
 
+pub mod process;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

@@ -57,8 +57,26 @@ impl<'a> Tee<'a> {
     }
 }
 
+thread_local! {
+    static SINKS_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` with every [`Tee`] writing to its sinks only, not to the terminal: for text
+/// the terminal already shows because another program drew it there (rustyline's
+/// prompt and the line typed), so a recording holds it too.
+pub fn sinks_only<R>(f: impl FnOnce() -> R) -> R {
+    SINKS_ONLY.with(|c| c.set(true));
+    let r = f();
+    SINKS_ONLY.with(|c| c.set(false));
+    r
+}
+
 impl Write for Tee<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if SINKS_ONLY.with(std::cell::Cell::get) {
+            self.each_sink(|w| w.write_all(buf));
+            return Ok(buf.len());
+        }
         let n = self.out.write(buf)?;
         if n > 0 {
             self.each_sink(|w| w.write_all(&buf[..n]));

@@ -17,7 +17,6 @@ use rustyline::{Context as RlContext, Editor, Helper};
 use crate::lab::runner::{RunError, Runner};
 use crate::lesson;
 use crate::observe::Context;
-use crate::runtime::ContainerSpec;
 use crate::runtime::spawn::{self, Stdio};
 use crate::term;
 
@@ -95,8 +94,29 @@ const COMMANDS: &[Command] = &[
         name: "hint",
         aliases: &[],
         usage: "hint",
-        help: "a nudge for the current step",
+        help: "a nudge for the current step; in a challenge, the next hint (one at a time)",
         handler: cmd_hint,
+    },
+    Command {
+        name: "check",
+        aliases: &[],
+        usage: "check",
+        help: "look at the machine now: is the open challenge's goal reached?",
+        handler: cmd_check,
+    },
+    Command {
+        name: "solution",
+        aliases: &[],
+        usage: "solution",
+        help: "show the open challenge's reference solution (asks first)",
+        handler: cmd_solution,
+    },
+    Command {
+        name: "skip",
+        aliases: &[],
+        usage: "skip",
+        help: "let the lab type the challenge's solution and go on (not counted as passed)",
+        handler: cmd_skip,
     },
     Command {
         name: "trace",
@@ -109,7 +129,7 @@ const COMMANDS: &[Command] = &[
         name: "shell",
         aliases: &["sh"],
         usage: "shell",
-        help: "an interactive shell where the lesson is: host, chroot or container (exit to return)",
+        help: "an interactive shell where the lesson is (host, chroot or container); in a challenge, where the goal is to be reached, checked when you exit",
         handler: cmd_shell,
     },
     Command {
@@ -138,6 +158,8 @@ const COMMANDS: &[Command] = &[
 /// The REPL's state.
 pub struct Repl {
     runner: Option<Runner>,
+    /// stdin's lines when it is not a terminal (confirmations read the next one).
+    plain_input: Option<term::LineReader>,
 }
 
 /// Start the REPL on the terminal (or on plain stdin lines when it is not one).
@@ -145,7 +167,10 @@ pub struct Repl {
 /// # Errors
 /// Only terminal failures.
 pub fn main(out: &mut dyn Write) -> anyhow::Result<u8> {
-    let mut repl = Repl { runner: None };
+    let mut repl = Repl {
+        runner: None,
+        plain_input: None,
+    };
     writeln!(
         out,
         "{}",
@@ -196,6 +221,9 @@ impl Repl {
             match read {
                 Ok(line) => {
                     ctrl_c = false;
+                    // rustyline drew the prompt and the line; a recording gets them too.
+                    let prompt = self.prompt();
+                    crate::present::record::sinks_only(|| writeln!(out, "{prompt}{line}"))?;
                     if !line.trim().is_empty() {
                         let _ = ed.add_history_entry(line.as_str());
                     }
@@ -231,10 +259,14 @@ impl Repl {
     }
 
     fn plain(&mut self, out: &mut dyn Write) -> anyhow::Result<u8> {
-        let mut input = term::LineReader::default();
+        self.plain_input = Some(term::LineReader::default());
         let mut code = 0;
         loop {
-            let line = match input.next_line() {
+            let next = self
+                .plain_input
+                .as_mut()
+                .map_or(term::Input::Eof, term::LineReader::next_line);
+            let line = match next {
                 term::Input::Line(l) => l,
                 term::Input::Eof => break,
                 term::Input::Interrupted => {
@@ -281,6 +313,39 @@ impl Repl {
         };
         crate::lab::signals::clear();
         (cmd.handler)(self, rest.trim(), out)
+    }
+
+    /// Ask `question` and read y/N: from the next stdin line when stdin is not a
+    /// terminal, else with a one-line editor. Anything but y/yes is no.
+    fn confirm(&mut self, question: &str, out: &mut dyn Write) -> anyhow::Result<bool> {
+        let prompt = format!("{question} [y/N] ");
+        let answer = if let Some(input) = self.plain_input.as_mut() {
+            write!(out, "{prompt}")?;
+            match input.next_line() {
+                term::Input::Line(l) => {
+                    writeln!(out, "{l}")?;
+                    l
+                }
+                term::Input::Eof | term::Input::Interrupted => {
+                    writeln!(out)?;
+                    String::new()
+                }
+            }
+        } else {
+            out.flush()?;
+            crate::lab::signals::at_prompt(true);
+            let read = rustyline::DefaultEditor::new().and_then(|mut ed| ed.readline(&prompt));
+            crate::lab::signals::at_prompt(false);
+            crate::lab::signals::clear();
+            let line = read.unwrap_or_default();
+            // The editor drew prompt and answer on the terminal; a recording gets them too.
+            crate::present::record::sinks_only(|| writeln!(out, "{prompt}{line}"))?;
+            line
+        };
+        Ok(matches!(
+            answer.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        ))
     }
 
     fn runner(&mut self, out: &mut dyn Write) -> anyhow::Result<Option<&mut Runner>> {
@@ -373,6 +438,7 @@ fn cmd_start(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<
     repl.runner = None; // tear down the previous lesson first
     match Runner::new(l, recipe) {
         Ok(mut r) => {
+            r.auto_solve = false;
             if let Err(e) = r.prepare(0, out) {
                 writeln!(out, "{}", term::bad(&e.to_string()))?;
                 return Ok(Flow::Continue);
@@ -410,8 +476,17 @@ fn cmd_next(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flo
         )?;
         return Ok(Flow::Continue);
     }
+    if let Some(idx) = r.open_challenge {
+        writeln!(
+            out,
+            "step {} is a challenge waiting for you: `shell` to do it, `check`, `hint`, `solution` or `skip`",
+            idx + 1
+        )?;
+        return Ok(Flow::Continue);
+    }
     let idx = r.next;
     match r.run_step(idx, out) {
+        Ok(_) if r.open_challenge.is_some() => {}
         Ok(_) => {
             if r.next < r.len() {
                 r.show_intro(r.next, out)?;
@@ -437,12 +512,16 @@ fn cmd_back(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flo
     // reset, then replay the steps before the target quietly.
     r.reset()?;
     let mut sink = std::io::sink();
+    // Replayed challenges are solved by the lab (their state is needed later on).
+    r.auto_solve = true;
     for i in 0..target {
         if let Err(e) = r.run_step(i, &mut sink) {
+            r.auto_solve = false;
             writeln!(out, "{}", term::bad(&e.to_string()))?;
             return Ok(Flow::Continue);
         }
     }
+    r.auto_solve = false;
     r.show_intro(target, out)?;
     Ok(Flow::Continue)
 }
@@ -452,6 +531,7 @@ fn cmd_run(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow
         return Ok(Flow::Continue);
     };
     match r.run_all(out) {
+        Ok(_) if r.open_challenge.is_some() => {}
         Ok(all) => {
             let msg = format!(
                 "{}: {}",
@@ -500,9 +580,125 @@ fn cmd_hint(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flo
         return Ok(Flow::Continue);
     };
     let idx = r.next.min(r.len() - 1);
+    if let Some(ch) = r.challenge(idx).cloned() {
+        if r.hints_shown >= ch.hints.len() {
+            writeln!(
+                out,
+                "no more hints ({} shown): `solution` shows the reference solution",
+                ch.hints.len()
+            )?;
+        } else {
+            let h = r.expand(&ch.hints[r.hints_shown]);
+            r.hints_shown += 1;
+            write!(
+                out,
+                "{}",
+                term::wrap(
+                    &format!("hint {} of {}: {h}", r.hints_shown, ch.hints.len()),
+                    2
+                )
+            )?;
+        }
+        return Ok(Flow::Continue);
+    }
     match &r.lesson.def.steps[idx].hint {
         Some(h) => write!(out, "{}", term::wrap(&r.expand(h), 2))?,
         None => writeln!(out, "no hint for this step")?,
+    }
+    Ok(Flow::Continue)
+}
+
+/// The open challenge's step, or a sentence saying there is none.
+fn open_challenge(repl: &mut Repl, out: &mut dyn Write) -> anyhow::Result<Option<usize>> {
+    let Some(r) = repl.runner(out)? else {
+        return Ok(None);
+    };
+    match r.open_challenge {
+        Some(i) => Ok(Some(i)),
+        None => {
+            let what = if r.challenge(r.next.min(r.len() - 1)).is_some() {
+                "press Enter to set up the challenge first"
+            } else {
+                "this step is not a challenge"
+            };
+            writeln!(out, "no challenge is open: {what}")?;
+            Ok(None)
+        }
+    }
+}
+
+/// Close the open challenge with `attempt`; when it passed, show the next step.
+fn after_attempt(
+    r: &mut Runner,
+    idx: usize,
+    attempt: &crate::lab::challenge::Attempt,
+    by_lab: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if r.finish_challenge(idx, attempt, by_lab, out)? {
+        if r.next < r.len() {
+            r.show_intro(r.next, out)?;
+        } else {
+            writeln!(out, "\n{}", term::ok(&format!("{} done", r.lesson.def.id)))?;
+        }
+    }
+    Ok(())
+}
+
+fn cmd_check(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let Some(idx) = open_challenge(repl, out)? else {
+        return Ok(Flow::Continue);
+    };
+    let Some(r) = repl.runner.as_mut() else {
+        return Ok(Flow::Continue);
+    };
+    match r.look(idx, None) {
+        Ok(a) => after_attempt(r, idx, &a, false, out)?,
+        Err(e) => return repl.step_failed(&e, out),
+    }
+    Ok(Flow::Continue)
+}
+
+fn cmd_solution(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let Some(idx) = open_challenge(repl, out)? else {
+        return Ok(Flow::Continue);
+    };
+    if !repl.confirm(
+        "Show the reference solution? You can still pass the challenge, but your progress will say you saw it.",
+        out,
+    )? {
+        writeln!(out, "not shown")?;
+        return Ok(Flow::Continue);
+    }
+    let Some(r) = repl.runner.as_mut() else {
+        return Ok(Flow::Continue);
+    };
+    r.solution_seen = true;
+    if let Some(ch) = r.challenge(idx).cloned() {
+        writeln!(out, "  {}", term::dim("type these in `shell`:"))?;
+        for l in &ch.solution {
+            writeln!(out, "    {}", term::command(&r.expand(l)))?;
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+fn cmd_skip(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let Some(idx) = open_challenge(repl, out)? else {
+        return Ok(Flow::Continue);
+    };
+    let Some(r) = repl.runner.as_mut() else {
+        return Ok(Flow::Continue);
+    };
+    writeln!(
+        out,
+        "{}",
+        term::heading("the lab types the reference solution")
+    )?;
+    r.solution_seen = true;
+    match r.type_solution(idx, out) {
+        Ok(a) => after_attempt(r, idx, &a, true, out)?,
+        Err(e) => return repl.step_failed(&e, out),
     }
     Ok(Flow::Continue)
 }
@@ -524,15 +720,47 @@ fn cmd_trace(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
 }
 
 fn cmd_shell(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
-    let ctx = repl
-        .runner
-        .as_ref()
-        .map_or(Context::Host, Runner::shell_context);
-    let label = match &ctx {
-        Context::Host => "host".to_string(),
-        Context::Chroot(_) => "chroot".to_string(),
-        Context::Container { name, .. } => format!("container:{name}"),
+    if repl.runner.is_none() {
+        // No lesson: a shell on the host, in private mount and UTS namespaces.
+        return shell_in(None, &Context::Host, out);
+    }
+    let Some(r) = repl.runner.as_mut() else {
+        return Ok(Flow::Continue);
     };
+    if let Some(idx) = r.open_challenge {
+        let ctx = match r.challenge_context(idx) {
+            Ok(c) => c,
+            Err(e) => {
+                writeln!(out, "{}", term::bad(&e.to_string()))?;
+                return Ok(Flow::Continue);
+            }
+        };
+        writeln!(
+            out,
+            "{}",
+            term::dim(&format!(
+                "opening /bin/sh in {}; reach the goal, then `exit` (Ctrl-C goes to the shell)",
+                r.shell_label(&ctx)
+            ))
+        )?;
+        out.flush()?;
+        return match r.play_challenge(idx, out) {
+            Ok(a) => {
+                after_attempt(r, idx, &a, false, out)?;
+                Ok(Flow::Continue)
+            }
+            Err(e) => repl.step_failed(&e, out),
+        };
+    }
+    let ctx = r.shell_context();
+    shell_in(Some(r), &ctx, out)
+}
+
+/// An interactive shell in `ctx` on the terminal, until it exits.
+fn shell_in(r: Option<&mut Runner>, ctx: &Context, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let label = r
+        .as_ref()
+        .map_or_else(|| "host".to_string(), |r| r.shell_label(ctx));
     writeln!(
         out,
         "{}",
@@ -541,40 +769,18 @@ fn cmd_shell(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
         ))
     )?;
     out.flush()?;
-    let ps1 = format!("[fromscratch {label}] # ");
-    let argv = vec!["/bin/sh".to_string(), "-i".to_string()];
-    let result = match &ctx {
-        Context::Host => spawn::spawn(
-            &ContainerSpec {
-                command: argv,
-                env: vec![("PS1".into(), ps1)],
-                ..Default::default()
-            },
-            Stdio::Inherit,
-        ),
-        Context::Chroot(root) => spawn::spawn(
-            &ContainerSpec {
-                root: Some(root.clone()),
-                command: argv,
-                env: vec![("PS1".into(), ps1)],
-                guard: true,
-                ..Default::default()
-            },
-            Stdio::Inherit,
-        ),
-        Context::Container { pid1, .. } => spawn::join(
-            *pid1,
-            &[
-                "/bin/sh".to_string(),
-                "-c".to_string(),
-                format!("PS1='{ps1}' exec /bin/sh -i"),
-            ],
+    let opened = match r {
+        Some(r) => r.open_shell(ctx, Stdio::Inherit),
+        None => crate::lab::challenge::open_shell(
+            ctx,
+            &label,
+            &crate::lab::challenge::loose_mark(),
             Stdio::Inherit,
         ),
     };
-    match result {
-        Ok(sp) => {
-            let _ = spawn::wait_exit(sp.child);
+    match opened {
+        Ok((session, _)) => {
+            let _ = spawn::wait_exit(session.shell);
             spawn::reclaim_terminal();
             crate::lab::signals::clear();
         }

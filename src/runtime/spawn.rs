@@ -50,6 +50,10 @@ pub enum Stdio {
     Inherit,
     /// All three to /dev/null (decoys, held containers).
     Null,
+    /// As [`Stdio::Capture`], but stdin from a pipe the caller writes
+    /// ([`Spawned::input`]): lines typed into a shell by the lab (a challenge's
+    /// reference solution).
+    Script,
 }
 
 /// A started container process.
@@ -60,8 +64,10 @@ pub struct Spawned {
     /// Host PID of the container's first process (PID 1 inside, when there is a PID
     /// namespace; otherwise the same as `child`).
     pub pid1: Pid,
-    /// Read end of the captured output, with [`Stdio::Capture`].
+    /// Read end of the captured output, with [`Stdio::Capture`] and [`Stdio::Script`].
     pub output: Option<OwnedFd>,
+    /// Write end of the command's stdin, with [`Stdio::Script`]; dropping it is EOF.
+    pub input: Option<OwnedFd>,
     /// The syscall trace, one rendered line each, prefixed by the process's role.
     pub trace: Vec<String>,
     /// Set when setup failed before exec: the failing call and its errno.
@@ -293,7 +299,12 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
     ensure_single_threaded()?;
     let (trace_r, trace_w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe2", e))?;
-    let capture = if stdio == Stdio::Capture {
+    let capture = if matches!(stdio, Stdio::Capture | Stdio::Script) {
+        Some(nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe2", e))?)
+    } else {
+        None
+    };
+    let script = if stdio == Stdio::Script {
         Some(nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe2", e))?)
     } else {
         None
@@ -347,11 +358,13 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
         ForkResult::Child => {
             drop(trace_r);
             let out_w = capture.as_ref().map(|(_, w)| w.as_raw_fd());
+            let in_r = script.as_ref().map(|(r, _)| r.as_raw_fd());
             let code = child_main(
                 plan,
                 stdio,
                 trace_w.as_raw_fd(),
                 out_w,
+                in_r,
                 devnull.as_fd(),
                 &argv,
                 &envp,
@@ -382,6 +395,10 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
             };
             let mut spawned = parse_trace(child, &lines);
             spawned.output = output;
+            spawned.input = script.map(|(r, w)| {
+                drop(r);
+                w
+            });
             Ok(spawned)
         }
     }
@@ -494,6 +511,7 @@ fn parse_trace(child: Pid, text: &str) -> Spawned {
         child,
         pid1,
         output: None,
+        input: None,
         trace,
         setup_failure,
         exec_failure,
@@ -513,6 +531,7 @@ fn child_main(
     stdio: Stdio,
     trace: RawFd,
     out_w: Option<RawFd>,
+    in_r: Option<RawFd>,
     devnull: BorrowedFd<'_>,
     argv: &[CString],
     envp: &[CString],
@@ -527,6 +546,14 @@ fn child_main(
         Stdio::Capture => {
             let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
             dup_onto(devnull.as_raw_fd(), 0);
+            if let Some(w) = out_w {
+                dup_onto(w, 1);
+                dup_onto(w, 2);
+            }
+        }
+        Stdio::Script => {
+            let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+            dup_onto(in_r.unwrap_or(devnull.as_raw_fd()), 0);
             if let Some(w) = out_w {
                 dup_onto(w, 1);
                 dup_onto(w, 2);

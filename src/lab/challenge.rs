@@ -1,0 +1,587 @@
+//! Challenge steps: the learner reaches a goal by hand in a shell, and the lab checks the
+//! state of the machine — processes, namespaces, mounts, files — never the words typed.
+//!
+//! A challenge shell carries a session mark in its environment
+//! ([`process::SESSION_VAR`]); the lab looks at the shell's descendants and every process
+//! with the mark several times a second while the shell is open, and once more after it
+//! closes. The challenge passes when every condition holds at the same moment. When it
+//! does not, the closest attempt seen is reported, condition by condition, so the learner
+//! reads what is not yet true.
+//!
+//! `run`, `tour`, `present` and `skip` type the reference solution into a shell whose
+//! stdin is a pipe, one line at a time, waiting until every process of the session is
+//! asleep (waiting for input) before looking and before typing the next line, so a
+//! state that lasts only while a nested shell is open is seen without any sleep.
+
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::lab::runner::{RunError, Runner};
+use crate::lesson::ChallengeDef;
+use crate::observe::process::{self, ProcInfo, SESSION_VAR};
+use crate::observe::{self, Context, Verdict};
+use crate::runtime::spawn::{self, Spawned, Stdio};
+use crate::runtime::{ContainerSpec, Namespaces};
+use crate::term;
+
+/// How often the lab looks while an interactive challenge shell is open.
+pub const POLL_EVERY: Duration = Duration::from_millis(250);
+/// How long a typed solution line may keep the session busy before the next is typed.
+pub const LINE_LIMIT: Duration = Duration::from_secs(30);
+
+/// One condition's result in one look.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    /// The condition in the lesson's words.
+    pub says: String,
+    /// It held.
+    pub ok: bool,
+    /// Which process was looked at, for a process condition: "PID 4711 (sh)".
+    pub subject: Option<String>,
+    /// The details: each property of the closest process, or each check of a command.
+    pub details: Vec<Verdict>,
+}
+
+/// What one look at the machine found.
+#[derive(Debug, Clone, Default)]
+pub struct Attempt {
+    /// Every condition held at once.
+    pub passed: bool,
+    /// Each condition, in the lesson's order.
+    pub conditions: Vec<Condition>,
+}
+
+impl Attempt {
+    /// For keeping the closest attempt: conditions held, then details held.
+    #[must_use]
+    pub fn score(&self) -> (usize, usize) {
+        (
+            self.conditions.iter().filter(|c| c.ok).count(),
+            self.conditions
+                .iter()
+                .flat_map(|c| &c.details)
+                .filter(|d| d.ok)
+                .count(),
+        )
+    }
+
+    /// Keep the better of `self` and `other` (a pass beats everything).
+    pub fn keep_best(&mut self, other: Self) {
+        if self.passed {
+            return;
+        }
+        if other.passed || other.score() >= self.score() || self.conditions.is_empty() {
+            *self = other;
+        }
+    }
+
+    /// Print each condition with a tick or a cross; for a failed one, the properties
+    /// that did not hold (and which process came closest).
+    ///
+    /// # Errors
+    /// Output failed.
+    pub fn show(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for c in &self.conditions {
+            if c.ok {
+                writeln!(out, "  {}", term::ok(&c.says))?;
+                continue;
+            }
+            writeln!(out, "  {}", term::bad(&format!("not yet: {}", c.says)))?;
+            if let Some(s) = &c.subject {
+                writeln!(out, "      {}", term::dim(&format!("closest: {s}")))?;
+            }
+            for d in &c.details {
+                let line = if d.ok {
+                    term::dim(&format!("✓ {}", d.what))
+                } else {
+                    format!("✗ {}", d.what)
+                };
+                writeln!(out, "      {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A challenge shell session: its mark and its shell's PID.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The value of [`SESSION_VAR`] its processes carry: `lab<PID>:<N>:`.
+    pub mark: String,
+    /// The shell (our child).
+    pub shell: Pid,
+}
+
+/// Start `/bin/sh` in `ctx`, its prompt `[fromscratch LABEL] # `, its environment
+/// carrying `SESSION_VAR=mark`. `Stdio::Inherit` for the learner's terminal (the shell
+/// gets the foreground process group), `Stdio::Script` for a typed solution. On the host
+/// and in a chroot the shell gets private mount and UTS namespaces of the lab's first
+/// (with `/` made private), so whatever the learner mounts or names never reaches the
+/// host.
+///
+/// # Errors
+/// The runtime could not start the shell, or its setup failed (named in one sentence).
+pub fn open_shell(
+    ctx: &Context,
+    label: &str,
+    mark: &str,
+    stdio: Stdio,
+) -> Result<(Session, Spawned), RunError> {
+    let ps1 = format!("[fromscratch {label}] # ");
+    let mut argv = vec!["/bin/sh".to_string()];
+    if stdio == Stdio::Inherit {
+        argv.push("-i".into());
+    }
+    let env = vec![
+        ("PS1".to_string(), ps1.clone()),
+        (SESSION_VAR.to_string(), mark.to_string()),
+    ];
+    let guarded = |root: Option<PathBuf>| ContainerSpec {
+        root,
+        namespaces: Namespaces {
+            mount: true,
+            uts: true,
+            ..Namespaces::default()
+        },
+        command: argv.clone(),
+        env: env.clone(),
+        ..Default::default()
+    };
+    let sp = match ctx {
+        Context::Host => spawn::spawn(&guarded(None), stdio)?,
+        Context::Chroot(root) => spawn::spawn(&guarded(Some(root.clone())), stdio)?,
+        Context::Container { pid1, .. } => {
+            let inner = if stdio == Stdio::Inherit { " -i" } else { "" };
+            spawn::join(
+                *pid1,
+                &[
+                    "/bin/sh".to_string(),
+                    "-c".to_string(),
+                    format!("export {SESSION_VAR}='{mark}'; PS1='{ps1}' exec /bin/sh{inner}"),
+                ],
+                stdio,
+            )?
+        }
+    };
+    if let Some((call, errno)) = &sp.setup_failure {
+        let msg = crate::runtime::error::explain_setup_failure(call, *errno, None);
+        spawn::kill_and_reap(sp.child);
+        return Err(RunError::BadInput(format!("cannot open the shell: {msg}")));
+    }
+    Ok((
+        Session {
+            mark: mark.to_string(),
+            shell: sp.child,
+        },
+        sp,
+    ))
+}
+
+/// The mark of a shell opened outside any lesson.
+#[must_use]
+pub fn loose_mark() -> String {
+    format!("{}0:", mark_prefix())
+}
+
+/// The mark prefix every session of this lab process shares.
+fn mark_prefix() -> String {
+    format!("lab{}:", std::process::id())
+}
+
+impl Runner {
+    /// The challenge of step `idx`, if it is one.
+    #[must_use]
+    pub fn challenge(&self, idx: usize) -> Option<&ChallengeDef> {
+        self.lesson
+            .def
+            .steps
+            .get(idx)
+            .and_then(|s| s.challenge.as_ref())
+    }
+
+    /// The prompt label of a shell opened in `ctx`: `host`, `chroot`, `pid-ns:c1`,
+    /// `container:web`.
+    #[must_use]
+    pub fn shell_label(&self, ctx: &Context) -> String {
+        match ctx {
+            Context::Host => "host".into(),
+            Context::Chroot(_) => "chroot".into(),
+            Context::Container { name, .. } => {
+                let pid = self.lesson.def.containers.get(name).is_some_and(|c| c.pid);
+                if pid {
+                    format!("pid-ns:{name}")
+                } else {
+                    format!("container:{name}")
+                }
+            }
+        }
+    }
+
+    /// Where the challenge of step `idx` opens its shell.
+    ///
+    /// # Errors
+    /// The context names a container that is not running, or the rootfs is not built.
+    pub fn challenge_context(&self, idx: usize) -> Result<Context, RunError> {
+        let name = self.challenge(idx).map_or("host", |c| c.shell.as_str());
+        self.context_of(name)
+    }
+
+    fn next_mark(&mut self) -> String {
+        self.sessions += 1;
+        format!("{}{}:", mark_prefix(), self.sessions)
+    }
+
+    /// Start a shell in `ctx` for a challenge (or a plain `shell`), marked as a new
+    /// session: see [`open_shell`].
+    ///
+    /// # Errors
+    /// As [`open_shell`].
+    pub fn open_shell(
+        &mut self,
+        ctx: &Context,
+        stdio: Stdio,
+    ) -> Result<(Session, Spawned), RunError> {
+        let mark = self.next_mark();
+        let label = self.shell_label(ctx);
+        open_shell(ctx, &label, &mark, stdio)
+    }
+
+    /// Look at the machine once and check every condition of step `idx`'s challenge.
+    /// With a session, process conditions look at that session's processes; without
+    /// one (`check` at the prompt), at every process of this lab's challenge shells.
+    ///
+    /// # Errors
+    /// A command condition could not run.
+    pub fn look(&mut self, idx: usize, session: Option<&Session>) -> Result<Attempt, RunError> {
+        let Some(ch) = self.challenge(idx).cloned() else {
+            return Ok(Attempt::default());
+        };
+        self.lab.reap();
+        let procs: Vec<ProcInfo> = match session {
+            Some(s) => process::session(s.shell, &s.mark),
+            None => process::marked(&mark_prefix()),
+        };
+        let lab_ns = process::own_namespaces();
+        let mut attempt = Attempt {
+            passed: true,
+            conditions: Vec::new(),
+        };
+        for v in &ch.verify {
+            let cond = if let Some(m) = &v.process {
+                let root = m.root.as_ref().map(|r| PathBuf::from(self.expand(r)));
+                let found = process::find(&process::Wanted { m, root }, &procs, &lab_ns);
+                let (subject, details) = match found.closest {
+                    Some((p, props)) => (Some(format!("PID {} ({})", p.pid, p.comm)), props),
+                    None => (
+                        Some("no process of yours is running: start it from the challenge's shell and keep it running while the lab looks".to_string()),
+                        Vec::new(),
+                    ),
+                };
+                Condition {
+                    says: self.expand(&v.says),
+                    ok: found.ok,
+                    subject: if found.ok { None } else { subject },
+                    details: if found.ok { Vec::new() } else { details },
+                }
+            } else {
+                let ctx = self.context_of(&v.context)?;
+                let argv: Vec<String> = v.command.iter().map(|s| self.expand(s)).collect();
+                let run = observe::run_in(&ctx, &argv)?;
+                let verdicts = v
+                    .expect
+                    .as_ref()
+                    .map(|e| observe::evaluate(e, &run.outcome, &|s| self.expand(s)))
+                    .unwrap_or_default();
+                let ok = verdicts.iter().all(|x| x.ok);
+                Condition {
+                    says: self.expand(&v.says),
+                    ok,
+                    subject: (!ok).then(|| {
+                        format!(
+                            "`{}` said: {}",
+                            term::shell_join(&argv),
+                            first_line(&run.outcome.output)
+                        )
+                    }),
+                    details: if ok { Vec::new() } else { verdicts },
+                }
+            };
+            attempt.passed &= cond.ok;
+            attempt.conditions.push(cond);
+        }
+        Ok(attempt)
+    }
+
+    /// The learner's turn: open a shell on the terminal in the challenge's context, look
+    /// every [`POLL_EVERY`] while it is open (saying so on the terminal the moment the
+    /// goal is reached), and once more after it closes. Processes the learner left
+    /// running are stopped. Returns the best attempt seen.
+    ///
+    /// # Errors
+    /// The shell could not start; Ctrl-C/SIGTERM reaching the lab (the shell is stopped).
+    pub fn play_challenge(&mut self, idx: usize, out: &mut dyn Write) -> Result<Attempt, RunError> {
+        let ctx = self.challenge_context(idx)?;
+        let (session, _sp) = self.open_shell(&ctx, Stdio::Inherit)?;
+        let mut best = Attempt::default();
+        let mut announced = false;
+        let mut last_look = Instant::now();
+        loop {
+            if shell_exited(session.shell) {
+                break;
+            }
+            if crate::lab::interrupted() {
+                stop_session(&session);
+                spawn::reclaim_terminal();
+                return Err(crate::runtime::RuntimeError::Interrupted.into());
+            }
+            if last_look.elapsed() >= POLL_EVERY {
+                last_look = Instant::now();
+                let a = self.look(idx, Some(&session))?;
+                if a.passed && !announced {
+                    announced = true;
+                    // The terminal is the shell's; one line between its prompts.
+                    write!(
+                        out,
+                        "\r\n{}\r\n",
+                        term::ok("fromscratch: the goal is reached — `exit` to go back to the lab")
+                    )?;
+                    out.flush()?;
+                }
+                best.keep_best(a);
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        spawn::reclaim_terminal();
+        let after = self.look(idx, Some(&session))?;
+        best.keep_best(after);
+        let left = stop_session(&session);
+        if left > 0 {
+            writeln!(
+                out,
+                "  {}",
+                term::dim(&format!(
+                    "stopped {left} process(es) you left running in the challenge's shell"
+                ))
+            )?;
+        }
+        Ok(best)
+    }
+
+    /// Type step `idx`'s reference solution into a shell in the challenge's context,
+    /// showing each line at a prompt and the output as it comes, looking after each line
+    /// once the session is idle. Returns the best attempt seen.
+    ///
+    /// # Errors
+    /// The shell could not start; Ctrl-C/SIGTERM (the session is stopped first).
+    pub fn type_solution(&mut self, idx: usize, out: &mut dyn Write) -> Result<Attempt, RunError> {
+        let Some(ch) = self.challenge(idx).cloned() else {
+            return Ok(Attempt::default());
+        };
+        let ctx = self.challenge_context(idx)?;
+        let label = self.shell_label(&ctx);
+        let (session, mut sp) = self.open_shell(&ctx, Stdio::Script)?;
+        let input = sp.input.take();
+        let output = sp.output.take();
+        if let Some(o) = &output {
+            set_nonblocking(o);
+        }
+        let mut echo = Echo::default();
+        let mut best = Attempt::default();
+        let result = (|| -> Result<(), RunError> {
+            let Some(input) = &input else { return Ok(()) };
+            for line in &ch.solution {
+                let line = self.expand(line);
+                write!(out, "  {} ", term::dim(&format!("[fromscratch {label}] #")))?;
+                self.type_out(&line, out)?;
+                writeln!(out)?;
+                out.flush()?;
+                let mut bytes = line.into_bytes();
+                bytes.push(b'\n');
+                if nix::unistd::write(input.as_fd(), &bytes).is_err() {
+                    break; // the shell is gone; what it left is looked at below
+                }
+                self.settle(&session, input, output.as_ref(), &mut echo, out)?;
+                let a = self.look(idx, Some(&session))?;
+                best.keep_best(a);
+            }
+            Ok(())
+        })();
+        drop(input); // EOF: the shells read to the end and exit
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !shell_exited(session.shell) && Instant::now() < deadline {
+            if let Some(o) = &output {
+                echo.drain(o, out)?;
+            }
+            if crate::lab::interrupted() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if let Some(o) = &output {
+            echo.drain(o, out)?;
+        }
+        echo.finish(out)?;
+        let after = self.look(idx, Some(&session))?;
+        best.keep_best(after);
+        stop_session(&session);
+        spawn::kill_and_reap(session.shell);
+        result?;
+        if crate::lab::interrupted() {
+            return Err(crate::runtime::RuntimeError::Interrupted.into());
+        }
+        Ok(best)
+    }
+
+    /// Show `line` as if typed, at [`Runner::typing`] per character.
+    fn type_out(&self, line: &str, out: &mut dyn Write) -> std::io::Result<()> {
+        if self.typing.is_zero() {
+            return write!(out, "{}", term::typed(line));
+        }
+        for ch in line.chars() {
+            write!(out, "{}", term::typed(&ch.to_string()))?;
+            out.flush()?;
+            std::thread::sleep(self.typing);
+        }
+        Ok(())
+    }
+
+    /// Wait until the typed line has been read and every process of the session sleeps
+    /// (two looks in a row), echoing output meanwhile; at most [`LINE_LIMIT`].
+    fn settle(
+        &mut self,
+        session: &Session,
+        input: &OwnedFd,
+        output: Option<&OwnedFd>,
+        echo: &mut Echo,
+        out: &mut dyn Write,
+    ) -> Result<(), RunError> {
+        let start = Instant::now();
+        let mut quiet = 0;
+        while start.elapsed() < LINE_LIMIT {
+            if let Some(o) = output {
+                echo.drain(o, out)?;
+            }
+            if crate::lab::interrupted() {
+                stop_session(session);
+                return Err(crate::runtime::RuntimeError::Interrupted.into());
+            }
+            if shell_exited(session.shell) {
+                return Ok(());
+            }
+            let procs = process::session(session.shell, &session.mark);
+            if unread(input) == 0 && process::is_idle(&procs) {
+                quiet += 1;
+                if quiet >= 2 {
+                    return Ok(());
+                }
+            } else {
+                quiet = 0;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+}
+
+fn first_line(s: &str) -> String {
+    let l = s.lines().next().unwrap_or("").trim();
+    if l.is_empty() {
+        "(nothing)".into()
+    } else {
+        l.chars().take(100).collect()
+    }
+}
+
+/// True once our child `pid` has exited (reaped here, or already by the lab's reaper).
+fn shell_exited(pid: Pid) -> bool {
+    match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => false,
+        Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_) => true,
+        Ok(_) => false,
+    }
+}
+
+/// SIGKILL every process of the session still alive (they are the lab's: started from
+/// its shell, carrying its mark); returns how many.
+fn stop_session(s: &Session) -> usize {
+    let mut n = 0;
+    for p in process::session(s.shell, &s.mark) {
+        if p.pid == s.shell.as_raw() {
+            continue;
+        }
+        if nix::sys::signal::kill(Pid::from_raw(p.pid), nix::sys::signal::Signal::SIGKILL).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn set_nonblocking(fd: &OwnedFd) {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    if let Ok(flags) = fcntl(fd.as_fd(), FcntlArg::F_GETFL) {
+        let _ = fcntl(
+            fd.as_fd(),
+            FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+        );
+    }
+}
+
+/// Bytes written to a pipe and not read yet (FIONREAD works on either end on Linux,
+/// pipe(7)).
+fn unread(fd: &OwnedFd) -> i32 {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer, which points at `n`.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &raw mut n) };
+    if r < 0 { 0 } else { n }
+}
+
+/// Output of a typed solution, shown line by line, indented.
+#[derive(Default)]
+struct Echo {
+    partial: Vec<u8>,
+    shown: usize,
+}
+
+impl Echo {
+    const MAX_LINES: usize = 40;
+
+    fn drain(&mut self, fd: &OwnedFd, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut buf = [0u8; 4096];
+        loop {
+            match nix::unistd::read(fd.as_fd(), &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => self.partial.extend_from_slice(&buf[..n]),
+            }
+        }
+        while let Some(pos) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=pos).collect();
+            self.line(&String::from_utf8_lossy(&line[..line.len() - 1]), out)?;
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, l: &str, out: &mut dyn Write) -> std::io::Result<()> {
+        self.shown += 1;
+        if self.shown <= Self::MAX_LINES {
+            writeln!(out, "    {l}")?;
+        } else if self.shown == Self::MAX_LINES + 1 {
+            writeln!(out, "    {}", term::dim("… (more output not shown)"))?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
+        if !self.partial.is_empty() {
+            let l = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
+            self.line(&l, out)?;
+        }
+        Ok(())
+    }
+}

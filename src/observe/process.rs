@@ -1,0 +1,371 @@
+//! Looking at the processes a learner started: what a challenge's `process` condition
+//! checks, read from /proc (proc(5)) with the `procfs` crate.
+//!
+//! A learner's processes are the challenge shell and everything it started: its
+//! descendants (by parent PID) and every process carrying the shell's session mark in
+//! its environment (which survives `unshare --fork`, `chroot` and re-parenting to the
+//! lab, the subreaper). Nothing here signals or changes a process; it only reads.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::Pid;
+use procfs::process::Process;
+
+use crate::lesson::ProcessMatch;
+use crate::observe::Verdict;
+
+/// The environment variable that marks a challenge shell and its descendants; its
+/// value is unique to one shell session.
+pub const SESSION_VAR: &str = "FROMSCRATCH_SHELL";
+
+/// What the lab reads about one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcInfo {
+    /// Host PID.
+    pub pid: i32,
+    /// Parent's host PID.
+    pub ppid: i32,
+    /// /proc/PID/comm: the executable's name, at most 15 bytes.
+    pub comm: String,
+    /// Scheduler state from /proc/PID/stat: `R` running, `S` sleeping, `D` disk, `Z`…
+    pub state: char,
+    /// /proc/PID/root, as the lab sees it; `None` when unreadable.
+    pub root: Option<PathBuf>,
+    /// PID in its own (innermost) PID namespace: the last number of `NSpid`.
+    pub pid_in_ns: Option<u32>,
+    /// Namespace identity (`pid:[4026531836]`) by name (`pid`, `mnt`…), from /proc/PID/ns.
+    pub namespaces: BTreeMap<String, u64>,
+    /// What the /proc inside its root shows.
+    pub proc_view: ProcView,
+}
+
+/// What is mounted on /proc inside a process's root, as seen through /proc/PID/root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcView {
+    /// No procfs there (an empty directory, or something else mounted).
+    Nothing,
+    /// A procfs of the process's own PID namespace: it lists the process under its
+    /// in-namespace PID, with the same start time.
+    Own,
+    /// A procfs of another PID namespace (the host's, seen from a new namespace).
+    Other,
+}
+
+/// Read what /proc inside `pid`'s root shows: statfs(2) says whether a procfs is
+/// mounted there (PROC_SUPER_MAGIC); the process's own entry in it, found by its
+/// in-namespace PID and compared by start time (field 22 of stat), says whose. Only
+/// world-readable files are read (a ns link of PID 1 may be closed to us).
+fn proc_view(pid: i32, pid_in_ns: Option<u32>, starttime: u64) -> ProcView {
+    let dir = PathBuf::from(format!("/proc/{pid}/root/proc"));
+    let is_proc = nix::sys::statfs::statfs(&dir)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC);
+    if !is_proc {
+        return ProcView::Nothing;
+    }
+    let same = pid_in_ns
+        .and_then(|n| i32::try_from(n).ok())
+        .and_then(|n| Process::new_with_root(dir.join(n.to_string())).ok())
+        .and_then(|p| p.stat().ok())
+        .is_some_and(|st| st.starttime == starttime);
+    if same { ProcView::Own } else { ProcView::Other }
+}
+
+fn ns_inode(link: &Path) -> Option<u64> {
+    // "pid:[4026531836]"
+    let target = std::fs::read_link(link).ok()?;
+    let s = target.to_string_lossy();
+    s.split_once(":[")?.1.trim_end_matches(']').parse().ok()
+}
+
+/// Read one process; `None` when it has gone (or was never there).
+#[must_use]
+pub fn read(pid: i32) -> Option<ProcInfo> {
+    let p = Process::new(pid).ok()?;
+    let stat = p.stat().ok()?;
+    let status = p.status().ok();
+    let mut namespaces = BTreeMap::new();
+    for n in crate::lesson::NAMESPACE_NAMES {
+        if let Some(i) = ns_inode(&PathBuf::from(format!("/proc/{pid}/ns/{n}"))) {
+            namespaces.insert((*n).to_string(), i);
+        }
+    }
+    let pid_in_ns = status
+        .and_then(|s| s.nspid)
+        .and_then(|v| v.last().copied())
+        .and_then(|n| u32::try_from(n).ok());
+    Some(ProcInfo {
+        pid,
+        ppid: stat.ppid,
+        comm: stat.comm.clone(),
+        state: stat.state,
+        root: p.root().ok(),
+        pid_in_ns,
+        namespaces,
+        proc_view: proc_view(pid, pid_in_ns, stat.starttime),
+    })
+}
+
+/// The namespaces of the calling process (the lab), by name.
+#[must_use]
+pub fn own_namespaces() -> BTreeMap<String, u64> {
+    read(nix::unistd::getpid().as_raw())
+        .map(|p| p.namespaces)
+        .unwrap_or_default()
+}
+
+fn session_mark(pid: i32) -> Option<String> {
+    let env = Process::new(pid).and_then(|p| p.environ()).ok()?;
+    env.get(std::ffi::OsStr::new(SESSION_VAR))
+        .map(|v| v.to_string_lossy().into_owned())
+}
+
+fn has_mark(pid: i32, mark: &str) -> bool {
+    session_mark(pid).is_some_and(|m| m == mark)
+}
+
+/// Every live process whose session mark starts with `prefix` (all the challenge
+/// shells of one lab, and what they started).
+#[must_use]
+pub fn marked(prefix: &str) -> Vec<ProcInfo> {
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    all.filter_map(Result::ok)
+        .map(|p| p.pid)
+        .filter(|pid| session_mark(*pid).is_some_and(|m| m.starts_with(prefix)))
+        .filter_map(read)
+        .filter(|p| p.state != 'Z' && p.state != 'X')
+        .collect()
+}
+
+/// The shell `shell` and every process it started, alive now: its descendants, and
+/// every process whose environment carries `SESSION_VAR=mark`. Zombies are left out.
+#[must_use]
+pub fn session(shell: Pid, mark: &str) -> Vec<ProcInfo> {
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    let infos: Vec<(i32, i32, char)> = all
+        .filter_map(Result::ok)
+        .filter_map(|p| p.stat().ok().map(|s| (s.pid, s.ppid, s.state)))
+        .collect();
+    let mut members = std::collections::BTreeSet::from([shell.as_raw()]);
+    // Descendants: iterate until no new child joins (parents may be listed after
+    // their children).
+    loop {
+        let before = members.len();
+        for (pid, ppid, _) in &infos {
+            if members.contains(ppid) {
+                members.insert(*pid);
+            }
+        }
+        if members.len() == before {
+            break;
+        }
+    }
+    for (pid, _, _) in &infos {
+        if !members.contains(pid) && has_mark(*pid, mark) {
+            members.insert(*pid);
+        }
+    }
+    members
+        .into_iter()
+        .filter_map(read)
+        .filter(|p| p.state != 'Z' && p.state != 'X')
+        .collect()
+}
+
+/// True when every process of the session is asleep or stopped (waiting for input, a
+/// child or a timer): nothing is still starting up or working.
+#[must_use]
+pub fn is_idle(procs: &[ProcInfo]) -> bool {
+    procs
+        .iter()
+        .all(|p| matches!(p.state, 'S' | 'T' | 't' | 'I'))
+}
+
+/// `m` with its templates expanded: the root as a path.
+#[derive(Debug, Clone)]
+pub struct Wanted<'a> {
+    /// The condition.
+    pub m: &'a ProcessMatch,
+    /// Its `root`, expanded and canonicalized.
+    pub root: Option<PathBuf>,
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    let ca = a.canonicalize().unwrap_or_else(|_| a.to_path_buf());
+    let cb = b.canonicalize().unwrap_or_else(|_| b.to_path_buf());
+    ca == cb
+}
+
+/// Each property of `w` checked on `p`: (what, held), in the file's order.
+#[must_use]
+pub fn properties(w: &Wanted<'_>, p: &ProcInfo, lab_ns: &BTreeMap<String, u64>) -> Vec<Verdict> {
+    let m = w.m;
+    let mut v = Vec::new();
+    if !m.comm.is_empty() {
+        v.push(Verdict {
+            ok: m.comm.contains(&p.comm),
+            what: format!("is {} (it is {})", or_list(&m.comm), p.comm),
+        });
+    }
+    if let Some(root) = &w.root {
+        let got = p.root.as_ref();
+        v.push(Verdict {
+            ok: got.is_some_and(|g| same_path(g, root)),
+            what: format!(
+                "has its root in {} (its root is {})",
+                root.display(),
+                got.map_or_else(|| "unreadable".to_string(), |g| g.display().to_string())
+            ),
+        });
+    }
+    if let Some(n) = m.pid_in_ns {
+        v.push(Verdict {
+            ok: p.pid_in_ns == Some(n),
+            what: format!(
+                "is PID {n} in its PID namespace (it is {})",
+                p.pid_in_ns
+                    .map_or_else(|| "unknown".to_string(), |x| x.to_string())
+            ),
+        });
+    }
+    for n in &m.new_namespaces {
+        let own = p.namespaces.get(n);
+        let ok = own.is_some() && own != lab_ns.get(n);
+        v.push(Verdict {
+            ok,
+            what: if ok {
+                format!("has a {n} namespace of its own")
+            } else {
+                format!("has a {n} namespace of its own (it shares the lab's)")
+            },
+        });
+    }
+    if let Some(want) = m.proc_mounted {
+        let (ok, why) = match p.proc_view {
+            ProcView::Nothing => (!want, "nothing is mounted on /proc there"),
+            ProcView::Own => (want, "it shows its own PID namespace"),
+            ProcView::Other => (
+                !want,
+                "the procfs there belongs to another PID namespace: mount one from inside the new namespace",
+            ),
+        };
+        v.push(Verdict {
+            ok,
+            what: if want {
+                format!(
+                    "has a procfs on /proc inside its root showing its own PID namespace ({why})"
+                )
+            } else {
+                format!("has no procfs of its own on /proc ({why})")
+            },
+        });
+    }
+    v
+}
+
+fn or_list(v: &[String]) -> String {
+    match v {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// The result of looking for a process that matches.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Some process has every property.
+    pub ok: bool,
+    /// The process that came closest (the match itself when `ok`), and its properties.
+    pub closest: Option<(ProcInfo, Vec<Verdict>)>,
+    /// How many processes of the learner's were looked at.
+    pub looked_at: usize,
+}
+
+impl Found {
+    /// Properties that held, for ranking attempts.
+    #[must_use]
+    pub fn score(&self) -> usize {
+        self.closest
+            .as_ref()
+            .map_or(0, |(_, v)| v.iter().filter(|x| x.ok).count())
+    }
+}
+
+/// Look through `procs` for one with every property of `w`; else report the closest
+/// (most properties held; the newest among equals).
+#[must_use]
+pub fn find(w: &Wanted<'_>, procs: &[ProcInfo], lab_ns: &BTreeMap<String, u64>) -> Found {
+    let mut best: Option<(ProcInfo, Vec<Verdict>)> = None;
+    for p in procs {
+        let props = properties(w, p, lab_ns);
+        let score = props.iter().filter(|v| v.ok).count();
+        let all = props.iter().all(|v| v.ok);
+        let better = match &best {
+            None => true,
+            Some((bp, bv)) => {
+                let bs = bv.iter().filter(|v| v.ok).count();
+                score > bs || (score == bs && p.pid > bp.pid)
+            }
+        };
+        if better {
+            best = Some((p.clone(), props));
+        }
+        if all {
+            return Found {
+                ok: true,
+                closest: best,
+                looked_at: procs.len(),
+            };
+        }
+    }
+    Found {
+        ok: false,
+        closest: best,
+        looked_at: procs.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_reads_as_itself_and_is_found_by_its_properties() {
+        let me = read(std::process::id().cast_signed()).expect("read self");
+        assert_eq!(me.pid, std::process::id().cast_signed());
+        assert_eq!(me.root.as_deref(), Some(Path::new("/")));
+        assert!(me.namespaces.contains_key("pid"), "{me:?}");
+        let lab_ns = own_namespaces();
+        let m = ProcessMatch {
+            comm: vec![me.comm.clone()],
+            root: Some("/".into()),
+            new_namespaces: vec!["pid".into()],
+            ..Default::default()
+        };
+        let w = Wanted {
+            m: &m,
+            root: Some(PathBuf::from("/")),
+        };
+        let found = find(&w, std::slice::from_ref(&me), &lab_ns);
+        // Same PID namespace as the lab (itself): the one property that fails is named.
+        assert!(!found.ok);
+        let (_, props) = found.closest.expect("closest");
+        let failed: Vec<_> = props.iter().filter(|v| !v.ok).collect();
+        assert_eq!(failed.len(), 1, "{props:?}");
+        assert!(failed[0].what.contains("shares the lab's"), "{props:?}");
+    }
+
+    #[test]
+    fn or_list_reads_as_english() {
+        assert_eq!(or_list(&["sh".into()]), "sh");
+        assert_eq!(
+            or_list(&["sh".into(), "bash".into(), "dash".into()]),
+            "sh, bash or dash"
+        );
+    }
+}
