@@ -2,9 +2,9 @@
 //! state of the machine — processes, namespaces, mounts, files — never the words typed.
 //!
 //! A challenge shell carries a session mark in its environment
-//! ([`process::SESSION_VAR`]); the lab looks at the shell's descendants and every process
-//! with the mark several times a second while the shell is open, and once more after it
-//! closes. The challenge passes when every condition holds at the same moment. When it
+//! ([`process::SESSION_VAR`]); the lab looks at the shell's descendants and every
+//! process with the mark each time the session settles (a prompt waiting) while the
+//! shell is open, and once more after it closes. The challenge passes when every condition holds at the same moment. When it
 //! does not, the closest attempt seen is reported, condition by condition, so the learner
 //! reads what is not yet true.
 //!
@@ -30,8 +30,9 @@ use crate::runtime::spawn::{self, Spawned, Stdio};
 use crate::runtime::{ContainerSpec, Namespaces};
 use crate::term;
 
-/// How often the lab looks while an interactive challenge shell is open.
-pub const POLL_EVERY: Duration = Duration::from_millis(250);
+/// The lab looks whenever the learner's session settles (a prompt waiting), and at
+/// least this often while the challenge shell is open.
+pub const LOOK_AT_LEAST_EVERY: Duration = Duration::from_secs(1);
 /// How long a typed solution line may keep the session busy before the next is typed.
 pub const LINE_LIMIT: Duration = Duration::from_secs(30);
 
@@ -319,7 +320,7 @@ impl Runner {
     }
 
     /// The learner's turn: open a shell on the terminal in the challenge's context, look
-    /// every [`POLL_EVERY`] while it is open (saying so on the terminal the moment the
+    /// each time the session settles (and at least every [`LOOK_AT_LEAST_EVERY`]) while it is open (saying so on the terminal the moment the
     /// goal is reached), and once more after it closes. Processes the learner left
     /// running are stopped. Returns the best attempt seen.
     ///
@@ -330,7 +331,9 @@ impl Runner {
         let (session, _sp) = self.open_shell(&ctx, Stdio::Inherit)?;
         let mut best = Attempt::default();
         let mut announced = false;
-        let mut last_look = Instant::now();
+        let mut last_look: Option<Instant> = None;
+        let mut last_seen: Vec<(i32, char)> = Vec::new();
+        let stdin = std::io::stdin();
         loop {
             if shell_exited(session.shell) {
                 break;
@@ -340,8 +343,17 @@ impl Runner {
                 spawn::reclaim_terminal();
                 return Err(crate::runtime::RuntimeError::Interrupted.into());
             }
-            if last_look.elapsed() >= POLL_EVERY {
-                last_look = Instant::now();
+            // Look each time the session settles into a new state (every process
+            // asleep, nothing typed and unread: a prompt is waiting), and at least
+            // every LOOK_AT_LEAST_EVERY for changes no process shows (files).
+            let procs = process::session(session.shell, &session.mark);
+            let now: Vec<(i32, char)> = procs.iter().map(|p| (p.pid, p.state)).collect();
+            let settled = process::is_idle(&procs) && unread(&stdin) == 0 && now != last_seen;
+            if settled || last_look.is_none_or(|t| t.elapsed() >= LOOK_AT_LEAST_EVERY) {
+                last_look = Some(Instant::now());
+                if settled {
+                    last_seen = now;
+                }
                 let a = self.look(idx, Some(&session))?;
                 if a.passed && !announced {
                     announced = true;
@@ -355,7 +367,7 @@ impl Runner {
                 }
                 best.keep_best(a);
             }
-            std::thread::sleep(Duration::from_millis(25));
+            std::thread::sleep(Duration::from_millis(20));
         }
         spawn::reclaim_terminal();
         let after = self.look(idx, Some(&session))?;
@@ -534,7 +546,7 @@ fn set_nonblocking(fd: &OwnedFd) {
 
 /// Bytes written to a pipe and not read yet (FIONREAD works on either end on Linux,
 /// pipe(7)).
-fn unread(fd: &OwnedFd) -> i32 {
+fn unread(fd: &impl AsRawFd) -> i32 {
     let mut n: libc::c_int = 0;
     // SAFETY: FIONREAD writes one int through the pointer, which points at `n`.
     #[allow(unsafe_code)]

@@ -171,7 +171,7 @@ pub struct ChallengeDef {
     /// Templates allowed.
     pub solution: Vec<String>,
     /// What must be true, all at the same moment: while the shell is open (the lab
-    /// looks several times a second) or after it closes.
+    /// looks each time the session settles at a prompt) or after it closes.
     pub verify: Vec<VerifyDef>,
 }
 

@@ -2,6 +2,8 @@
 //! directory, and prove the host is unchanged afterwards.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
