@@ -43,7 +43,7 @@ pub struct Condition {
     pub says: String,
     /// It held.
     pub ok: bool,
-    /// Which process was looked at, for a process condition: "PID 4711 (sh)".
+    /// What was looked at: "closest: PID 4711 (sh)", or what a command said.
     pub subject: Option<String>,
     /// The details: each property of the closest process, or each check of a command.
     pub details: Vec<Verdict>,
@@ -95,7 +95,7 @@ impl Attempt {
             }
             writeln!(out, "  {}", term::bad(&format!("not yet: {}", c.says)))?;
             if let Some(s) = &c.subject {
-                writeln!(out, "      {}", term::dim(&format!("closest: {s}")))?;
+                writeln!(out, "      {}", term::dim(s))?;
             }
             for d in &c.details {
                 let line = if d.ok {
@@ -278,7 +278,7 @@ impl Runner {
                 let root = m.root.as_ref().map(|r| PathBuf::from(self.expand(r)));
                 let found = process::find(&process::Wanted { m, root }, &procs, &lab_ns);
                 let (subject, details) = match found.closest {
-                    Some((p, props)) => (Some(format!("PID {} ({})", p.pid, p.comm)), props),
+                    Some((p, props)) => (Some(format!("closest: PID {} ({})", p.pid, p.comm)), props),
                     None => (
                         Some("no process of yours is running: start it from the challenge's shell and keep it running while the lab looks".to_string()),
                         Vec::new(),
