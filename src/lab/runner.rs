@@ -98,6 +98,8 @@ pub struct Runner {
     pub show_why: bool,
     /// The step whose explanation was last shown and has not run yet.
     intro_shown: Option<usize>,
+    /// Records each step run in the learner's progress file.
+    pub progress: crate::progress::Recorder,
 }
 
 impl Runner {
@@ -119,6 +121,7 @@ impl Runner {
             reports: vec![None; n],
             show_why: false,
             intro_shown: None,
+            progress: crate::progress::Recorder::default(),
         })
     }
 
@@ -427,6 +430,9 @@ impl Runner {
         }
         self.reports[idx] = Some(report.clone());
         self.next = idx + 1;
+        // Never fails the step: a file that cannot be written is one dim warning.
+        let (lesson_id, step_id) = (&self.lesson.def.id, &self.lesson.def.steps[idx].id);
+        self.progress.step(lesson_id, step_id, report.passed, out);
         if crate::lab::interrupted() {
             return Err(RuntimeError::Interrupted.into());
         }
