@@ -431,10 +431,18 @@ pub fn bar(done: usize, total: usize, width: usize) -> String {
     } else {
         (done * width / total).clamp(1, width.saturating_sub(1))
     };
+    // An empty part gets no colour codes either.
+    let part = |s: String, paint: fn(&str) -> colored::ColoredString| {
+        if s.is_empty() {
+            s
+        } else {
+            paint(&s).to_string()
+        }
+    };
     format!(
         "[{}{}]",
-        "#".repeat(filled).green(),
-        "-".repeat(width - filled).dimmed()
+        part("#".repeat(filled), |s| s.green()),
+        part("-".repeat(width - filled), |s| s.dimmed())
     )
 }
 
@@ -644,11 +652,29 @@ impl Recorder {
     /// Record one run of a step: the file is read again, updated and written back, so
     /// two labs open at once do not undo each other's records.
     pub fn step(&mut self, lesson_id: &str, step_id: &str, passed: bool, out: &mut dyn Write) {
+        self.update(out, |p| p.record_step(lesson_id, step_id, passed));
+    }
+
+    /// Record a challenge passed (see [`Progress::record_challenge`]), as [`Recorder::step`].
+    pub fn challenge(
+        &mut self,
+        lesson_id: &str,
+        step_id: &str,
+        solution_seen: bool,
+        out: &mut dyn Write,
+    ) {
+        self.update(out, |p| {
+            p.record_challenge(lesson_id, step_id, solution_seen)
+        });
+    }
+
+    /// Read the file again, change it, write it back; warn (once) when that fails.
+    fn update(&mut self, out: &mut dyn Write, change: impl FnOnce(&mut Progress)) {
         if !self.recording {
             return;
         }
         let saved = Progress::load().and_then(|mut p| {
-            p.record_step(lesson_id, step_id, passed);
+            change(&mut p);
             p.save()
         });
         if let Err(e) = saved {
