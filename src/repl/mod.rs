@@ -124,7 +124,7 @@ const COMMANDS: &[Command] = &[
         name: "reset",
         aliases: &[],
         usage: "reset [progress [LESSON|all]]",
-        help: "stop everything the lesson started and go back to step 1; `reset progress` forgets recorded progress (asks first)",
+        help: "stop everything the lesson started and go back to step 1; `reset progress` clears recorded progress (asks first)",
         handler: cmd_reset,
     },
     Command {
