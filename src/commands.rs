@@ -11,6 +11,7 @@ use crate::lab::runner::{RunError, Runner};
 use crate::lesson;
 use crate::present::export;
 use crate::present::record::Tee;
+use crate::progress::Progress;
 use crate::runtime::spawn::{self, Stdio};
 use crate::runtime::{ContainerSpec, Namespaces};
 use crate::term;
@@ -35,7 +36,9 @@ impl Failure {
     }
 }
 
-/// `fromscratch list`.
+/// `fromscratch list`: each lesson with the learner's progress in it
+/// (`[#####-----] 2/4 steps`). A progress file that cannot be read is one warning line,
+/// and the lessons are listed without progress.
 ///
 /// # Errors
 /// The lessons directory cannot be read.
@@ -48,13 +51,62 @@ pub fn list(out: &mut dyn Write) -> Result<u8> {
         ),
         code: EXIT_BAD_INPUT,
     })?;
-    for f in files {
-        match lesson::load(&f) {
-            Ok(l) => writeln!(out, "  {:<22} {}", term::title(&l.def.id), l.def.title)?,
+    let progress = match Progress::load() {
+        Ok(p) => Some(p),
+        Err(e) => {
+            writeln!(out, "{}", crate::progress::warning(&e))?;
+            None
+        }
+    };
+    let lessons: Vec<_> = files.iter().map(|f| (f, lesson::load(f))).collect();
+    // The progress column is padded to its widest entry, so the titles line up.
+    let column = |l: &lesson::Lesson| {
+        progress
+            .as_ref()
+            .map(|p| p.summary(&l.def).line())
+            .unwrap_or_default()
+    };
+    let plain_width = |s: &str| strip_ansi(s).chars().count();
+    let width = lessons
+        .iter()
+        .filter_map(|(_, l)| l.as_ref().ok())
+        .map(|l| plain_width(&column(l)))
+        .max()
+        .unwrap_or(0);
+    for (f, l) in lessons {
+        match l {
+            Ok(l) => {
+                let id = term::title(&format!("{:<22}", l.def.id));
+                let col = column(&l);
+                let pad = " ".repeat(width - plain_width(&col));
+                if width == 0 {
+                    writeln!(out, "  {id} {}", l.def.title)?;
+                } else {
+                    writeln!(out, "  {id} {col}{pad}  {}", l.def.title)?;
+                }
+            }
             Err(e) => writeln!(out, "  {:<22} {}", f.display(), term::bad(&e.to_string()))?,
         }
     }
     Ok(0)
+}
+
+/// `s` without its ANSI colour sequences, to measure what the terminal shows.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `fromscratch run LESSON`.

@@ -9,6 +9,7 @@ pub mod lesson;
 pub mod observe;
 pub mod paths;
 pub mod present;
+pub mod progress;
 pub mod repl;
 pub mod rootfs;
 pub mod runtime;

@@ -93,6 +93,27 @@ fn lesson_04_challenge_by_hand_a_wrong_attempt_is_named_then_the_right_one_passe
     t.line("quit");
     assert!(t.wait().success(), "{}", t.seen);
     lab.snapshot().assert_same(&before);
+
+    // Quit and come back: the progress file says the lesson and its challenge are done,
+    // passed without the solution shown.
+    let out = lab.run_with_input(&[], "status\nquit\n");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("04-pid-namespace"))
+        .expect("04 listed");
+    assert!(line.contains("7/7 steps · challenge ✓"), "{stdout}");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lab.progress_file()).expect("progress"))
+            .expect("json");
+    let ch = &file["lessons"]["04-pid-namespace"]["challenges"]["challenge-pid1"];
+    assert_eq!(
+        ch["solution_seen"],
+        serde_json::Value::Bool(false),
+        "{file}"
+    );
+    assert!(ch["passed_at"].is_string(), "{file}");
 }
 
 #[test]

@@ -111,6 +111,8 @@ pub struct Runner {
     pub typing: Duration,
     /// Challenge shells opened so far (numbers their session marks).
     pub(crate) sessions: u32,
+    /// Records each step run in the learner's progress file.
+    pub progress: crate::progress::Recorder,
 }
 
 impl Runner {
@@ -138,6 +140,7 @@ impl Runner {
             solution_seen: false,
             typing: Duration::ZERO,
             sessions: 0,
+            progress: crate::progress::Recorder::default(),
         })
     }
 
@@ -500,6 +503,9 @@ impl Runner {
         }
         self.reports[idx] = Some(report.clone());
         self.next = idx + 1;
+        // Never fails the step: a file that cannot be written is one dim warning.
+        let (lesson_id, step_id) = (&self.lesson.def.id, &self.lesson.def.steps[idx].id);
+        self.progress.step(lesson_id, step_id, report.passed, out);
         if crate::lab::interrupted() {
             return Err(RuntimeError::Interrupted.into());
         }
@@ -915,6 +921,15 @@ impl Runner {
         });
         self.open_challenge = None;
         self.next = idx + 1;
+        let (lesson_id, step_id) = (
+            self.lesson.def.id.clone(),
+            self.lesson.def.steps[idx].id.clone(),
+        );
+        self.progress.step(&lesson_id, &step_id, true, out);
+        if !by_lab {
+            self.progress
+                .challenge(&lesson_id, &step_id, self.solution_seen, out);
+        }
         Ok(true)
     }
 

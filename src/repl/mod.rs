@@ -17,6 +17,7 @@ use rustyline::{Context as RlContext, Editor, Helper};
 use crate::lab::runner::{RunError, Runner};
 use crate::lesson;
 use crate::observe::Context;
+use crate::progress::Progress;
 use crate::runtime::spawn::{self, Stdio};
 use crate::term;
 
@@ -59,7 +60,7 @@ const COMMANDS: &[Command] = &[
         name: "start",
         aliases: &[],
         usage: "start LESSON [RECIPE]",
-        help: "open a lesson at its first step, on the rootfs of RECIPE (host, busybox, debian…)",
+        help: "open a lesson where you left it (its first unfinished step), on the rootfs of RECIPE (host, busybox, debian…)",
         handler: cmd_start,
     },
     Command {
@@ -136,14 +137,14 @@ const COMMANDS: &[Command] = &[
         name: "status",
         aliases: &[],
         usage: "status",
-        help: "which lesson and step you are on, and what passed",
+        help: "which lesson and step you are on, what passed, and your progress in every lesson",
         handler: cmd_status,
     },
     Command {
         name: "reset",
         aliases: &[],
-        usage: "reset",
-        help: "stop everything the lesson started and go back to step 1",
+        usage: "reset [progress [LESSON|all]]",
+        help: "stop everything the lesson started and go back to step 1; `reset progress` clears recorded progress (asks first)",
         handler: cmd_reset,
     },
     Command {
@@ -158,8 +159,10 @@ const COMMANDS: &[Command] = &[
 /// The REPL's state.
 pub struct Repl {
     runner: Option<Runner>,
-    /// stdin's lines when it is not a terminal (confirmations read the next one).
-    plain_input: Option<term::LineReader>,
+    /// Reading plain lines (stdin is not a terminal), not through the line editor.
+    plain: bool,
+    /// The plain-line reader: the loop and `confirm` share it, and its buffer.
+    lines: term::LineReader,
 }
 
 /// Start the REPL on the terminal (or on plain stdin lines when it is not one).
@@ -169,7 +172,8 @@ pub struct Repl {
 pub fn main(out: &mut dyn Write) -> anyhow::Result<u8> {
     let mut repl = Repl {
         runner: None,
-        plain_input: None,
+        plain: !std::io::stdin().is_terminal(),
+        lines: term::LineReader::default(),
     };
     writeln!(
         out,
@@ -180,10 +184,10 @@ pub fn main(out: &mut dyn Write) -> anyhow::Result<u8> {
         out,
         "Type `list` for the lessons, `start 1` to begin, `help` for every command."
     )?;
-    if std::io::stdin().is_terminal() {
-        repl.interactive(out)
-    } else {
+    if repl.plain {
         repl.plain(out)
+    } else {
+        repl.interactive(out)
     }
 }
 
@@ -203,9 +207,13 @@ impl Repl {
     fn interactive(&mut self, out: &mut dyn Write) -> anyhow::Result<u8> {
         let mut ed: Editor<Completion, rustyline::history::DefaultHistory> = Editor::new()?;
         ed.set_helper(Some(Completion));
-        let history = history_path();
+        // The history sits beside the progress file and, under sudo, belongs to the same
+        // user: read and written with their filesystem identity.
+        let history = crate::progress::location().ok();
         if let Some(h) = &history {
-            let _ = ed.load_history(h);
+            crate::progress::as_owner(h.owner, || {
+                let _ = ed.load_history(&h.dir().join("history"));
+            });
         }
         let mut ctrl_c = false;
         loop {
@@ -232,6 +240,12 @@ impl Repl {
                         Flow::Exit(code) => return Ok(code),
                         Flow::Continue => {}
                     }
+                    // SIGTERM or SIGHUP while a command asked a question: leave now.
+                    if crate::lab::signals::last_signal()
+                        .is_some_and(|s| s != nix::sys::signal::Signal::SIGINT)
+                    {
+                        return self.terminate(out);
+                    }
                 }
                 Err(ReadlineError::Interrupted) => {
                     if ctrl_c {
@@ -249,24 +263,20 @@ impl Repl {
             }
         }
         if let Some(h) = &history {
-            if let Some(d) = h.parent() {
-                let _ = std::fs::create_dir_all(d);
-            }
-            let _ = ed.save_history(h);
+            crate::progress::as_owner(h.owner, || {
+                if crate::progress::ensure_dir(h.dir(), h.owner).is_ok() {
+                    let _ = ed.save_history(&h.dir().join("history"));
+                }
+            });
         }
         self.runner = None;
         Ok(0)
     }
 
     fn plain(&mut self, out: &mut dyn Write) -> anyhow::Result<u8> {
-        self.plain_input = Some(term::LineReader::default());
         let mut code = 0;
         loop {
-            let next = self
-                .plain_input
-                .as_mut()
-                .map_or(term::Input::Eof, term::LineReader::next_line);
-            let line = match next {
+            let line = match self.lines.next_line() {
                 term::Input::Line(l) => l,
                 term::Input::Eof => break,
                 term::Input::Interrupted => {
@@ -315,13 +325,14 @@ impl Repl {
         (cmd.handler)(self, rest.trim(), out)
     }
 
-    /// Ask `question` and read y/N: from the next stdin line when stdin is not a
-    /// terminal, else with a one-line editor. Anything but y/yes is no.
+    /// Ask a yes-or-no question on the next line of input (the line editor's, or the next
+    /// plain line): only `y` or `yes` is yes; end of input or Ctrl-C is no.
     fn confirm(&mut self, question: &str, out: &mut dyn Write) -> anyhow::Result<bool> {
         let prompt = format!("{question} [y/N] ");
-        let answer = if let Some(input) = self.plain_input.as_mut() {
+        let answer = if self.plain {
             write!(out, "{prompt}")?;
-            match input.next_line() {
+            out.flush()?;
+            match self.lines.next_line() {
                 term::Input::Line(l) => {
                     writeln!(out, "{l}")?;
                     l
@@ -333,10 +344,10 @@ impl Repl {
             }
         } else {
             out.flush()?;
+            let mut ed = rustyline::DefaultEditor::new()?;
             crate::lab::signals::at_prompt(true);
-            let read = rustyline::DefaultEditor::new().and_then(|mut ed| ed.readline(&prompt));
+            let read = ed.readline(&prompt);
             crate::lab::signals::at_prompt(false);
-            crate::lab::signals::clear();
             let line = read.unwrap_or_default();
             // The editor drew prompt and answer on the terminal; a recording gets them too.
             crate::present::record::sinks_only(|| writeln!(out, "{prompt}{line}"))?;
@@ -452,17 +463,79 @@ fn cmd_start(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<
             for o in &r.lesson.def.objectives {
                 write!(out, "{}", term::wrap(&format!("• {o}"), 2))?;
             }
-            r.show_intro(0, out)?;
+            // Resume where the learner left off: the first step not yet done.
+            let (resume, finished) = match Progress::load() {
+                Ok(p) => (
+                    p.first_unfinished(&r.lesson.def),
+                    p.is_finished(&r.lesson.def),
+                ),
+                Err(e) => {
+                    r.progress.warn(&e, out);
+                    (0, false)
+                }
+            };
+            let r = repl.runner.insert(r);
+            if finished {
+                writeln!(
+                    out,
+                    "\n{}",
+                    term::dim("you finished this lesson before: starting again at step 1")
+                )?;
+            }
+            if resume > 0 {
+                if let Err(e) = replay(r, resume) {
+                    if e.is_interrupted() {
+                        return repl.step_failed(&e, out);
+                    }
+                    writeln!(out, "{}", term::bad(&e.to_string()))?;
+                    r.reset()?;
+                    writeln!(
+                        out,
+                        "could not rebuild the lab up to step {}: starting at step 1",
+                        resume + 1
+                    )?;
+                } else {
+                    let replayed = if resume == 1 {
+                        "step 1 replayed".to_string()
+                    } else {
+                        format!("steps 1-{resume} replayed")
+                    };
+                    writeln!(
+                        out,
+                        "\n{}",
+                        term::dim(&format!(
+                            "resuming at step {} of {}: {replayed} to rebuild the lab; `reset` starts again at step 1",
+                            resume + 1,
+                            r.len()
+                        ))
+                    )?;
+                }
+            }
+            r.show_intro(r.next, out)?;
             writeln!(
                 out,
                 "{}",
                 term::dim("[Enter] runs this step · `help` for more")
             )?;
-            repl.runner = Some(r);
         }
         Err(e) => writeln!(out, "{}", term::bad(&e.to_string()))?,
     }
     Ok(Flow::Continue)
+}
+
+/// Rebuild the lab as it stood before step `target` (0-based): reset, then run the steps
+/// before it again, quietly. Steps change the world (containers, decoys), so there is no
+/// other way back to that state. The replays are not recorded again: they already were.
+fn replay(r: &mut Runner, target: usize) -> Result<(), RunError> {
+    r.reset()?;
+    r.progress.set_recording(false);
+    // Replayed challenges are solved by the lab: later steps may need their state.
+    r.auto_solve = true;
+    let mut sink = std::io::sink();
+    let replayed = (0..target).try_for_each(|i| r.run_step(i, &mut sink).map(drop));
+    r.auto_solve = false;
+    r.progress.set_recording(true);
+    replayed
 }
 
 fn cmd_next(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
@@ -508,20 +581,10 @@ fn cmd_back(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flo
         return Ok(Flow::Continue);
     }
     let target = r.next.saturating_sub(1);
-    // Steps change the world (containers, decoys), so going back means rebuilding it:
-    // reset, then replay the steps before the target quietly.
-    r.reset()?;
-    let mut sink = std::io::sink();
-    // Replayed challenges are solved by the lab (their state is needed later on).
-    r.auto_solve = true;
-    for i in 0..target {
-        if let Err(e) = r.run_step(i, &mut sink) {
-            r.auto_solve = false;
-            writeln!(out, "{}", term::bad(&e.to_string()))?;
-            return Ok(Flow::Continue);
-        }
+    if let Err(e) = replay(r, target) {
+        writeln!(out, "{}", term::bad(&e.to_string()))?;
+        return Ok(Flow::Continue);
     }
-    r.auto_solve = false;
     r.show_intro(target, out)?;
     Ok(Flow::Continue)
 }
@@ -790,7 +853,12 @@ fn shell_in(r: Option<&mut Runner>, ctx: &Context, out: &mut dyn Write) -> anyho
 }
 
 fn cmd_status(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
-    let Some(r) = repl.runner(out)? else {
+    let Some(r) = repl.runner.as_ref() else {
+        writeln!(
+            out,
+            "no lesson open: `start LESSON` opens one where you left it. Your progress:"
+        )?;
+        crate::commands::list(out)?;
         return Ok(Flow::Continue);
     };
     writeln!(out, "{} — {}", r.lesson.def.id, r.lesson.def.title)?;
@@ -811,10 +879,25 @@ fn cmd_status(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<F
             writeln!(out, "  container {c}: {}", l.describe())?;
         }
     }
+    match Progress::load() {
+        Ok(p) => writeln!(out, "  progress: {}", p.summary(&r.lesson.def).line())?,
+        Err(e) => writeln!(out, "  {}", crate::progress::warning(&e))?,
+    }
     Ok(Flow::Continue)
 }
 
-fn cmd_reset(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+fn cmd_reset(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let (word, rest) = arg.split_once(char::is_whitespace).unwrap_or((arg, ""));
+    if word == "progress" {
+        return reset_progress(repl, rest.trim(), out);
+    }
+    if !arg.is_empty() {
+        writeln!(
+            out,
+            "usage: `reset` (stop the lesson's processes, back to step 1) or `reset progress [LESSON|all]`"
+        )?;
+        return Ok(Flow::Continue);
+    }
     let Some(r) = repl.runner(out)? else {
         return Ok(Flow::Continue);
     };
@@ -824,6 +907,77 @@ fn cmd_reset(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
         "everything the lesson started was stopped; back at step 1"
     )?;
     r.show_intro(0, out)?;
+    Ok(Flow::Continue)
+}
+
+/// `reset progress [LESSON|all]`: forget recorded progress, after asking. Without an
+/// argument, the open lesson's.
+fn reset_progress(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let mut p = match Progress::load() {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(out, "{}", term::bad(&e.to_string()))?;
+            return Ok(Flow::Continue);
+        }
+    };
+    // `None`: every lesson.
+    let target = match arg {
+        "all" => None,
+        "" => match &repl.runner {
+            Some(r) => Some(r.lesson.def.id.clone()),
+            None => {
+                writeln!(
+                    out,
+                    "usage: reset progress LESSON|all (no lesson is open to clear)"
+                )?;
+                return Ok(Flow::Continue);
+            }
+        },
+        name => match lesson::find(name) {
+            Ok(l) => Some(l.def.id),
+            // A lesson whose file is gone can still be forgotten by its exact id.
+            Err(_) if p.lesson(name).is_some() => Some(name.to_string()),
+            Err(e) => {
+                writeln!(out, "{}", term::bad(&e.to_string()))?;
+                return Ok(Flow::Continue);
+            }
+        },
+    };
+    let what = match &target {
+        Some(id) => {
+            let Some(l) = p.lesson(id) else {
+                writeln!(out, "no progress is recorded for {id}: nothing to clear")?;
+                return Ok(Flow::Continue);
+            };
+            let mut counts = format!("{} step(s) run", l.steps.len());
+            if !l.challenges.is_empty() {
+                counts.push_str(&format!(", {} challenge(s) passed", l.challenges.len()));
+            }
+            format!("{id} ({counts})")
+        }
+        None => {
+            let n = p.lesson_ids().count();
+            if n == 0 {
+                writeln!(out, "no progress is recorded: nothing to clear")?;
+                return Ok(Flow::Continue);
+            }
+            format!("every lesson ({n} with progress)")
+        }
+    };
+    if !repl.confirm(&format!("clear the recorded progress of {what}?"), out)? {
+        writeln!(out, "kept: nothing was cleared")?;
+        return Ok(Flow::Continue);
+    }
+    match &target {
+        Some(id) => {
+            p.clear_lesson(id);
+        }
+        None => p.clear_all(),
+    }
+    match p.save() {
+        Ok(()) => writeln!(out, "cleared the recorded progress of {what}")?,
+        Err(e) => writeln!(out, "{}", term::bad(&e.to_string()))?,
+    }
     Ok(Flow::Continue)
 }
 
@@ -839,15 +993,6 @@ fn cmd_quit(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flo
         }
     }
     Ok(Flow::Quit)
-}
-
-fn history_path() -> Option<std::path::PathBuf> {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
-        })?;
-    Some(base.join("fromscratch").join("history"))
 }
 
 /// Tab completion of command names and, after `start`, lesson ids.
@@ -867,15 +1012,32 @@ impl Completer for Completion {
             display: s.clone(),
             replacement: s,
         };
-        if let Some(arg) = head.strip_prefix("start ") {
-            let ids: Vec<Pair> = lesson::lesson_files(&crate::paths::lessons_dir())
+        // `start LESSON`, `reset progress LESSON|all`, and `reset progress`.
+        let lesson_ids = || {
+            lesson::lesson_files(&crate::paths::lessons_dir())
                 .unwrap_or_default()
                 .iter()
                 .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
-                .filter(|id| id.starts_with(arg.trim_start()))
+                .collect::<Vec<_>>()
+        };
+        let words = if let Some(arg) = head.strip_prefix("start ") {
+            Some((arg, lesson_ids()))
+        } else if let Some(arg) = head.strip_prefix("reset ") {
+            match arg.trim_start().strip_prefix("progress ") {
+                Some(arg) => Some((arg, [lesson_ids(), vec!["all".to_string()]].concat())),
+                None => Some((arg, vec!["progress".to_string()])),
+            }
+        } else {
+            None
+        };
+        if let Some((arg, words)) = words {
+            let arg = arg.trim_start();
+            let found = words
+                .into_iter()
+                .filter(|w| w.starts_with(arg))
                 .map(pair)
                 .collect();
-            return Ok((head.len() - arg.trim_start().len(), ids));
+            return Ok((head.len() - arg.len(), found));
         }
         if head.contains(' ') {
             return Ok((pos, Vec::new()));

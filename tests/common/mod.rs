@@ -28,9 +28,11 @@ pub fn require_root() {
     );
 }
 
-/// One test's world: a private run directory (the lab's scratch and state files).
+/// One test's world: a private run directory (the lab's scratch and state files), and
+/// a private XDG state directory (the learner's progress), never the real user's.
 pub struct Lab {
     pub run: tempfile::TempDir,
+    pub state: tempfile::TempDir,
 }
 
 impl Lab {
@@ -40,7 +42,16 @@ impl Lab {
                 .prefix("fs-test-run-")
                 .tempdir()
                 .expect("tempdir"),
+            state: tempfile::Builder::new()
+                .prefix("fs-test-state-")
+                .tempdir()
+                .expect("tempdir"),
         }
+    }
+
+    /// The progress file the binary writes for this lab.
+    pub fn progress_file(&self) -> PathBuf {
+        self.state.path().join("fromscratch/progress.json")
     }
 
     /// A command for the binary with this lab's environment.
@@ -51,6 +62,11 @@ impl Lab {
             .env("FROMSCRATCH_CACHE", cache_dir())
             .env("FROMSCRATCH_DATA", env!("CARGO_MANIFEST_DIR"))
             .env("NO_COLOR", "1")
+            .env("XDG_STATE_HOME", self.state.path())
+            // A suite run through sudo must not make the binary act for the sudo user.
+            .env_remove("SUDO_USER")
+            .env_remove("SUDO_UID")
+            .env_remove("SUDO_GID")
             .stdin(Stdio::null());
         c
     }
