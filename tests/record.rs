@@ -44,6 +44,52 @@ fn run_record_writes_asciicast_v2() {
     // What the terminal showed, with \n as \r\n.
     assert_eq!(all.replace("\r\n", "\n"), stdout);
     assert!(!all.replace("\r\n", "").contains('\n'), "a bare \\n: {all}");
+    // The real player reads it: asciinema (Debian's package; scripts/test installs it)
+    // plays it to the end, at 100x speed, and shows the last line.
+    let play = std::process::Command::new("asciinema")
+        .args(["play", "-s", "100", "-i", "0.01"])
+        .arg(&cast)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("asciinema is installed (scripts/test installs it)");
+    let (shown, err) = text(&play);
+    assert!(play.status.success(), "{shown}\n{err}");
+    assert!(shown.contains("02-chroot: every check held"), "{shown}");
+}
+
+#[test]
+fn repl_recording_on_a_terminal_holds_the_prompts_and_the_lines_typed() {
+    // rustyline draws the prompt and echoes the typed line itself; the recording must
+    // hold them too, or a replay shows answers to invisible questions.
+    let lab = Lab::new();
+    let cast = lab.run.path().join("typed.cast");
+    let mut cmd = lab.cmd(&["--record", cast.to_str().expect("utf-8 path")]);
+    cmd.env("TERM", "xterm");
+    let mut t = common::pty::Pty::spawn(cmd, 80, 24);
+    t.expect("fromscratch> ");
+    t.line("list");
+    t.expect("04-pid-namespace");
+    t.expect("fromscratch> ");
+    t.line("quit");
+    assert!(t.wait().success(), "{}", t.seen);
+    let file = std::fs::read_to_string(&cast).expect("the cast file");
+    let header: serde_json::Value =
+        serde_json::from_str(file.lines().next().expect("header")).expect("json");
+    assert_eq!(
+        (header["width"].as_u64(), header["height"].as_u64()),
+        (Some(80), Some(24))
+    );
+    let text: String = file
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let ev: serde_json::Value = serde_json::from_str(l).expect("event");
+            ev[2].as_str().expect("text").to_string()
+        })
+        .collect();
+    assert!(text.contains("fromscratch> list\r\n"), "{text}");
+    assert!(text.contains("fromscratch> quit\r\n"), "{text}");
+    assert!(text.contains("01-rootfs"), "{text}");
 }
 
 #[test]
@@ -94,7 +140,7 @@ fn export_md_writes_the_lesson_as_run() {
     assert!(md.starts_with("# 02-chroot"), "{md}");
     assert_eq!(
         md.lines().filter(|l| l.starts_with("## ")).count(),
-        4,
+        5,
         "{md}"
     );
     let sh = md
@@ -105,6 +151,9 @@ fn export_md_writes_the_lesson_as_run() {
     assert!(md.contains("```text\n"), "{md}");
     assert!(md.contains("/usr/bin/python3 /usr"), "{md}");
     assert!(!md.contains('\x1b'), "{md}");
+    // The challenge, with the goal and the solution as typed.
+    assert!(md.contains("Challenge: Start the rootfs's own python3"), "{md}");
+    assert!(md.contains("python3 -i -q"), "{md}");
 
     let out = lab.run(&["run", "02-chroot", "--export", "pdf", md_arg]);
     assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));

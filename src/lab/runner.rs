@@ -361,6 +361,7 @@ impl Runner {
         )?;
         write!(out, "{}", term::wrap(&self.expand(&step.explain), 2))?;
         if let Some(ch) = &step.challenge {
+            writeln!(out)?;
             write!(
                 out,
                 "{}",
