@@ -525,8 +525,10 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let sp = spawn::spawn(&spec, Stdio::Inherit).map_err(|e| Failure::from(&e))?;
     if a.trace {
+        // Dimmed only when stderr is a terminal too: `2>trace.txt` gets plain text.
+        let dim = std::io::stderr().is_terminal();
         for l in &sp.trace {
-            eprintln!("{}", term::dim(l));
+            eprintln!("{}", if dim { term::dim(l) } else { l.clone() });
         }
     }
     let waited = spawn::wait_exit_interruptible(sp.child);
