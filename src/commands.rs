@@ -48,10 +48,28 @@ pub fn list(out: &mut dyn Write) -> Result<u8> {
         ),
         code: EXIT_BAD_INPUT,
     })?;
+    // `  ID                     TITLE`: the id padded before it is coloured (escape codes
+    // have no width); on a terminal, the title wrapped under itself when it is too wide.
+    // Not on a pipe: there one lesson is one line, for grep and friends.
+    let tty = std::io::stdout().is_terminal();
     for f in files {
         match lesson::load(&f) {
-            Ok(l) => writeln!(out, "  {:<22} {}", term::title(&l.def.id), l.def.title)?,
-            Err(e) => writeln!(out, "  {:<22} {}", f.display(), term::bad(&e.to_string()))?,
+            Ok(l) => write!(
+                out,
+                "  {} {}",
+                term::title(&format!("{:<22}", l.def.id)),
+                if tty {
+                    term::hang(&l.def.title, 25, 25)
+                } else {
+                    format!("{}\n", l.def.title)
+                }
+            )?,
+            Err(e) => writeln!(
+                out,
+                "  {:<22} {}",
+                f.display(),
+                term::bad(&e.to_string())
+            )?,
         }
     }
     Ok(0)
