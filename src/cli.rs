@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::builder::StyledStr;
 use clap::builder::styling::Styles;
-use clap::{Args, Parser, Subcommand, ValueHint};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 /// A terminal lab that builds a container from nothing, one real syscall at a time.
 ///
@@ -65,6 +65,25 @@ pub enum Command {
     /// Run a command in a new container, the way the lessons do (flags as in unshare(1)).
     #[command(after_help = examples(SPAWN_EXAMPLES))]
     Spawn(SpawnArgs),
+    /// Print a completion script for bash, zsh or fish to stdout (see the examples for
+    /// where to put it). Lesson ids and recipe names are completed too: those there are
+    /// when the script is made, so make it again after adding one.
+    #[command(after_help = examples(COMPLETIONS_EXAMPLES))]
+    Completions {
+        /// The shell to complete in.
+        shell: CompletionShell,
+    },
+}
+
+/// The shells `fromscratch completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    /// GNU bash (with or without the bash-completion package).
+    Bash,
+    /// zsh, through its compinit completion system.
+    Zsh,
+    /// fish.
+    Fish,
 }
 
 /// `fromscratch run`.
@@ -172,6 +191,7 @@ const EXAMPLES: &str = "
   fromscratch rootfs build host       # a rootfs of this machine's binaries
   fromscratch --no-color check        # validate the lessons, no colour
   fromscratch --record lab.cast       # the lab, recorded for `asciinema play`
+  fromscratch completions bash > /etc/bash_completion.d/fromscratch
 ";
 
 const LIST_EXAMPLES: &str = "
@@ -234,3 +254,10 @@ const SPAWN_EXAMPLES: &str = r#"
   fromscratch spawn --trace --pid --rootfs busybox -- true   # the syscalls
   fromscratch spawn --rootfs "$ROOTFS" -- ls /   # a directory: rootfs build
 "#;
+
+const COMPLETIONS_EXAMPLES: &str = "
+  source <(fromscratch completions bash)    # this bash session only
+  fromscratch completions bash > /etc/bash_completion.d/fromscratch
+  fromscratch completions zsh > ~/.zfunc/_fromscratch   # fpath+=(~/.zfunc)
+  fromscratch completions fish > ~/.config/fish/completions/fromscratch.fish
+";

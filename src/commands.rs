@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::cli::{RootfsCommand, RunArgs, SpawnArgs};
+use crate::cli::{CompletionShell, RootfsCommand, RunArgs, SpawnArgs};
 use crate::error::{Classify, EXIT_BAD_INPUT, EXIT_CHECK_FAILED};
 use crate::lab::runner::{RunError, Runner};
 use crate::lesson;
@@ -73,6 +73,82 @@ pub fn list(out: &mut dyn Write) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// `fromscratch completions SHELL`: a completion script made by `clap_complete` from
+/// the real command line, with the lesson ids (`run LESSON`) and the recipe names
+/// (`--rootfs`, `rootfs build|rm`) there are now offered as values, each with its title
+/// or description where the shell shows one. A lesson or recipe that does not load is
+/// left out; the arguments still take any value.
+///
+/// # Errors
+/// Only a failed write.
+pub fn completions(shell: CompletionShell, out: &mut dyn Write) -> Result<u8> {
+    use clap::CommandFactory as _;
+    use clap::builder::{PossibleValue, PossibleValuesParser};
+    let lessons: Vec<PossibleValue> = lesson::lesson_files(&crate::paths::lessons_dir())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| lesson::load(f).ok())
+        .map(|l| PossibleValue::new(l.def.id).help(l.def.title))
+        .collect();
+    let recipes: Vec<PossibleValue> = lesson::lesson_files(&crate::paths::recipes_dir())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| crate::rootfs::load_recipe(f).ok())
+        .map(|r| PossibleValue::new(r.name).help(r.description))
+        .collect();
+    let values = |v: &[PossibleValue]| PossibleValuesParser::new(v.to_vec());
+    let mut cmd = crate::cli::Cli::command()
+        .mut_subcommand("run", |c| {
+            c.mut_arg("lesson", |a| a.value_parser(values(&lessons)))
+                .mut_arg("rootfs", |a| a.value_parser(values(&recipes)))
+        })
+        .mut_subcommand("tour", |c| {
+            c.mut_arg("rootfs", |a| a.value_parser(values(&recipes)))
+        })
+        .mut_subcommand("rootfs", |c| {
+            c.mut_subcommand("build", |c| {
+                c.mut_arg("recipe", |a| a.value_parser(values(&recipes)))
+            })
+            .mut_subcommand("rm", |c| {
+                c.mut_arg("recipe", |a| a.value_parser(values(&recipes)))
+            })
+        });
+    let shell = match shell {
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "fromscratch", &mut script);
+    out.write_all(&script)?;
+    if shell == clap_complete::Shell::Fish {
+        // clap_complete's fish script completes options and subcommands but not the
+        // values of positional arguments; these lines add them (files stay offered too:
+        // a lesson or recipe may be given as a path).
+        let using = "__fish_fromscratch_using_subcommand";
+        for (cond, vals) in [
+            (format!("{using} run"), &lessons),
+            (format!("{using} rootfs; and __fish_seen_subcommand_from build"), &recipes),
+            (format!("{using} rootfs; and __fish_seen_subcommand_from rm"), &recipes),
+        ] {
+            for v in vals {
+                writeln!(
+                    out,
+                    "complete -c fromscratch -n \"{cond}\" -a {} -d {}",
+                    fish_quote(v.get_name()),
+                    fish_quote(&v.get_help().map(ToString::to_string).unwrap_or_default())
+                )?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `s` in fish single quotes (inside them only `\\` and `\'` are escapes).
+fn fish_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 /// `fromscratch run LESSON`.

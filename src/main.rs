@@ -61,6 +61,7 @@ fn main() -> ExitCode {
         Some(Command::Check { paths }) => commands::check(paths, &mut out),
         Some(Command::Cleanup) => commands::cleanup(&mut out),
         Some(Command::Spawn(a)) => commands::spawn_cmd(a),
+        Some(Command::Completions { shell }) => commands::completions(*shell, &mut out),
     };
     let _ = out.flush();
     out.finish();
