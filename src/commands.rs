@@ -64,12 +64,7 @@ pub fn list(out: &mut dyn Write) -> Result<u8> {
                     format!("{}\n", l.def.title)
                 }
             )?,
-            Err(e) => writeln!(
-                out,
-                "  {:<22} {}",
-                f.display(),
-                term::bad(&e.to_string())
-            )?,
+            Err(e) => writeln!(out, "  {:<22} {}", f.display(), term::bad(&e.to_string()))?,
         }
     }
     Ok(0)
@@ -130,8 +125,14 @@ pub fn completions(shell: CompletionShell, out: &mut dyn Write) -> Result<u8> {
         let using = "__fish_fromscratch_using_subcommand";
         for (cond, vals) in [
             (format!("{using} run"), &lessons),
-            (format!("{using} rootfs; and __fish_seen_subcommand_from build"), &recipes),
-            (format!("{using} rootfs; and __fish_seen_subcommand_from rm"), &recipes),
+            (
+                format!("{using} rootfs; and __fish_seen_subcommand_from build"),
+                &recipes,
+            ),
+            (
+                format!("{using} rootfs; and __fish_seen_subcommand_from rm"),
+                &recipes,
+            ),
         ] {
             for v in vals {
                 writeln!(

@@ -364,7 +364,16 @@ mod tests {
         let out = fill(&"abcd ".repeat(12), 10, 40, Some(10));
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[0].starts_with("abcd"), "{out}");
-        assert!(lines[1..].iter().all(|l| l.starts_with("          abcd")), "{out}");
-        assert!(lines.iter().enumerate().all(|(i, l)| display_width(l) + if i == 0 { 10 } else { 0 } <= 40), "{out}");
+        assert!(
+            lines[1..].iter().all(|l| l.starts_with("          abcd")),
+            "{out}"
+        );
+        assert!(
+            lines
+                .iter()
+                .enumerate()
+                .all(|(i, l)| display_width(l) + if i == 0 { 10 } else { 0 } <= 40),
+            "{out}"
+        );
     }
 }
