@@ -65,9 +65,11 @@ pub enum Command {
     /// Run a command in a new container, the way the lessons do (flags as in unshare(1)).
     #[command(after_help = examples(SPAWN_EXAMPLES))]
     Spawn(SpawnArgs),
-    /// Print a completion script for bash, zsh or fish to stdout (see the examples for
-    /// where to put it). Lesson ids and recipe names are completed too: those there are
-    /// when the script is made, so make it again after adding one.
+    /// Print a shell completion script (bash, zsh or fish).
+    ///
+    /// The script goes to stdout: see the examples for where to put it. Besides the
+    /// commands and flags it completes lesson ids and recipe names: those there are when
+    /// the script is made, so make it again after adding one.
     #[command(after_help = examples(COMPLETIONS_EXAMPLES))]
     Completions {
         /// The shell to complete in.
