@@ -8,13 +8,9 @@
 //! it.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use colored::Colorize;
 use unicode_width::UnicodeWidthStr;
-
-/// Whether [`init`] turned colour on (for stdout); false until it runs.
-static COLOUR: AtomicBool = AtomicBool::new(false);
 
 /// Decide once, at start-up, whether to colour: off with `--no-color` (`no_color_flag`),
 /// with `NO_COLOR` set to a non-empty value, or when stdout is not a terminal.
@@ -22,23 +18,16 @@ pub fn init(no_color_flag: bool) {
     let on = !no_color_flag && !no_color_env() && std::io::stdout().is_terminal();
     colored::control::set_override(on);
     // indicatif styles its templates through `console`, which decides on its own (it
-    // does not read NO_COLOR): give it ours, for stdout and for stderr, where bars go.
+    // knows nothing of --no-color, and takes an empty NO_COLOR as set): give it ours,
+    // for stdout and for stderr, where the bars go.
     console::set_colors_enabled(on);
     console::set_colors_enabled_stderr(on && std::io::stderr().is_terminal());
-    COLOUR.store(on, Ordering::Relaxed);
 }
 
 /// True when `NO_COLOR` is set to a non-empty value (an empty one counts as unset, as
 /// https://no-color.org says).
-#[must_use]
-pub fn no_color_env() -> bool {
+fn no_color_env() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-}
-
-/// True when [`init`] decided to colour stdout.
-#[must_use]
-pub fn colour() -> bool {
-    COLOUR.load(Ordering::Relaxed)
 }
 
 /// True when a progress bar may be drawn: stdout and stderr are both terminals. The bars
