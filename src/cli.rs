@@ -1,8 +1,12 @@
-//! The command line. The doc comments here are the `--help` text.
+//! The command line. The doc comments here are the `--help` text; each command's
+//! `Examples:` section is a constant at the foot of this module (`tests/cli.rs` parses
+//! every example line with this very `Cli`, so they stay real).
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::StyledStr;
+use clap::builder::styling::Styles;
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 /// A terminal lab that builds a container from nothing, one real syscall at a time.
 ///
@@ -10,14 +14,19 @@ use clap::{Args, Parser, Subcommand};
 /// check failed, 2 bad input (file, flag, recipe), 3 the host cannot do it, 130/143 after
 /// Ctrl-C/SIGTERM (everything the lab started is stopped first).
 #[derive(Debug, Parser)]
-#[command(name = "fromscratch", version, propagate_version = true)]
+#[command(
+    name = "fromscratch",
+    version,
+    propagate_version = true,
+    after_help = examples(EXAMPLES)
+)]
 pub struct Cli {
     /// Never colour the output (also: the NO_COLOR environment variable).
     #[arg(long, global = true)]
     pub no_color: bool,
     /// Also record everything the lab prints to FILE.cast, an asciicast v2 file that
     /// `asciinema play` replays (the REPL, or the command that follows; not `spawn`).
-    #[arg(long, value_name = "FILE.cast")]
+    #[arg(long, value_name = "FILE.cast", value_hint = ValueHint::FilePath)]
     pub record: Option<PathBuf>,
     /// What to do; none starts the interactive lab.
     #[command(subcommand)]
@@ -28,27 +37,55 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the lessons.
+    #[command(after_help = examples(LIST_EXAMPLES))]
     List,
     /// Run one lesson in the terminal, step by step.
+    #[command(after_help = examples(RUN_EXAMPLES))]
     Run(RunArgs),
     /// Run lessons 01 to 04 in order, unattended, on the default rootfs: the classic story.
+    #[command(after_help = examples(TOUR_EXAMPLES))]
     Tour {
         /// Rootfs recipe to use instead of each lesson's own (a name or a .toml path).
         #[arg(long, value_name = "RECIPE")]
         rootfs: Option<String>,
     },
     /// Build, list or remove rootfs trees.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = examples(ROOTFS_EXAMPLES))]
     Rootfs(RootfsCommand),
     /// Validate lesson and recipe files (all of them when no path is given).
+    #[command(after_help = examples(CHECK_EXAMPLES))]
     Check {
         /// Lesson or recipe files.
+        #[arg(value_hint = ValueHint::FilePath)]
         paths: Vec<PathBuf>,
     },
     /// Remove what an interrupted or killed run left behind (processes, scratch files).
+    #[command(after_help = examples(CLEANUP_EXAMPLES))]
     Cleanup,
     /// Run a command in a new container, the way the lessons do (flags as in unshare(1)).
+    #[command(after_help = examples(SPAWN_EXAMPLES))]
     Spawn(SpawnArgs),
+    /// Print a shell completion script (bash, zsh or fish).
+    ///
+    /// The script goes to stdout: see the examples for where to put it. Besides the
+    /// commands and flags it completes lesson ids and recipe names: those there are when
+    /// the script is made, so make it again after adding one.
+    #[command(after_help = examples(COMPLETIONS_EXAMPLES))]
+    Completions {
+        /// The shell to complete in.
+        shell: CompletionShell,
+    },
+}
+
+/// The shells `fromscratch completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    /// GNU bash (with or without the bash-completion package).
+    Bash,
+    /// zsh, through its compinit completion system.
+    Zsh,
+    /// fish.
+    Fish,
 }
 
 /// `fromscratch run`.
@@ -64,7 +101,7 @@ pub struct RunArgs {
     pub rootfs: Option<String>,
     /// Also record everything the lesson prints to FILE.cast, an asciicast v2 file that
     /// `asciinema play` replays.
-    #[arg(long, value_name = "FILE.cast")]
+    #[arg(long, value_name = "FILE.cast", value_hint = ValueHint::FilePath)]
     pub record: Option<PathBuf>,
     /// Write the lesson as run to FILE in FORMAT (only `md`: Markdown with each step's
     /// explanation, command and real output): `--export md 02-chroot.md`.
@@ -76,6 +113,7 @@ pub struct RunArgs {
 #[derive(Debug, Subcommand)]
 pub enum RootfsCommand {
     /// Build a rootfs from a recipe (or take it from the cache); prints its directory last.
+    #[command(after_help = examples(ROOTFS_BUILD_EXAMPLES))]
     Build {
         /// Recipe name (`host`, `busybox`, `debian`, `debian-debootstrap`, `fedora`) or path
         /// to a recipe file (any builder: also `oci-archive` and `docker-archive`).
@@ -85,8 +123,10 @@ pub enum RootfsCommand {
         force: bool,
     },
     /// List the cached rootfs trees.
+    #[command(after_help = examples(ROOTFS_LIST_EXAMPLES))]
     List,
     /// Remove cached trees of a recipe (or one tree, by hash).
+    #[command(after_help = examples(ROOTFS_RM_EXAMPLES))]
     Rm {
         /// Recipe name or hash.
         recipe: String,
@@ -126,9 +166,100 @@ pub struct SpawnArgs {
     pub trace: bool,
     /// The rootfs to chroot into: a directory, or a recipe name (`host`, `busybox`,
     /// `debian`…) built or taken from the cache.
-    #[arg(long, value_name = "DIR|RECIPE")]
+    #[arg(long, value_name = "DIR|RECIPE", value_hint = ValueHint::DirPath)]
     pub rootfs: PathBuf,
     /// The command and its arguments, after `--`.
-    #[arg(last = true, required = true)]
+    #[arg(last = true, required = true, value_hint = ValueHint::CommandWithArguments)]
     pub command: Vec<String>,
 }
+
+/// An `Examples:` section for `after_help`: the heading styled as clap styles its own
+/// (`Usage:`, `Options:`; plain when colour is off), then `body`, one indented command
+/// line per line, most with a `#` comment saying what it does.
+fn examples(body: &str) -> StyledStr {
+    let h = Styles::default().get_header().to_owned();
+    let body = body.trim_start_matches('\n').trim_end();
+    StyledStr::from(format!("{h}Examples:{h:#}\n{body}"))
+}
+
+// The examples. Each line runs as shown (as root where the command needs it) and stays
+// under 78 columns, so that clap, which wraps help to the terminal, never breaks one.
+
+const EXAMPLES: &str = "
+  fromscratch                         # the lab: `start 1`, Enter runs a step
+  fromscratch list                    # the lessons
+  fromscratch run 02-chroot           # one lesson, pausing before each step
+  fromscratch tour                    # lessons 01-04, unattended
+  fromscratch rootfs build host       # a rootfs of this machine's binaries
+  fromscratch --no-color check        # validate the lessons, no colour
+  fromscratch --record lab.cast       # the lab, recorded for `asciinema play`
+  fromscratch completions bash > /etc/bash_completion.d/fromscratch
+";
+
+const LIST_EXAMPLES: &str = "
+  fromscratch list                    # id and title of each lesson
+  FROMSCRATCH_DATA=~/my-lab fromscratch list   # the lessons of another folder
+";
+
+const RUN_EXAMPLES: &str = "
+  fromscratch run 02-chroot           # pauses before each step: Enter runs it
+  fromscratch run 2 --yes             # every step, without pausing
+  fromscratch run chroot -y           # the id without its number works too
+  fromscratch run 01 --rootfs busybox # lesson 01 on the busybox tree
+  fromscratch run 02 -y --record 02.cast    # then: asciinema play 02.cast
+  fromscratch run 02 -y --export md 02.md   # the lesson as run, in Markdown
+  fromscratch run ./my-lesson.toml    # a lesson file of your own
+";
+
+const TOUR_EXAMPLES: &str = "
+  fromscratch tour                    # lessons 01-04 on each lesson's rootfs
+  fromscratch tour --rootfs debian    # all four on Debian bookworm (network)
+";
+
+const ROOTFS_EXAMPLES: &str = "
+  fromscratch rootfs build host       # this machine's binaries, offline
+  fromscratch rootfs list             # the cached trees
+  fromscratch rootfs rm host          # remove every cached tree of `host`
+";
+
+const ROOTFS_BUILD_EXAMPLES: &str = "
+  fromscratch rootfs build host       # prints the tree's directory last
+  fromscratch rootfs build busybox    # static busybox and its applet links
+  fromscratch rootfs build debian --force   # rebuild bookworm (network)
+  fromscratch rootfs build ./image.toml     # a recipe file of your own
+  ROOTFS=$(fromscratch rootfs build host | tail -n 1)   # for a script
+";
+
+const ROOTFS_LIST_EXAMPLES: &str = "
+  fromscratch rootfs list             # NAME, BUILDER, SIZE, AGE, PATH
+";
+
+const ROOTFS_RM_EXAMPLES: &str = "
+  fromscratch rootfs rm host          # every cached tree of the recipe
+  fromscratch rootfs rm 68c32c1b77927650    # one tree, by its hash
+";
+
+const CHECK_EXAMPLES: &str = "
+  fromscratch check                   # every lesson and recipe
+  fromscratch check lessons/02-chroot.toml  # one file; exit 2 on a problem
+  fromscratch check my-lesson.toml rootfs-recipes/host.toml
+";
+
+const CLEANUP_EXAMPLES: &str = "
+  fromscratch cleanup                 # after a `kill -9`: processes, scratch
+";
+
+const SPAWN_EXAMPLES: &str = r#"
+  fromscratch spawn --pid --mount-proc --rootfs host -- ps ax   # PID 1 is ps
+  fromscratch spawn -p --mount-proc --init --rootfs host -- sh -c 'echo $$'
+  fromscratch spawn --uts --hostname lab --rootfs host -- hostname   # lab
+  fromscratch spawn --trace --pid --rootfs busybox -- true   # the syscalls
+  fromscratch spawn --rootfs "$ROOTFS" -- ls /   # a directory: rootfs build
+"#;
+
+const COMPLETIONS_EXAMPLES: &str = "
+  source <(fromscratch completions bash)    # this bash session only
+  fromscratch completions bash > /etc/bash_completion.d/fromscratch
+  fromscratch completions zsh > ~/.zfunc/_fromscratch   # fpath+=(~/.zfunc)
+  fromscratch completions fish > ~/.config/fish/completions/fromscratch.fish
+";

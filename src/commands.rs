@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::cli::{RootfsCommand, RunArgs, SpawnArgs};
+use crate::cli::{CompletionShell, RootfsCommand, RunArgs, SpawnArgs};
 use crate::error::{Classify, EXIT_BAD_INPUT, EXIT_CHECK_FAILED};
 use crate::lab::runner::{RunError, Runner};
 use crate::lesson;
@@ -59,30 +59,59 @@ pub fn list(out: &mut dyn Write) -> Result<u8> {
         }
     };
     let lessons: Vec<_> = files.iter().map(|f| (f, lesson::load(f))).collect();
-    // The progress column is padded to its widest entry, so the titles line up.
+    // `  ID  PROGRESS  TITLE`: the id padded before it is coloured (escape codes have no
+    // width), the progress column padded to its widest entry so the titles line up; on a
+    // terminal, the title wrapped under itself when it is too wide. Not on a pipe: there
+    // one lesson is one line, for grep and friends.
     let column = |l: &lesson::Lesson| {
         progress
             .as_ref()
             .map(|p| p.summary(&l.def).line())
             .unwrap_or_default()
     };
-    let plain_width = |s: &str| strip_ansi(s).chars().count();
+    let plain_width = |s: &str| term::display_width(&strip_ansi(s));
     let width = lessons
         .iter()
         .filter_map(|(_, l)| l.as_ref().ok())
         .map(|l| plain_width(&column(l)))
         .max()
         .unwrap_or(0);
+    let tty = std::io::stdout().is_terminal();
     for (f, l) in lessons {
         match l {
             Ok(l) => {
-                let id = term::title(&format!("{:<22}", l.def.id));
                 let col = column(&l);
-                let pad = " ".repeat(width - plain_width(&col));
+                let id = term::title(&format!("{:<22}", l.def.id));
+                let cols = term::width();
                 if width == 0 {
-                    writeln!(out, "  {id} {}", l.def.title)?;
+                    let title = if tty {
+                        term::hang(&l.def.title, 25, 25)
+                    } else {
+                        format!("{}\n", l.def.title)
+                    };
+                    write!(out, "  {id} {title}")?;
+                } else if tty && 25 + width > cols {
+                    // Narrow: the title beside the id, the progress on a line below.
+                    write!(out, "  {id} {}", term::hang(&l.def.title, 25, 25))?;
+                    writeln!(out, "    {col}")?;
+                } else if tty && 25 + width + 2 + 30 > cols {
+                    // The progress beside the id, the title on a line of its own.
+                    writeln!(out, "  {id} {col}")?;
+                    write!(
+                        out,
+                        "{}{}",
+                        " ".repeat(25),
+                        term::hang(&l.def.title, 25, 25)
+                    )?;
                 } else {
-                    writeln!(out, "  {id} {col}{pad}  {}", l.def.title)?;
+                    let pad = " ".repeat(width - plain_width(&col));
+                    let indent = 25 + width + 2;
+                    let title = if tty {
+                        term::hang(&l.def.title, indent, indent)
+                    } else {
+                        format!("{}\n", l.def.title)
+                    };
+                    write!(out, "  {id} {col}{pad}  {title}")?;
                 }
             }
             Err(e) => writeln!(out, "  {:<22} {}", f.display(), term::bad(&e.to_string()))?,
@@ -107,6 +136,88 @@ fn strip_ansi(s: &str) -> String {
         }
     }
     out
+}
+
+/// `fromscratch completions SHELL`: a completion script made by `clap_complete` from
+/// the real command line, with the lesson ids (`run LESSON`) and the recipe names
+/// (`--rootfs`, `rootfs build|rm`) there are now offered as values, each with its title
+/// or description where the shell shows one. A lesson or recipe that does not load is
+/// left out; the arguments still take any value.
+///
+/// # Errors
+/// Only a failed write.
+pub fn completions(shell: CompletionShell, out: &mut dyn Write) -> Result<u8> {
+    use clap::CommandFactory as _;
+    use clap::builder::{PossibleValue, PossibleValuesParser};
+    let lessons: Vec<PossibleValue> = lesson::lesson_files(&crate::paths::lessons_dir())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| lesson::load(f).ok())
+        .map(|l| PossibleValue::new(l.def.id).help(l.def.title))
+        .collect();
+    let recipes: Vec<PossibleValue> = lesson::lesson_files(&crate::paths::recipes_dir())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| crate::rootfs::load_recipe(f).ok())
+        .map(|r| PossibleValue::new(r.name).help(r.description))
+        .collect();
+    let values = |v: &[PossibleValue]| PossibleValuesParser::new(v.to_vec());
+    let mut cmd = crate::cli::Cli::command()
+        .mut_subcommand("run", |c| {
+            c.mut_arg("lesson", |a| a.value_parser(values(&lessons)))
+                .mut_arg("rootfs", |a| a.value_parser(values(&recipes)))
+        })
+        .mut_subcommand("tour", |c| {
+            c.mut_arg("rootfs", |a| a.value_parser(values(&recipes)))
+        })
+        .mut_subcommand("rootfs", |c| {
+            c.mut_subcommand("build", |c| {
+                c.mut_arg("recipe", |a| a.value_parser(values(&recipes)))
+            })
+            .mut_subcommand("rm", |c| {
+                c.mut_arg("recipe", |a| a.value_parser(values(&recipes)))
+            })
+        });
+    let shell = match shell {
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "fromscratch", &mut script);
+    out.write_all(&script)?;
+    if shell == clap_complete::Shell::Fish {
+        // clap_complete's fish script completes options and subcommands but not the
+        // values of positional arguments; these lines add them (files stay offered too:
+        // a lesson or recipe may be given as a path).
+        let using = "__fish_fromscratch_using_subcommand";
+        for (cond, vals) in [
+            (format!("{using} run"), &lessons),
+            (
+                format!("{using} rootfs; and __fish_seen_subcommand_from build"),
+                &recipes,
+            ),
+            (
+                format!("{using} rootfs; and __fish_seen_subcommand_from rm"),
+                &recipes,
+            ),
+        ] {
+            for v in vals {
+                writeln!(
+                    out,
+                    "complete -c fromscratch -n \"{cond}\" -a {} -d {}",
+                    fish_quote(v.get_name()),
+                    fish_quote(&v.get_help().map(ToString::to_string).unwrap_or_default())
+                )?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `s` in fish single quotes (inside them only `\\` and `\'` are escapes).
+fn fish_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 /// `fromscratch run LESSON`.
@@ -577,8 +688,10 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
     let _ = nix::sys::prctl::set_child_subreaper(true);
     let sp = spawn::spawn(&spec, Stdio::Inherit).map_err(|e| Failure::from(&e))?;
     if a.trace {
+        // Dimmed only when stderr is a terminal too: `2>trace.txt` gets plain text.
+        let dim = std::io::stderr().is_terminal();
         for l in &sp.trace {
-            eprintln!("{}", term::dim(l));
+            eprintln!("{}", if dim { term::dim(l) } else { l.clone() });
         }
     }
     let waited = spawn::wait_exit_interruptible(sp.child);

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{ColorChoice, CommandFactory, FromArgMatches};
 use fromscratch::cli::{Cli, Command};
 use fromscratch::commands::{self, Failure};
 use fromscratch::error::EXIT_BAD_INPUT;
@@ -11,7 +11,7 @@ use fromscratch::present::record::{Cast, Tee};
 use fromscratch::{lab, repl, term};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     term::init(cli.no_color);
     // Only commands that start processes catch Ctrl-C and SIGTERM (to tear down first);
     // the others die at once, as a plain command should.
@@ -61,6 +61,7 @@ fn main() -> ExitCode {
         Some(Command::Check { paths }) => commands::check(paths, &mut out),
         Some(Command::Cleanup) => commands::cleanup(&mut out),
         Some(Command::Spawn(a)) => commands::spawn_cmd(a),
+        Some(Command::Completions { shell }) => commands::completions(*shell, &mut out),
     };
     let _ = out.flush();
     out.finish();
@@ -79,4 +80,20 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// Parse the command line, or print help, the version or a usage error (exit 2) and
+/// exit. clap writes those itself, colouring them on a terminal unless `NO_COLOR` is
+/// set; `--no-color` is an argument it has not parsed yet when it writes them, so it is
+/// looked for first (before any `--`: what follows is spawn's command).
+fn parse() -> Cli {
+    let no_color = std::env::args_os()
+        .take_while(|a| a != "--")
+        .any(|a| a == "--no-color");
+    let mut cmd = Cli::command();
+    if no_color {
+        cmd = cmd.color(ColorChoice::Never);
+    }
+    let matches = cmd.get_matches_mut();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cmd).exit())
 }

@@ -152,7 +152,10 @@ fn export_md_writes_the_lesson_as_run() {
     assert!(md.contains("/usr/bin/python3 /usr"), "{md}");
     assert!(!md.contains('\x1b'), "{md}");
     // The challenge, with the goal and the solution as typed.
-    assert!(md.contains("Challenge: Start the rootfs's own python3"), "{md}");
+    assert!(
+        md.contains("Challenge: Start the rootfs's own python3"),
+        "{md}"
+    );
     assert!(md.contains("python3 -i -q"), "{md}");
 
     let out = lab.run(&["run", "02-chroot", "--export", "pdf", md_arg]);

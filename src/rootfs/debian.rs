@@ -26,7 +26,7 @@
 //! show on the host.
 
 use std::collections::VecDeque;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
@@ -614,7 +614,7 @@ fn unshare_failure(tail: &VecDeque<String>) -> Option<RootfsError> {
 
 /// A spinner that advances as output lines arrive (no ticker thread), or a hidden bar.
 fn progress(opts: &BuildOptions, tool: DebianTool) -> ProgressBar {
-    if opts.quiet || !std::io::stdout().is_terminal() {
+    if opts.quiet || !crate::term::progress_bars() {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new_spinner();

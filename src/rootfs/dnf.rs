@@ -20,7 +20,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -440,7 +440,7 @@ fn command_line(program: &Path, args: &[OsString]) -> String {
 /// A spinner that advances as output lines arrive (no ticker thread), turning into a bar
 /// while dnf counts downloads or transaction steps; hidden when quiet or not a terminal.
 fn progress(opts: &BuildOptions) -> ProgressBar {
-    if opts.quiet || !io::stdout().is_terminal() {
+    if opts.quiet || !crate::term::progress_bars() {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new_spinner();

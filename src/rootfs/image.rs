@@ -326,8 +326,7 @@ fn short_digest(d: &str) -> String {
 
 /// A spinner that advances with each entry written (no ticker thread), or a hidden bar.
 fn progress(opts: &BuildOptions) -> ProgressBar {
-    use std::io::IsTerminal;
-    if opts.quiet || !io::stdout().is_terminal() {
+    if opts.quiet || !crate::term::progress_bars() {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new_spinner();
