@@ -35,7 +35,7 @@ fn repl_with_live_container(
         lines.push(l.clone());
         // The next step's heading is printed once step 4 (its after-probes too) is done
         // and the REPL waits for input with the container alive.
-        if l.contains("Step 5/6") {
+        if l.contains("Step 5/7") {
             break;
         }
     }
@@ -135,9 +135,9 @@ fn run_without_yes_pauses_and_q_quits_cleanly() {
     let (stdout, stderr) = text(&out);
     assert!(stdout.contains("[Enter] run step 3"), "{stdout}\n{stderr}");
     // Each step's explanation comes before its pause; q at step 3 ran steps 1 and 2 only.
-    assert!(stdout.contains("Step 3/6"), "{stdout}");
+    assert!(stdout.contains("Step 3/7"), "{stdout}");
     assert_eq!(stdout.matches("── action:").count(), 2, "{stdout}");
-    assert!(stdout.contains("stopped before step 3 of 6"), "{stdout}");
+    assert!(stdout.contains("stopped before step 3 of 7"), "{stdout}");
     assert_eq!(out.status.code(), Some(0));
     lab.snapshot().assert_same(&before);
 }
