@@ -33,6 +33,11 @@ pub enum Command {
     Run(RunArgs),
     /// Present one lesson on a projector: a clean screen per step, the command typed, keys
     /// to go on, back and re-run.
+    ///
+    /// Keys: Space, Enter, → or n run the step, then go on to the next; ← or b go back a
+    /// step (the lab is rebuilt up to there); r runs the step again; q or Esc quit. With
+    /// stdin not a terminal it reads lines instead: an empty line or n, b, r, q. The lab is
+    /// torn down on quit, Ctrl-C and SIGTERM.
     Present(PresentArgs),
     /// Run lessons 01 to 04 in order, unattended, on the default rootfs: the classic story.
     Tour {
@@ -76,10 +81,6 @@ pub struct RunArgs {
 }
 
 /// `fromscratch present`.
-///
-/// Keys: Space, Enter, → or n run the step, then go on to the next; ← or b go back a
-/// step; r runs the step again; q or Esc quit. With stdin not a terminal it reads lines
-/// instead: an empty line or n, b, r, q.
 #[derive(Debug, Args)]
 pub struct PresentArgs {
     /// Lesson id, number or file: `02-chroot`, `2`, `lessons/02-chroot.toml`.

@@ -93,10 +93,11 @@ fn is_reset(esc: &str) -> bool {
     esc == "\x1b[0m" || esc == "\x1b[m"
 }
 
-/// Hard-wrap one line of output into rows of at most `width` columns, keeping its colour
-/// across rows (each row ends reset, the next starts with the colour again). Rows after
-/// the first start with `indent` spaces. At most `max_rows` rows: the last one kept ends
-/// with `…` when more were cut.
+/// Wrap one line of output into rows of at most `width` columns, keeping its colour
+/// across rows (each row ends reset, the next starts with the colour again): at the last
+/// space of a row where there is one past its first word, else where the row is full.
+/// Rows after the first start with `indent` spaces. At most `max_rows` rows: the last one
+/// kept ends with `…` when more were cut.
 #[must_use]
 pub fn wrap_hard(line: &str, width: usize, indent: usize, max_rows: usize) -> Vec<String> {
     let width = width.max(1);
@@ -105,6 +106,10 @@ pub fn wrap_hard(line: &str, width: usize, indent: usize, max_rows: usize) -> Ve
     let mut row = String::new();
     let mut col = 0;
     let mut active = String::new(); // SGR sequences in force since the last reset
+    // The last space a row could break at: the byte after it, the column after it, and
+    // the colour in force there.
+    let mut space: Option<(usize, usize, String)> = None;
+    let mut has_word = false;
     let mut cut = false;
     for p in pieces(line) {
         match p {
@@ -118,20 +123,41 @@ pub fn wrap_hard(line: &str, width: usize, indent: usize, max_rows: usize) -> Ve
             }
             Piece::Char(c, w) => {
                 if col + w > width {
-                    if !active.is_empty() {
-                        row.push_str(RESET);
-                    }
-                    rows.push(std::mem::take(&mut row));
+                    let (head, tail, tail_col, open) = match space.take() {
+                        // The row is full at a space: the break is there.
+                        _ if c == ' ' && has_word => {
+                            (std::mem::take(&mut row), String::new(), 0, active.clone())
+                        }
+                        Some((at, after, act)) if col - after < width - indent => {
+                            let tail = row[at..].to_string();
+                            row.truncate(at - 1); // the space itself goes
+                            (std::mem::take(&mut row), tail, col - after, act)
+                        }
+                        _ => (std::mem::take(&mut row), String::new(), 0, active.clone()),
+                    };
+                    rows.push(if open.is_empty() { head } else { head + RESET });
                     if rows.len() == max_rows {
                         cut = true;
                         break;
                     }
                     row.push_str(&" ".repeat(indent));
-                    row.push_str(&active);
-                    col = indent;
+                    row.push_str(&open);
+                    row.push_str(&tail);
+                    col = indent + tail_col;
+                    has_word = tail_col > 0;
+                    if c == ' ' && tail_col == 0 {
+                        continue;
+                    }
                 }
                 row.push(c);
                 col += w;
+                if c == ' ' {
+                    if has_word {
+                        space = Some((row.len(), col, active.clone()));
+                    }
+                } else {
+                    has_word = true;
+                }
             }
         }
     }
@@ -547,6 +573,25 @@ mod tests {
     }
 
     #[test]
+    fn wrapped_rows_fit_and_lose_nothing_but_the_breaking_spaces() {
+        let line = "\x1b[32m  ✓ mapped libraries: a line matches /^/var/cache/fromscratch/rootfs/host-68c32c1b77927650/.*libc\\.so\\.6$/ and  two  spaces\x1b[0m";
+        for width in 10..=100 {
+            let rows = wrap_hard(line, width, 4, 100);
+            assert!(
+                rows.iter().all(|r| display_width(r) <= width),
+                "{width}: {rows:#?}"
+            );
+            let words: Vec<String> = rows.iter().map(|r| plain(r)).collect();
+            let joined = words.join(" ");
+            assert_eq!(
+                joined.split_whitespace().collect::<String>(),
+                plain(line).split_whitespace().collect::<String>(),
+                "{width}: {rows:#?}"
+            );
+        }
+    }
+
+    #[test]
     fn fit_cuts_with_an_ellipsis_and_closes_the_colour() {
         assert_eq!(fit("hello", 5), "hello");
         assert_eq!(fit("hello world", 8), "hello w…");
@@ -565,6 +610,13 @@ mod tests {
         assert!(rows[0].ends_with(RESET), "{rows:?}");
         let cut = wrap_hard("abcdefghijkl", 4, 0, 2);
         assert_eq!(cut, ["abcd", "efg…"]);
+        // At a space where there is one, past the first word.
+        let rows = wrap_hard("    child  /* a private UTS namespace */", 24, 6, 10);
+        assert_eq!(rows, ["    child  /* a private", "      UTS namespace */"]);
+        let rows = wrap_hard("\x1b[2m  one two three\x1b[0m", 9, 4, 10);
+        let shown: Vec<String> = rows.iter().map(|r| plain(r)).collect();
+        assert_eq!(shown, ["  one two", "    three"]);
+        assert!(rows[1].starts_with("    \x1b[2m"), "{rows:?}");
         for r in wrap_hard(&"x".repeat(200), 80, 2, 3) {
             assert!(display_width(&r) <= 80);
         }
