@@ -36,6 +36,8 @@ use crate::runtime::RuntimeError;
 
 /// Milliseconds per character of a typed command, on a terminal, by default.
 pub const DEFAULT_TYPING_MS: u64 = 18;
+/// The widest an explanation is wrapped, in columns.
+const PROSE_MAX: usize = 100;
 /// Rows a typed command may take before it is cut.
 const COMMAND_ROWS: usize = 4;
 /// Exit status after an internal error (a bug), as for any Rust program that panics.
@@ -51,34 +53,9 @@ pub const EXIT_INTERNAL: u8 = 101;
 /// the presenter quits); Ctrl-C or SIGTERM (130, 143); an internal error (101). Each is
 /// one sentence.
 pub fn present(args: &PresentArgs, out: &mut dyn Write) -> Result<u8> {
-    let l = lesson::find(&args.lesson).map_err(|e| Failure::from(&e))?;
-    let runner = Runner::new(l, args.rootfs.as_deref()).map_err(|e| run_failure(&e))?;
-    let typing = Duration::from_millis(args.typing_ms.unwrap_or(
-        if std::io::stdout().is_terminal() {
-            DEFAULT_TYPING_MS
-        } else {
-            0
-        },
-    ));
     install_panic_hook();
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut p = Presenter::new(runner, out, typing);
-        let end = p.show();
-        p.leave();
-        let summary = p.summary(&end);
-        drop(p); // the lab is torn down here, before the last line is printed
-        (end, summary)
-    }));
-    match result {
-        Ok((End::Quit, summary)) => {
-            let (cols, _) = Presenter::size();
-            for row in summary.rows(cols, "") {
-                writeln!(out, "{row}")?;
-            }
-            Ok(summary.code)
-        }
-        Ok((End::Failed(f), _)) => Err(f.into()),
-        Err(_) => {
+    std::panic::catch_unwind(AssertUnwindSafe(|| present_unguarded(args, out))).unwrap_or_else(
+        |_| {
             let what = PANIC
                 .lock()
                 .ok()
@@ -91,7 +68,35 @@ pub fn present(args: &PresentArgs, out: &mut dyn Write) -> Result<u8> {
                 code: EXIT_INTERNAL,
             }
             .into())
+        },
+    )
+}
+
+/// [`present`] without the net for panics.
+fn present_unguarded(args: &PresentArgs, out: &mut dyn Write) -> Result<u8> {
+    let l = lesson::find(&args.lesson).map_err(|e| Failure::from(&e))?;
+    let runner = Runner::new(l, args.rootfs.as_deref()).map_err(|e| run_failure(&e))?;
+    let typing = Duration::from_millis(args.typing_ms.unwrap_or(
+        if std::io::stdout().is_terminal() {
+            DEFAULT_TYPING_MS
+        } else {
+            0
+        },
+    ));
+    let mut p = Presenter::new(runner, out, typing);
+    let end = p.show();
+    p.leave();
+    let summary = p.summary(&end);
+    drop(p); // the lab is torn down here, before the last line is printed
+    match end {
+        End::Quit => {
+            let (cols, _) = Presenter::size();
+            for row in summary.rows(cols, "") {
+                writeln!(out, "{row}")?;
+            }
+            Ok(summary.code)
         }
+        End::Failed(f) => Err(f.into()),
     }
 }
 
@@ -110,6 +115,13 @@ fn install_panic_hook() {
             .map(|s| (*s).to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "no message".into());
+        // One line: a multi-line message (assert_eq!'s) is joined.
+        let msg = msg
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
@@ -509,12 +521,12 @@ impl<'a> Presenter<'a> {
         let def = &self.runner.lesson.def;
         let mut body = self.lesson_heading(cols);
         body.push(String::new());
-        body.extend(wrap_words(&def.summary, cols - 1, "  ", "  "));
+        body.extend(wrap_words(&def.summary, prose_width(cols), "  ", "  "));
         if !def.objectives.is_empty() {
             body.push(String::new());
             body.push(format!("  {}", "You will:".bold()));
             for o in &def.objectives {
-                body.extend(wrap_words(o, cols - 1, "  • ", "    "));
+                body.extend(wrap_words(o, prose_width(cols), "  • ", "    "));
             }
         }
         body.push(String::new());
@@ -601,7 +613,12 @@ impl<'a> Presenter<'a> {
     }
 
     fn explanation(&self, k: usize, cols: usize) -> Vec<String> {
-        wrap_words(&self.short(&self.explain_text(k)), cols - 1, "  ", "  ")
+        wrap_words(
+            &self.short(&self.explain_text(k)),
+            prose_width(cols),
+            "  ",
+            "  ",
+        )
     }
 
     fn intro_frame(&self, k: usize, cols: usize, rows: usize) -> IntroFrame {
@@ -864,6 +881,12 @@ fn heading(number: &str, title: &str, meta: &str, note: &str, cols: usize) -> Ve
             .collect(),
         None => text,
     }
+}
+
+/// Columns prose is wrapped to: the screen less a margin, at most [`PROSE_MAX`], since
+/// long lines are hard to read from the back of a room.
+fn prose_width(cols: usize) -> usize {
+    cols.saturating_sub(1).min(PROSE_MAX)
 }
 
 /// Keep at most `n` of `rows`; when some are cut, the last kept ends with `…`.
