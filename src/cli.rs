@@ -42,6 +42,14 @@ pub enum Command {
     /// Run one lesson in the terminal, step by step.
     #[command(after_help = examples(RUN_EXAMPLES))]
     Run(RunArgs),
+    /// Present one lesson on a projector: a clean screen per step, the command typed, keys
+    /// to go on, back and re-run.
+    ///
+    /// Keys: Space, Enter, → or n run the step, then go on to the next; ← or b go back a
+    /// step (the lab is rebuilt up to there); r runs the step again; q or Esc quit. With
+    /// stdin not a terminal it reads lines instead: an empty line or n, b, r, q. The lab is
+    /// torn down on quit, Ctrl-C and SIGTERM.
+    Present(PresentArgs),
     /// Run lessons 01 to 04 in order, unattended, on the default rootfs: the classic story.
     #[command(after_help = examples(TOUR_EXAMPLES))]
     Tour {
@@ -107,6 +115,24 @@ pub struct RunArgs {
     /// explanation, command and real output): `--export md 02-chroot.md`.
     #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"])]
     pub export: Option<Vec<String>>,
+}
+
+/// `fromscratch present`.
+#[derive(Debug, Args)]
+pub struct PresentArgs {
+    /// Lesson id, number or file: `02-chroot`, `2`, `lessons/02-chroot.toml`.
+    pub lesson: String,
+    /// Rootfs recipe to use instead of the lesson's own (a name or a .toml path).
+    #[arg(long, value_name = "RECIPE")]
+    pub rootfs: Option<String>,
+    /// Also record the presentation to FILE.cast, an asciicast v2 file that
+    /// `asciinema play` replays.
+    #[arg(long, value_name = "FILE.cast")]
+    pub record: Option<PathBuf>,
+    /// Milliseconds per character when a command is typed on screen (default 18 on a
+    /// terminal, 0 otherwise; 0 shows it at once).
+    #[arg(long, value_name = "N")]
+    pub typing_ms: Option<u64>,
 }
 
 /// `fromscratch rootfs …`.

@@ -345,7 +345,10 @@ fn run_lesson(
     }
 }
 
-fn run_failure(e: &RunError) -> Failure {
+/// A step error as the one sentence `main` prints: an interruption says that everything
+/// was stopped (exit 130 or 143), anything else is its own message and exit code.
+#[must_use]
+pub fn run_failure(e: &RunError) -> Failure {
     if e.is_interrupted() {
         return Failure {
             message: "interrupted: everything the lab started was stopped and removed".into(),

@@ -7,6 +7,7 @@ use clap::{ColorChoice, CommandFactory, FromArgMatches};
 use fromscratch::cli::{Cli, Command};
 use fromscratch::commands::{self, Failure};
 use fromscratch::error::EXIT_BAD_INPUT;
+use fromscratch::present::presenter;
 use fromscratch::present::record::{Cast, Tee};
 use fromscratch::{lab, repl, term};
 
@@ -18,7 +19,11 @@ fn main() -> ExitCode {
     if matches!(
         cli.command,
         None | Some(
-            Command::Run(_) | Command::Tour { .. } | Command::Spawn(_) | Command::Rootfs(_)
+            Command::Run(_)
+                | Command::Present(_)
+                | Command::Tour { .. }
+                | Command::Spawn(_)
+                | Command::Rootfs(_)
         )
     ) {
         lab::signals::install();
@@ -29,6 +34,10 @@ fn main() -> ExitCode {
         Some(Command::Run(a)) => (
             a.record.as_ref().or(cli.record.as_ref()),
             format!("fromscratch run {}", a.lesson),
+        ),
+        Some(Command::Present(a)) => (
+            a.record.as_ref().or(cli.record.as_ref()),
+            format!("fromscratch present {}", a.lesson),
         ),
         Some(Command::Spawn(_)) if cli.record.is_some() => {
             eprintln!(
@@ -56,6 +65,7 @@ fn main() -> ExitCode {
         None => repl::main(&mut out),
         Some(Command::List) => commands::list(&mut out),
         Some(Command::Run(a)) => commands::run(a, &mut out),
+        Some(Command::Present(a)) => presenter::present(a, &mut out),
         Some(Command::Tour { rootfs }) => commands::tour(rootfs.as_deref(), &mut out),
         Some(Command::Rootfs(c)) => commands::rootfs(c, &mut out),
         Some(Command::Check { paths }) => commands::check(paths, &mut out),
