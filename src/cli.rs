@@ -49,6 +49,7 @@ pub enum Command {
     /// step (the lab is rebuilt up to there); r runs the step again; q or Esc quit. With
     /// stdin not a terminal it reads lines instead: an empty line or n, b, r, q. The lab is
     /// torn down on quit, Ctrl-C and SIGTERM.
+    #[command(after_help = examples(PRESENT_EXAMPLES))]
     Present(PresentArgs),
     /// Run lessons 01 to 04 in order, unattended, on the default rootfs: the classic story.
     #[command(after_help = examples(TOUR_EXAMPLES))]
@@ -223,7 +224,7 @@ const EXAMPLES: &str = "
 ";
 
 const LIST_EXAMPLES: &str = "
-  fromscratch list                    # id and title of each lesson
+  fromscratch list                    # each lesson: id, your progress, title
   FROMSCRATCH_DATA=~/my-lab fromscratch list   # the lessons of another folder
 ";
 
@@ -235,6 +236,12 @@ const RUN_EXAMPLES: &str = "
   fromscratch run 02 -y --record 02.cast    # then: asciinema play 02.cast
   fromscratch run 02 -y --export md 02.md   # the lesson as run, in Markdown
   fromscratch run ./my-lesson.toml    # a lesson file of your own
+";
+
+const PRESENT_EXAMPLES: &str = "
+  fromscratch present 04              # lesson 04, a screen per step
+  fromscratch present 2 --typing-ms 0 # commands appear at once
+  fromscratch present 04 --record talk.cast   # replay with asciinema play
 ";
 
 const TOUR_EXAMPLES: &str = "

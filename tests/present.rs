@@ -410,7 +410,7 @@ fn up_to_step_4(lab: &Lab, colour: bool, env: &[(&str, &str)]) -> Term {
     let mut t = Term::spawn(lab, &["present", "04", "--typing-ms", "0"], colour, env);
     t.footer_after(0, "Space start");
     for k in 1..=4 {
-        t.press(b" ", &format!("step {k} of 6 · Space run"));
+        t.press(b" ", &format!("step {k} of 7 · Space run"));
         t.press(b"\r", &format!("step {k} · Space next"));
     }
     t
@@ -436,30 +436,48 @@ fn back_and_rerun_rebuild_the_lab() {
 
     // Re-run step 4: the same screen again, and one container, not two.
     t.press_through(b"r", "running step 4", "step 4 · Space next");
-    assert_step_heading(&t, &l.def.steps[3], 3, 6, "04-pid-namespace");
+    assert_step_heading(
+        &t,
+        &l.def.steps[3],
+        3,
+        l.def.steps.len(),
+        "04-pid-namespace",
+    );
     let rerun = lab_processes_besides(&lab, pid);
     assert_eq!(rerun.len(), running.len(), "{running:?}\n{rerun:?}");
     assert_ne!(rerun, running, "re-run started a new container");
 
     // Back: step 3 explained, the container gone, the decoy still there.
-    t.press(b"\x1b[D", "step 3 of 6 · Space run");
-    assert_step_heading(&t, &l.def.steps[2], 2, 6, "04-pid-namespace");
+    t.press(b"\x1b[D", "step 3 of 7 · Space run");
+    assert_step_heading(
+        &t,
+        &l.def.steps[2],
+        2,
+        l.def.steps.len(),
+        "04-pid-namespace",
+    );
     let at3 = lab_processes_besides(&lab, pid);
     assert_eq!(at3.len(), 1, "only the decoy: {at3:?}");
     assert!(at3[0].contains("sleep 3600"), "{at3:?}");
 
     // Back again with `b`, run step 2 and re-run it: `echo $$` prints 1 each time.
-    t.press(b"b", "step 2 of 6 · Space run");
-    assert_step_heading(&t, &l.def.steps[1], 1, 6, "04-pid-namespace");
+    t.press(b"b", "step 2 of 7 · Space run");
+    assert_step_heading(
+        &t,
+        &l.def.steps[1],
+        1,
+        l.def.steps.len(),
+        "04-pid-namespace",
+    );
     t.press(b" ", "step 2 · Space next");
     let pid1_rows = |t: &Term| t.rows().iter().filter(|r| r.trim() == "1").count();
     assert_eq!(pid1_rows(&t), 1, "{}", t.dump());
     t.press_through(b"r", "running step 2", "step 2 · Space next");
     assert_eq!(pid1_rows(&t), 1, "{}", t.dump());
-    assert!(t.rows()[1].contains("step 2 of 6"), "{}", t.dump());
+    assert!(t.rows()[1].contains("step 2 of 7"), "{}", t.dump());
 
     // Back to the title: nothing of the lab is left running.
-    t.press(b"\x1b[D", "step 1 of 6 · Space run");
+    t.press(b"\x1b[D", "step 1 of 7 · Space run");
     t.press(b"\x1b[D", "Space start");
     assert!(lab_processes_besides(&lab, pid).is_empty());
     t.master.write_all(b"q").unwrap();
@@ -703,7 +721,7 @@ fn a_panic_is_one_sentence_and_the_lab_is_torn_down() {
         &[("FROMSCRATCH_TEST_PANIC_AFTER_STEP", "1")],
     );
     t.footer_after(0, "Space start");
-    t.press(b" ", "step 1 of 6 · Space run");
+    t.press(b" ", "step 1 of 7 · Space run");
     t.master.write_all(b" ").unwrap();
     let (status, t) = t.finish();
     let all = String::from_utf8_lossy(&t.all).into_owned();
@@ -745,7 +763,7 @@ fn record_writes_asciicast_v2_of_the_presentation() {
         &[],
     );
     t.footer_after(0, "Space start");
-    t.press(b" ", "step 1 of 4 · Space run");
+    t.press(b" ", "step 1 of 5 · Space run");
     t.press(b" ", "step 1 · Space next");
     t.master.write_all(b"q").unwrap();
     let (status, t) = t.finish();
@@ -805,7 +823,7 @@ fn record_writes_asciicast_v2_of_the_presentation() {
         saw_step_1 |= parser
             .screen()
             .contents()
-            .contains("02-chroot · step 1 of 4");
+            .contains("02-chroot · step 1 of 5");
     }
     assert!(events > 10, "{file}");
     assert!(saw_step_1, "{file}");
@@ -817,7 +835,7 @@ fn record_writes_asciicast_v2_of_the_presentation() {
         parser
             .screen()
             .contents()
-            .contains("02-chroot: stopped after 1 of 4 steps"),
+            .contains("02-chroot: stopped after 1 of 5 steps"),
         "{}",
         parser.screen().contents()
     );
