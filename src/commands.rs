@@ -69,7 +69,7 @@ pub fn list(out: &mut dyn Write) -> Result<u8> {
             .map(|p| p.summary(&l.def).line())
             .unwrap_or_default()
     };
-    let plain_width = |s: &str| term::display_width(&strip_ansi(s));
+    let plain_width = crate::present::layout::display_width;
     let width = lessons
         .iter()
         .filter_map(|(_, l)| l.as_ref().ok())
@@ -118,24 +118,6 @@ pub fn list(out: &mut dyn Write) -> Result<u8> {
         }
     }
     Ok(0)
-}
-
-/// `s` without its ANSI colour sequences, to measure what the terminal shows.
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// `fromscratch completions SHELL`: a completion script made by `clap_complete` from
