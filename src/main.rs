@@ -86,7 +86,8 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             let code = e.downcast_ref::<Failure>().map_or(1, |f| f.code);
-            eprintln!("fromscratch: {e}");
+            // Not eprintln!: it panics when stderr is gone (a terminal that hung up).
+            let _ = writeln!(std::io::stderr(), "fromscratch: {e}");
             ExitCode::from(code)
         }
     }

@@ -26,19 +26,10 @@ use unicode_width::UnicodeWidthStr;
 /// what the terminal received (with the tty's `\r\n` turned back into `\n`) and the exit
 /// status. stdin stays as `cmd` has it.
 fn on_tty(mut cmd: Command, cols: u16) -> (String, ExitStatus) {
-    let size = nix::pty::Winsize {
-        ws_row: 24,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
-    cmd.stdout(Stdio::from(pty.slave.try_clone().expect("dup")))
-        .stderr(Stdio::from(pty.slave));
+    let mut master = common::pty::attach(&mut cmd, cols, 24, false);
     let mut child = cmd.spawn().expect("spawn on the pty");
     // The Command holds the slave's fds: drop it, or the master never sees the end.
     drop(cmd);
-    let mut master = std::fs::File::from(pty.master);
     let reader = std::thread::spawn(move || {
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];

@@ -12,13 +12,11 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::num::NonZeroU16;
 use std::os::fd::AsFd;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 use common::{Lab, require_root, text};
 use fromscratch::lesson::{ActionDef, StepDef};
-use nix::pty::{Winsize, openpty};
 use nix::sys::termios::{LocalFlags, tcgetattr};
 
 const ROWS: u16 = 24;
@@ -35,15 +33,18 @@ struct Term {
     closed: bool,
 }
 
+impl Drop for Term {
+    /// A test that fails half-way must not leave the presenter (and its lab) running.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Term {
     fn spawn(lab: &Lab, args: &[&str], colour: bool, env: &[(&str, &str)]) -> Self {
-        let ws = Winsize {
-            ws_row: ROWS,
-            ws_col: COLS,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        let pty = openpty(Some(&ws), None).expect("openpty");
         let mut cmd = lab.cmd(args);
         cmd.env_remove("COLUMNS")
             .env_remove("LINES")
@@ -55,27 +56,11 @@ impl Term {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let slave = pty.slave;
-        cmd.stdin(Stdio::from(slave.try_clone().expect("dup")))
-            .stdout(Stdio::from(slave.try_clone().expect("dup")))
-            .stderr(Stdio::from(slave));
-        #[allow(unsafe_code)]
-        // SAFETY: between fork and exec the closure makes only async-signal-safe calls:
-        // setsid(2), and ioctl(2) to make the pty the controlling terminal (so Ctrl-C on
-        // it is SIGINT to the binary, as on a real terminal).
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::unistd::setsid()?;
-                if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        let master = common::pty::attach(&mut cmd, COLS, ROWS, true);
         let child = cmd.spawn().expect("spawn fromscratch");
         drop(cmd); // the slave's last copies here: EIO on the master once the child is gone
         Self {
-            master: File::from(pty.master),
+            master,
             child,
             parser: vt100::Parser::new(
                 NonZeroU16::new(ROWS).unwrap(),
@@ -701,6 +686,34 @@ fn ctrl_c_and_sigterm_tear_down_and_restore_the_terminal() {
         t.assert_terminal_restored();
         lab.snapshot().assert_same(&before);
     }
+}
+
+#[test]
+fn a_terminal_that_hangs_up_ends_the_presentation_and_the_lab() {
+    // The projector's window is closed (or ssh drops) mid-lesson: the kernel sends SIGHUP
+    // and reads fail. The presenter must tear the lab down and leave, not wait for keys.
+    require_root();
+    common::host_rootfs();
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let mut t = up_to_step_4(&lab, false, &[]);
+    let pid = t.child.id();
+    assert!(lab_processes_besides(&lab, pid).len() >= 4);
+    // Hang up: close the master (a stand-in keeps the struct whole).
+    t.master = File::open("/dev/null").expect("/dev/null");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = t.child.try_wait().expect("try_wait") {
+            break st;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the presenter did not leave after its terminal hung up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(129), "128 + SIGHUP");
+    lab.snapshot().assert_same(&before);
 }
 
 #[test]

@@ -88,6 +88,11 @@ fn present_unguarded(args: &PresentArgs, out: &mut dyn Write) -> Result<u8> {
     p.leave();
     let summary = p.summary(&end);
     drop(p); // the lab is torn down here, before the last line is printed
+    if crate::lab::signals::last_signal() == Some(nix::sys::signal::Signal::SIGHUP) {
+        // The terminal hung up (the window closed, ssh dropped): nobody is left to read
+        // a summary or an error; leave as the signal says, the lab already torn down.
+        return Ok(crate::lab::signals::exit_status());
+    }
     match end {
         End::Quit => {
             let (cols, _) = Presenter::size();

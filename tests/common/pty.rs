@@ -11,6 +11,45 @@ use std::time::{Duration, Instant};
 /// How long any one expected text may take to appear before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(90);
 
+/// Put `cmd` on a new pseudo-terminal of `cols` x `rows`: its stdout and stderr, and
+/// with `whole` also its stdin, as the pty's controlling terminal of a new session
+/// (setsid(2), TIOCSCTTY), so Ctrl-C typed on it is SIGINT to the program, as on a real
+/// terminal. Returns the master, close-on-exec: no child inherits it, so the master
+/// reads EIO once the program exits, and the program sees a hang-up when the test drops
+/// the master (a failed test never leaves it waiting for keys).
+pub fn attach(cmd: &mut Command, cols: u16, rows: u16, whole: bool) -> File {
+    let ws = nix::pty::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&ws), None).expect("openpty");
+    nix::fcntl::fcntl(
+        &pty.master,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .expect("close-on-exec");
+    let slave: OwnedFd = pty.slave;
+    let fd = |f: &OwnedFd| Stdio::from(f.try_clone().expect("dup pty"));
+    cmd.stdout(fd(&slave)).stderr(fd(&slave));
+    if whole {
+        cmd.stdin(fd(&slave));
+        // SAFETY: between fork and exec only async-signal-safe calls: setsid(2) and the
+        // TIOCSCTTY ioctl on fd 0, which makes the pty the controlling terminal.
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    File::from(pty.master)
+}
+
 /// A child process on the slave side of a pty; the test holds the master.
 pub struct Pty {
     master: File,
@@ -25,30 +64,9 @@ impl Pty {
     /// Start `cmd` as a session leader with the pty (`cols` x `rows`) as its
     /// controlling terminal and as its stdin, stdout and stderr.
     pub fn spawn(mut cmd: Command, cols: u16, rows: u16) -> Self {
-        let ws = nix::pty::Winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        let pty = nix::pty::openpty(Some(&ws), None).expect("openpty");
-        let slave: OwnedFd = pty.slave;
-        let fd = |f: &OwnedFd| Stdio::from(f.try_clone().expect("dup pty"));
-        cmd.stdin(fd(&slave)).stdout(fd(&slave)).stderr(fd(&slave));
-        // SAFETY: between fork and exec only async-signal-safe calls: setsid(2) and the
-        // TIOCSCTTY ioctl on fd 0, which makes the pty the controlling terminal.
-        #[allow(unsafe_code)]
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        let master = attach(&mut cmd, cols, rows, true);
         let child = cmd.spawn().expect("spawn on the pty");
-        drop(slave);
-        let master = File::from(pty.master);
+        drop(cmd); // the slave's last copies: EIO on the master once the child is gone
         let flags = nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_GETFL).expect("getfl");
         nix::fcntl::fcntl(
             &master,
