@@ -357,6 +357,14 @@ pub fn tour(rootfs: Option<&str>, out: &mut dyn Write) -> Result<u8> {
         "\n{}",
         term::ok("tour complete: a rootfs, a chroot, the host's processes, and a PID namespace")
     )?;
+    write!(
+        out,
+        "{}",
+        term::wrap(
+            "The lab typed each challenge's solution for you. To go step by step and do the challenges yourself, start the interactive lab: `fromscratch` (or `cargo run --release`), then `start 1`.",
+            2
+        )
+    )?;
     Ok(0)
 }
 

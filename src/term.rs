@@ -105,6 +105,21 @@ pub fn hang(text: &str, first: usize, indent: usize) -> String {
     fill(text, indent, width(), Some(first))
 }
 
+/// [`hang`], with `paint` (a colour: [`dim`], [`bad`]…) applied to each line's text but
+/// not to its indent, so colour codes never count towards the width. The first line
+/// starts `first` spaces in; the next ones `indent` spaces in. Ends with a newline.
+#[must_use]
+pub fn hang_painted(text: &str, first: usize, indent: usize, paint: fn(&str) -> String) -> String {
+    let mut out = String::new();
+    for (i, line) in hang(text, first, indent).lines().enumerate() {
+        let pad = if i == 0 { first } else { indent };
+        out.push_str(&" ".repeat(pad));
+        out.push_str(&paint(line.trim_start()));
+        out.push('\n');
+    }
+    out
+}
+
 /// Greedy fill; `hanging_from`: the column the first line starts at, unpadded.
 fn fill(text: &str, indent: usize, width: usize, hanging_from: Option<usize>) -> String {
     let room = |start: usize| width.saturating_sub(start).clamp(30, 100);
@@ -166,6 +181,18 @@ pub fn command(s: &str) -> String {
 #[must_use]
 pub fn typed(s: &str) -> String {
     s.yellow().to_string()
+}
+
+/// Text in the colour of a passed check, without the tick.
+#[must_use]
+pub fn green(s: &str) -> String {
+    s.green().to_string()
+}
+
+/// Text in the colour of a failed check, without the cross.
+#[must_use]
+pub fn red(s: &str) -> String {
+    s.red().bold().to_string()
 }
 
 /// A passed check.

@@ -5,6 +5,13 @@ mod common;
 use common::pty::Pty;
 use common::{Lab, require_root, text};
 
+/// `s` with the lab's wrapping undone: a line break and the indent after it become one
+/// space, so a check can look for a sentence whatever the terminal's width.
+fn unwrapped(s: &str) -> String {
+    let re = regex::Regex::new(r"\r?\n[ \t]+").expect("regex");
+    re.replace_all(s, " ").into_owned()
+}
+
 /// The REPL on an 80x24 pty, in this lab's world.
 fn repl(lab: &Lab) -> Pty {
     let mut cmd = lab.cmd(&[]);
@@ -43,7 +50,7 @@ fn lesson_04_challenge_by_hand_a_wrong_attempt_is_named_then_the_right_one_passe
     t.line("exit");
     t.expect("[fromscratch host] # ");
     t.line("exit");
-    let report = t.expect("[04-pid-namespace 7/7] > ");
+    let report = unwrapped(&t.expect("[04-pid-namespace 7/7] > "));
     assert!(
         report.contains("✗ not yet: a shell of yours is PID 1 of its own PID namespace"),
         "{report}"
@@ -79,7 +86,7 @@ fn lesson_04_challenge_by_hand_a_wrong_attempt_is_named_then_the_right_one_passe
     t.line("exit");
     t.expect("[fromscratch host] # ");
     t.line("exit");
-    let report = t.expect("04-pid-namespace done");
+    let report = unwrapped(&t.expect("04-pid-namespace done"));
     assert!(
         report.contains("✓ a shell of yours is PID 1 of its own PID namespace"),
         "{report}"
@@ -176,7 +183,9 @@ fn hints_come_one_at_a_time_and_the_solution_only_after_yes() {
     );
     // `n` keeps it hidden; `y` shows it.
     let no = after_open.find("not shown").expect("declined");
-    let shown = after_open.find("type these in `shell`:").expect("shown");
+    let shown = after_open
+        .find("type these in `shell`, one line at a time")
+        .expect("shown");
     assert!(no < shown, "{after_open}");
     assert!(
         after_open[shown..].contains("mount -t proc proc /proc"),
@@ -192,6 +201,7 @@ fn check_at_the_prompt_names_what_is_missing_in_lesson_01() {
     let before = lab.snapshot();
     let out = lab.run_with_input(&[], "start 1\nrun\ncheck\nskip\nquit\n");
     let (stdout, stderr) = text(&out);
+    let stdout = unwrapped(&stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     // Nothing built yet: the command condition fails, with what the command said.
     assert!(stdout.contains("✗ not yet: chroot "), "{stdout}");

@@ -90,20 +90,28 @@ impl Attempt {
     pub fn show(&self, out: &mut dyn Write) -> std::io::Result<()> {
         for c in &self.conditions {
             if c.ok {
-                writeln!(out, "  {}", term::ok(&c.says))?;
+                write!(
+                    out,
+                    "{}",
+                    term::hang_painted(&format!("✓ {}", c.says), 2, 4, term::green)
+                )?;
                 continue;
             }
-            writeln!(out, "  {}", term::bad(&format!("not yet: {}", c.says)))?;
+            write!(
+                out,
+                "{}",
+                term::hang_painted(&format!("✗ not yet: {}", c.says), 2, 4, term::red)
+            )?;
             if let Some(s) = &c.subject {
-                writeln!(out, "      {}", term::dim(s))?;
+                write!(out, "{}", term::hang_painted(s, 6, 8, term::dim))?;
             }
             for d in &c.details {
-                let line = if d.ok {
-                    term::dim(&format!("✓ {}", d.what))
+                let text = if d.ok {
+                    term::hang_painted(&format!("✓ {}", d.what), 6, 8, term::dim)
                 } else {
-                    format!("✗ {}", d.what)
+                    term::hang_painted(&format!("✗ {}", d.what), 6, 8, str::to_string)
                 };
-                writeln!(out, "      {line}")?;
+                write!(out, "{text}")?;
             }
         }
         Ok(())
@@ -304,11 +312,9 @@ impl Runner {
                     says: self.expand(&v.says),
                     ok,
                     subject: (!ok).then(|| {
-                        format!(
-                            "`{}` said: {}",
-                            term::shell_join(&argv),
-                            first_line(&run.outcome.output)
-                        )
+                        // What the command printed, not the command: its arguments may hold
+                        // what the learner is to find out (a decoy's PID).
+                        format!("it printed: {}", first_line(&run.outcome.output))
                     }),
                     details: if ok { Vec::new() } else { verdicts },
                 }
@@ -361,7 +367,9 @@ impl Runner {
                     write!(
                         out,
                         "\r\n{}\r\n",
-                        term::ok("fromscratch: the goal is reached — `exit` to go back to the lab")
+                        term::ok(
+                            "fromscratch: the goal is reached; leave the shell (exit) to go back to the lab"
+                        )
                     )?;
                     out.flush()?;
                 }
@@ -407,9 +415,11 @@ impl Runner {
         let mut best = Attempt::default();
         let result = (|| -> Result<(), RunError> {
             let Some(input) = &input else { return Ok(()) };
+            let first = process::read(session.shell.as_raw());
             for line in &ch.solution {
                 let line = self.expand(line);
-                write!(out, "  {} ", term::dim(&format!("[fromscratch {label}] #")))?;
+                let prompt = reader_prompt(&session, first.as_ref(), &label);
+                write!(out, "  {} ", term::dim(&prompt))?;
                 self.type_out(&line, out)?;
                 writeln!(out)?;
                 out.flush()?;
@@ -498,6 +508,43 @@ impl Runner {
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(())
+    }
+}
+
+/// The prompt a person would see before typing the next line into the session: that
+/// of the program now reading it, the deepest process of the session. A shell gets the
+/// lab's prompt with where it really is (its PID namespace and root, compared with the
+/// first shell's); python3 gets `>>>`; anything else `›`.
+fn reader_prompt(session: &Session, first: Option<&ProcInfo>, label: &str) -> String {
+    let procs = process::session(session.shell, &session.mark);
+    let depth = |p: &ProcInfo| {
+        let mut d = 0;
+        let mut at = p.ppid;
+        while let Some(parent) = procs.iter().find(|q| q.pid == at) {
+            d += 1;
+            at = parent.ppid;
+        }
+        d
+    };
+    let Some(reader) = procs.iter().max_by_key(|p| (depth(p), p.pid)) else {
+        return format!("[fromscratch {label}] #");
+    };
+    match reader.comm.as_str() {
+        "sh" | "bash" | "dash" | "ash" => {
+            let same =
+                |k: &str| first.is_some_and(|f| f.namespaces.get(k) == reader.namespaces.get(k));
+            let same_root = first.is_some_and(|f| f.root == reader.root);
+            let here = if same("pid") && same_root {
+                label.to_string()
+            } else if !same("pid") {
+                "pid-ns".to_string()
+            } else {
+                "chroot".to_string()
+            };
+            format!("[fromscratch {here}] #")
+        }
+        "python3" | "python" => ">>>".to_string(),
+        _ => "›".to_string(),
     }
 }
 

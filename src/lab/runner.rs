@@ -594,7 +594,11 @@ impl Runner {
                 writeln!(
                     out,
                     "  {}",
-                    term::dim("(nothing to do: this step only looks)")
+                    term::dim(if step.after.is_empty() && step.before.is_empty() {
+                        "(no action: this step only explains)"
+                    } else {
+                        "(no action of its own: the probes below do the looking)"
+                    })
                 )?;
                 Ok((Vec::new(), Vec::new()))
             }
@@ -842,14 +846,14 @@ impl Runner {
                 2
             )
         )?;
-        writeln!(
-            out,
-            "  {}",
-            term::dim(&format!(
-                "`hint` ({} hint(s)) · `check` looks now · `solution` shows the answer · `skip` lets the lab do it",
-                ch.hints.len()
-            ))
-        )?;
+        let tips = format!(
+            "`hint` ({}) · `check` looks now · `solution` shows the answer · `skip` lets the lab do it",
+            match ch.hints.len() {
+                1 => "1 hint".to_string(),
+                n => format!("{n} hints"),
+            }
+        );
+        write!(out, "{}", term::hang_painted(&tips, 2, 2, term::dim))?;
         Ok(())
     }
 
@@ -878,21 +882,19 @@ impl Runner {
             } else {
                 String::new()
             };
-            writeln!(
-                out,
-                "  {}",
-                term::dim(&format!(
-                    "{hint}`shell` to try again, `solution` to see the answer"
-                ))
-            )?;
+            let tips = format!("{hint}`shell` to try again, `solution` to see the answer");
+            write!(out, "{}", term::hang_painted(&tips, 2, 2, term::dim))?;
             return Ok(false);
         }
         if by_lab {
-            writeln!(
+            write!(
                 out,
-                "  {}",
-                term::ok(
-                    "the reference solution reached the goal (skipped: not counted as your pass)"
+                "{}",
+                term::hang_painted(
+                    "✓ the reference solution reached the goal (skipped: not counted as your pass)",
+                    2,
+                    4,
+                    term::green
                 )
             )?;
         } else {
@@ -905,7 +907,7 @@ impl Runner {
                 term::dim("the reference solution, to compare:")
             )?;
             for l in &ch.solution {
-                writeln!(out, "    {}", term::command(&self.expand(l)))?;
+                writeln!(out, "    {}", term::typed(&self.expand(l)))?;
             }
         }
         self.reports[idx] = Some(StepReport {

@@ -341,8 +341,9 @@ struct Shown {
 /// Fit a step's output (the runner's lines, possibly coloured) into at most `rows` rows
 /// of `width` columns.
 ///
-/// The `checks` section (the verdicts, and a hint after them) is kept whole when it fits,
-/// failed checks first when it does not. The other sections share what is left, a line at
+/// The `checks` section (the verdicts, and a hint after them) is one row when every check
+/// held (`✓ all N checks held`); otherwise it is kept whole when it fits, failed checks
+/// first when it does not. The other sections share what is left, a line at
 /// a time, in the order action, difference, after, syscalls, before: a section cut short
 /// shows its first lines and then `… N more lines`, and one with no room for a line shows
 /// its heading with the count. Long lines are wrapped (at most 3 rows each). `dim` styles
@@ -360,7 +361,25 @@ pub fn fit_output(
     // Checks first: they are what the step proves.
     let checks_idx = sections.iter().position(|s| s.name == "checks");
     let mut checks_rows: Vec<String> = Vec::new();
-    if let Some(i) = checks_idx {
+    let all_held = checks_idx.is_some_and(|i| {
+        let lines = &sections[i].lines;
+        !lines.is_empty()
+            && lines.iter().all(|l| {
+                let p = plain(l);
+                let t = p.trim_start();
+                !t.starts_with('✗') && !t.starts_with("hint:")
+            })
+    });
+    if all_held && let Some(i) = checks_idx {
+        // Every check held: one row says so, and the room goes to the output that shows
+        // why (an audience reads evidence, not a list of ticks).
+        let n = sections[i]
+            .lines
+            .iter()
+            .filter(|l| plain(l).trim_start().starts_with('✓'))
+            .count();
+        checks_rows.push(fit(&format!("  ✓ all {n} checks held"), width));
+    } else if let Some(i) = checks_idx {
         let s = &sections[i];
         let mut body: Vec<&String> = s.lines.iter().collect();
         let full: usize = 1 + body.iter().map(|l| cost_of(l)).sum::<usize>();

@@ -328,7 +328,14 @@ impl Repl {
     /// Ask a yes-or-no question on the next line of input (the line editor's, or the next
     /// plain line): only `y` or `yes` is yes; end of input or Ctrl-C is no.
     fn confirm(&mut self, question: &str, out: &mut dyn Write) -> anyhow::Result<bool> {
-        let prompt = format!("{question} [y/N] ");
+        // A long question is wrapped to the terminal; its last line carries `[y/N]`.
+        let wrapped = term::hang(&format!("{question} [y/N]"), 0, 0);
+        let mut lines: Vec<&str> = wrapped.lines().collect();
+        let last = lines.pop().unwrap_or_default().to_string();
+        for l in lines {
+            writeln!(out, "{l}")?;
+        }
+        let prompt = format!("{last} ");
         let answer = if self.plain {
             write!(out, "{prompt}")?;
             out.flush()?;
@@ -416,7 +423,12 @@ fn cmd_help(_: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> 
         } else {
             format!(" ({})", c.aliases.join(", "))
         };
-        writeln!(out, "  {:<24} {}{}", c.usage, c.help, term::dim(&aliases))?;
+        write!(
+            out,
+            "  {:<24} {}",
+            c.usage,
+            term::hang(&format!("{}{aliases}", c.help), 27, 27)
+        )?;
     }
     Ok(Flow::Continue)
 }
@@ -738,9 +750,15 @@ fn cmd_solution(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result
     };
     r.solution_seen = true;
     if let Some(ch) = r.challenge(idx).cloned() {
-        writeln!(out, "  {}", term::dim("type these in `shell`:"))?;
+        writeln!(
+            out,
+            "  {}",
+            term::dim(
+                "type these in `shell`, one line at a time (a line may start a shell or a program that reads the next ones):"
+            )
+        )?;
         for l in &ch.solution {
-            writeln!(out, "    {}", term::command(&r.expand(l)))?;
+            writeln!(out, "    {}", term::typed(&r.expand(l)))?;
         }
     }
     Ok(Flow::Continue)
@@ -802,8 +820,8 @@ fn cmd_shell(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
             out,
             "{}",
             term::dim(&format!(
-                "opening /bin/sh in {}; reach the goal, then `exit` (Ctrl-C goes to the shell)",
-                r.shell_label(&ctx)
+                "opening a shell {}; reach the goal, then `exit` (Ctrl-C goes to the shell)",
+                place(&r.shell_label(&ctx))
             ))
         )?;
         out.flush()?;
@@ -819,6 +837,19 @@ fn cmd_shell(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
     shell_in(Some(r), &ctx, out)
 }
 
+/// Where a shell with prompt label `label` opens, in words: "on the host", "chrooted
+/// into the rootfs", "in container c".
+fn place(label: &str) -> String {
+    match label {
+        "host" => "on the host".into(),
+        "chroot" => "chrooted into the rootfs".into(),
+        l => match l.split_once(':') {
+            Some((_, name)) => format!("in container `{name}`"),
+            None => format!("in {l}"),
+        },
+    }
+}
+
 /// An interactive shell in `ctx` on the terminal, until it exits.
 fn shell_in(r: Option<&mut Runner>, ctx: &Context, out: &mut dyn Write) -> anyhow::Result<Flow> {
     let label = r
@@ -828,7 +859,8 @@ fn shell_in(r: Option<&mut Runner>, ctx: &Context, out: &mut dyn Write) -> anyho
         out,
         "{}",
         term::dim(&format!(
-            "opening /bin/sh in {label}; `exit` returns to the lab"
+            "opening a shell {}; `exit` returns to the lab",
+            place(&label)
         ))
     )?;
     out.flush()?;
