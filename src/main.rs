@@ -12,6 +12,11 @@ use fromscratch::present::record::{Cast, Tee};
 use fromscratch::{lab, repl, term};
 
 fn main() -> ExitCode {
+    // A decoy the lab started (see lab::decoy): not a command line to parse.
+    if let Some(note) = std::env::var_os(lab::decoy::NOTE_VAR) {
+        let title: Vec<String> = std::env::args().skip(1).collect();
+        return ExitCode::from(lab::decoy::run(std::path::Path::new(&note), &title));
+    }
     let cli = parse();
     term::init(cli.no_color);
     // Only commands that start processes catch Ctrl-C and SIGTERM (to tear down first);

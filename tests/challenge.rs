@@ -219,3 +219,84 @@ fn check_at_the_prompt_names_what_is_missing_in_lesson_01() {
     assert!(stdout.contains("✓ 01-rootfs done"), "{stdout}");
     lab.snapshot().assert_same(&before);
 }
+
+#[test]
+fn lesson_03_kill_from_the_host_is_not_the_goal_the_decoy_names_its_killer() {
+    // The state checked is where the signal came from, not only that the decoy died:
+    // a kill from the host (root /) is seen as such, and named.
+    use std::io::{BufRead, BufReader, Write};
+    require_root();
+    let rootfs = common::host_rootfs();
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let mut child = lab
+        .cmd(&[])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"start 3\nrun\n").expect("write");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut pid = None;
+    let mut seen = String::new();
+    loop {
+        let mut l = String::new();
+        assert!(
+            reader.read_line(&mut l).expect("read") > 0,
+            "ended early:\n{seen}"
+        );
+        seen.push_str(&l);
+        if let Some(rest) = l
+            .split("decoy `target` is running on the host as PID ")
+            .nth(1)
+        {
+            pid = rest
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<i32>().ok());
+        }
+        if l.contains("── your turn ──") {
+            break;
+        }
+    }
+    let pid = pid.expect("the decoy's PID");
+    // From the host, as a person in another terminal might.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("kill the decoy");
+    // The decoy writes its note as it dies; wait for it (a person is slower than this).
+    let noted = common::wait_for(30, || {
+        walkdir::WalkDir::new(lab.run.path())
+            .into_iter()
+            .flatten()
+            .any(|e| e.file_name() == "decoy-target.killer")
+    });
+    assert!(noted, "the decoy wrote no note");
+    stdin.write_all(b"check\nquit\n").expect("write");
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).expect("read");
+    assert!(child.wait().expect("wait").success());
+    let rest = unwrapped(&rest);
+    assert!(
+        rest.contains("✗ not yet: the decoy was killed by a signal sent from inside the rootfs"),
+        "{rest}"
+    );
+    let me = std::process::id();
+    assert!(
+        rest.contains(&format!("killed by SIGTERM from PID {me} (")),
+        "the note names this test as the sender: {rest}"
+    );
+    // The note's root is the host's `/`, not the rootfs the check wants.
+    assert!(
+        rest.contains(&format!(
+            "whose root was / ✗ output contains \"whose root was {}\"",
+            rootfs.display()
+        )),
+        "{rest}"
+    );
+    lab.snapshot().assert_same(&before);
+}

@@ -325,7 +325,11 @@ fn present_whole_lesson(id: &str, colour: bool) {
                     .and_then(|r| r.strip_suffix(" checks held"))
                     .map(|n| n.parse::<usize>().expect("a count"))
             });
-            assert!(n.is_some_and(|n| n > 0), "no checks on screen:\n{}", t.dump());
+            assert!(
+                n.is_some_and(|n| n > 0),
+                "no checks on screen:\n{}",
+                t.dump()
+            );
             assert!(!rows.iter().any(|r| r.contains('✗')), "{}", t.dump());
         }
         // The rootfs's long path is named once, in the heading; below it is $ROOTFS.

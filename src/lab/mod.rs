@@ -11,6 +11,7 @@
 //! time (field 22 of /proc/PID/stat), and a PID whose start time differs is not ours.
 
 pub mod challenge;
+pub mod decoy;
 pub mod runner;
 pub mod signals;
 pub mod state;

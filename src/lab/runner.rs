@@ -784,7 +784,11 @@ impl Runner {
                 show_output(&outcome, &self.salient_of(expect.as_ref()), out)?;
                 Ok((sp.trace, self.check(expect.as_ref(), &outcome)))
             }
-            ActionDef::Decoy { name, command } => {
+            ActionDef::Decoy {
+                name,
+                command,
+                notes_killer,
+            } => {
                 let argv = if command.is_empty() {
                     vec!["sleep".to_string(), "3600".to_string()]
                 } else {
@@ -795,16 +799,55 @@ impl Runner {
                     "  {}",
                     term::command(&format!("{} &", term::shell_join(&argv)))
                 )?;
-                let spec = ContainerSpec {
-                    command: argv,
-                    ..Default::default()
+                let shown = argv.clone();
+                let spec = if *notes_killer {
+                    // This binary, showing as `argv`, noting its killer (lab::decoy).
+                    let exe = std::env::current_exe().map_err(|e| {
+                        RunError::HostCannot(format!(
+                            "cannot find this program's own file to start the decoy: {e}"
+                        ))
+                    })?;
+                    let note = self.lab.scratch.join(format!("decoy-{name}.killer"));
+                    let mut command = vec![exe.display().to_string()];
+                    command.extend(argv.iter().cloned());
+                    ContainerSpec {
+                        command,
+                        env: vec![(
+                            crate::lab::decoy::NOTE_VAR.to_string(),
+                            note.display().to_string(),
+                        )],
+                        ..Default::default()
+                    }
+                } else {
+                    ContainerSpec {
+                        command: argv.clone(),
+                        ..Default::default()
+                    }
                 };
                 let (live, trace) = self.lab.start(name, &spec, true)?;
+                if *notes_killer {
+                    // Say it runs only once it would note a kill.
+                    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                    while !crate::lab::decoy::is_ready(live.child, &shown)
+                        && std::time::Instant::now() < deadline
+                    {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
                 writeln!(
                     out,
                     "  decoy `{name}` is running on the host as PID {} (the lab started it; only it is ever signalled)",
                     live.child
                 )?;
+                if *notes_killer {
+                    writeln!(
+                        out,
+                        "  {}",
+                        term::dim(
+                            "(it is this program standing in for the command above: it notes the PID and root of whoever signals it)"
+                        )
+                    )?;
+                }
                 Ok((trace, Vec::new()))
             }
             ActionDef::Stop { name } => {

@@ -355,6 +355,11 @@ pub enum ActionDef {
         /// argv; default `["sleep", "3600"]`.
         #[serde(default)]
         command: Vec<String>,
+        /// Instead of running `command`, show as it (in `ps`) and, when a catchable
+        /// signal arrives, write who sent it and from which root to
+        /// `{lab}/decoy-NAME.killer` before dying.
+        #[serde(default)]
+        notes_killer: bool,
     },
     /// Stop a named container or decoy.
     Stop {

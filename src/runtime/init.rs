@@ -53,9 +53,9 @@ extern "C" fn on_signal(sig: libc::c_int) {
 /// /proc/self/stat, proc(5)). Our init is a fork of the lab, so without this it would
 /// show the lab's own command line as PID 1.
 ///
-/// Only for the init: std reads `std::env::args()` from that same memory, so nothing in
-/// this process may ask for its arguments afterwards.
-fn set_cmdline(title: &str) {
+/// Only for the init and the lab's decoys: std reads `std::env::args()` from that same
+/// memory, so nothing in this process may ask for its arguments afterwards.
+pub(crate) fn set_cmdline(title: &str) {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return;
     };
