@@ -394,6 +394,8 @@ pub struct Summary {
     pub challenges_passed: usize,
     /// Challenge steps in the lesson.
     pub challenges_total: usize,
+    /// Challenges solved only after their solution had been shown.
+    pub with_solution: usize,
 }
 
 impl Summary {
@@ -409,6 +411,7 @@ impl Summary {
         );
         match (self.challenges_passed, self.challenges_total) {
             (_, 0) => {}
+            (1, 1) if self.with_solution > 0 => s.push_str(" · challenge ✓ (solution seen)"),
             (1, 1) => s.push_str(" · challenge ✓"),
             (0, 1) => s.push_str(" · challenge to do"),
             (p, t) => s.push_str(&format!(" · challenges {p}/{t}")),
@@ -618,6 +621,14 @@ impl Progress {
                 .filter(|s| {
                     self.lesson(&lesson.id)
                         .is_some_and(|l| l.challenges.contains_key(&s.id))
+                })
+                .count(),
+            with_solution: challenges
+                .clone()
+                .filter(|s| {
+                    self.lesson(&lesson.id)
+                        .and_then(|l| l.challenges.get(&s.id))
+                        .is_some_and(|c| c.solution_seen)
                 })
                 .count(),
             challenges_total: challenges.count(),
@@ -1041,8 +1052,17 @@ mod tests {
             total: 10,
             challenges_passed: 1,
             challenges_total: 1,
+            with_solution: 0,
         };
         assert_eq!(s.line(), "[#####-----] 5/10 steps · challenge ✓");
+        let seen = Summary {
+            with_solution: 1,
+            ..s
+        };
+        assert_eq!(
+            seen.line(),
+            "[#####-----] 5/10 steps · challenge ✓ (solution seen)"
+        );
         let s = Summary {
             challenges_passed: 1,
             challenges_total: 3,
@@ -1083,7 +1103,8 @@ mod tests {
                 done: 3,
                 total: 4,
                 challenges_passed: 0,
-                challenges_total: 0
+                challenges_total: 0,
+                with_solution: 0,
             }
         );
         assert!(!p.is_finished(&l));
