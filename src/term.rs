@@ -335,6 +335,30 @@ impl std::io::Write for Indent<'_> {
     }
 }
 
+/// The terminal's settings (termios(3)) when stdin is one, put back when dropped: a
+/// shell handed the terminal may leave it `-echo -icanon`.
+pub struct TtyGuard(Option<nix::sys::termios::Termios>);
+
+impl TtyGuard {
+    /// Save the settings of stdin, if it is a terminal.
+    #[must_use]
+    pub fn save() -> Self {
+        Self(nix::sys::termios::tcgetattr(std::io::stdin()).ok())
+    }
+}
+
+impl Drop for TtyGuard {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

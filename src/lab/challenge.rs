@@ -125,14 +125,64 @@ pub struct Session {
     pub mark: String,
     /// The shell (our child).
     pub shell: Pid,
+    /// False once the shell has been reaped: from then on its PID may name another
+    /// process, so it is never used again (not as a tree root, never signalled).
+    alive: std::cell::Cell<bool>,
+}
+
+impl Session {
+    /// The shell's PID while it is ours (not reaped yet).
+    fn live_shell(&self) -> Option<Pid> {
+        self.alive.get().then_some(self.shell)
+    }
+
+    /// The session's live processes: the shell and its descendants while the shell is
+    /// ours, and every process carrying the mark.
+    #[must_use]
+    pub fn members(&self) -> Vec<ProcInfo> {
+        process::session(self.live_shell(), &self.mark)
+    }
+
+    /// Poll the shell: `Gone` once it has exited (reaped here, or by the lab's reaper).
+    fn poll(&self) -> ShellState {
+        if !self.alive.get() {
+            return ShellState::Gone;
+        }
+        match waitpid(
+            self.shell,
+            Some(WaitPidFlag::WNOHANG | WaitPidFlag::WUNTRACED),
+        ) {
+            Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => ShellState::Running,
+            Ok(WaitStatus::Stopped(..)) => ShellState::Stopped,
+            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_) => {
+                self.alive.set(false);
+                ShellState::Gone
+            }
+            Ok(_) => ShellState::Running,
+        }
+    }
+
+    /// True once the shell has exited.
+    fn exited(&self) -> bool {
+        self.poll() == ShellState::Gone
+    }
+}
+
+/// What a challenge shell is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ShellState {
+    Running,
+    /// Stopped by a signal (Ctrl-Z on `exec cat`): nobody in the session can resume it.
+    Stopped,
+    Gone,
 }
 
 /// Start `/bin/sh` in `ctx`, its prompt `[fromscratch LABEL] # `, its environment
 /// carrying `SESSION_VAR=mark`. `Stdio::Inherit` for the learner's terminal (the shell
 /// gets the foreground process group), `Stdio::Script` for a typed solution. On the host
-/// and in a chroot the shell gets private mount and UTS namespaces of the lab's first
-/// (with `/` made private), so whatever the learner mounts or names never reaches the
-/// host.
+/// and in a chroot the shell gets private mount, UTS, IPC and network namespaces of the
+/// lab's first (with `/` made private), so whatever the learner mounts, names or links
+/// never reaches the host.
 ///
 /// # Errors
 /// The runtime could not start the shell, or its setup failed (named in one sentence).
@@ -153,9 +203,13 @@ pub fn open_shell(
     ];
     let guarded = |root: Option<PathBuf>| ContainerSpec {
         root,
+        // Private mount, UTS, IPC and network namespaces: a mount, a hostname, a
+        // message queue or a veth link made in this shell dies with it.
         namespaces: Namespaces {
             mount: true,
             uts: true,
+            ipc: true,
+            net: true,
             ..Namespaces::default()
         },
         command: argv.clone(),
@@ -187,6 +241,7 @@ pub fn open_shell(
         Session {
             mark: mark.to_string(),
             shell: sp.child,
+            alive: std::cell::Cell::new(true),
         },
         sp,
     ))
@@ -273,7 +328,7 @@ impl Runner {
         };
         self.lab.reap();
         let procs: Vec<ProcInfo> = match session {
-            Some(s) => process::session(s.shell, &s.mark),
+            Some(s) => s.members(),
             None => process::marked(&mark_prefix()),
         };
         let lab_ns = process::own_namespaces();
@@ -334,53 +389,77 @@ impl Runner {
     /// The shell could not start; Ctrl-C/SIGTERM reaching the lab (the shell is stopped).
     pub fn play_challenge(&mut self, idx: usize, out: &mut dyn Write) -> Result<Attempt, RunError> {
         let ctx = self.challenge_context(idx)?;
+        let _tty = term::TtyGuard::save();
         let (session, _sp) = self.open_shell(&ctx, Stdio::Inherit)?;
         let mut best = Attempt::default();
         let mut announced = false;
         let mut last_look: Option<Instant> = None;
         let mut last_seen: Vec<(i32, char)> = Vec::new();
         let stdin = std::io::stdin();
-        loop {
-            if shell_exited(session.shell) {
-                break;
-            }
-            if crate::lab::interrupted() {
-                stop_session(&session);
-                spawn::reclaim_terminal();
-                return Err(crate::runtime::RuntimeError::Interrupted.into());
-            }
-            // Look each time the session settles into a new state (every process
-            // asleep, nothing typed and unread: a prompt is waiting), and at least
-            // every LOOK_AT_LEAST_EVERY for changes no process shows (files).
-            let procs = process::session(session.shell, &session.mark);
-            let now: Vec<(i32, char)> = procs.iter().map(|p| (p.pid, p.state)).collect();
-            let settled = process::is_idle(&procs) && unread(&stdin) == 0 && now != last_seen;
-            if settled || last_look.is_none_or(|t| t.elapsed() >= LOOK_AT_LEAST_EVERY) {
-                last_look = Some(Instant::now());
-                if settled {
-                    last_seen = now;
+        let looked = (|| -> Result<(), RunError> {
+            loop {
+                match session.poll() {
+                    ShellState::Gone => return Ok(()),
+                    ShellState::Stopped => {
+                        // `exec cat`, then Ctrl-Z: no job control above the shell can
+                        // resume it. The lab does, and takes nothing else from it.
+                        let _ = nix::sys::signal::kill(
+                            Pid::from_raw(-session.shell.as_raw()),
+                            nix::sys::signal::Signal::SIGCONT,
+                        );
+                        write!(
+                            out,
+                            "\r\n{}\r\n",
+                            term::dim(
+                                "(the shell was stopped, and nothing could resume it: the lab did)"
+                            )
+                        )?;
+                    }
+                    ShellState::Running => {}
                 }
-                let a = self.look(idx, Some(&session))?;
-                if a.passed && !announced {
-                    announced = true;
-                    // The terminal is the shell's; one line between its prompts.
-                    write!(
-                        out,
-                        "\r\n{}\r\n",
-                        term::ok(
-                            "fromscratch: the goal is reached; leave the shell (exit) to go back to the lab"
-                        )
-                    )?;
-                    out.flush()?;
+                if crate::lab::interrupted() {
+                    return Err(crate::runtime::RuntimeError::Interrupted.into());
                 }
-                best.keep_best(a);
+                // Look each time the session settles into a new state (every process
+                // asleep, nothing typed and unread: a prompt is waiting), and at least
+                // every LOOK_AT_LEAST_EVERY for changes no process shows (files).
+                let procs = session.members();
+                let now: Vec<(i32, char)> = procs.iter().map(|p| (p.pid, p.state)).collect();
+                let settled = process::is_idle(&procs) && unread(&stdin) == 0 && now != last_seen;
+                if settled || last_look.is_none_or(|t| t.elapsed() >= LOOK_AT_LEAST_EVERY) {
+                    last_look = Some(Instant::now());
+                    if settled {
+                        last_seen = now;
+                    }
+                    let a = self.look(idx, Some(&session))?;
+                    if a.passed && !announced {
+                        announced = true;
+                        // The terminal is the shell's; one line between its prompts.
+                        write!(
+                            out,
+                            "\r\n{}\r\n",
+                            term::ok(
+                                "fromscratch: the goal is reached; leave the shell (exit) to go back to the lab"
+                            )
+                        )?;
+                        out.flush()?;
+                    }
+                    best.keep_best(a);
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
-            std::thread::sleep(Duration::from_millis(20));
+        })();
+        if let Err(e) = looked {
+            // Interrupted, or a condition could not be checked: stop the shell and take
+            // the terminal back before saying so.
+            self.stop_session(&session);
+            spawn::reclaim_terminal();
+            return Err(e);
         }
         spawn::reclaim_terminal();
-        let after = self.look(idx, Some(&session))?;
-        best.keep_best(after);
-        let left = stop_session(&session);
+        let after = self.look(idx, Some(&session));
+        let left = self.stop_session(&session);
+        best.keep_best(after?);
         if left > 0 {
             writeln!(
                 out,
@@ -434,9 +513,17 @@ impl Runner {
             }
             Ok(())
         })();
+        if result.is_err() || crate::lab::interrupted() {
+            // Stop the shells before their stdin closes: a line still in the pipe must
+            // not be read by an outer shell once the inner one is gone.
+            self.stop_session(&session);
+            drop(input);
+            result?;
+            return Err(crate::runtime::RuntimeError::Interrupted.into());
+        }
         drop(input); // EOF: the shells read to the end and exit
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !shell_exited(session.shell) && Instant::now() < deadline {
+        while !session.exited() && Instant::now() < deadline {
             if let Some(o) = &output {
                 echo.drain(o, out)?;
             }
@@ -449,15 +536,35 @@ impl Runner {
             echo.drain(o, out)?;
         }
         echo.finish(out)?;
-        let after = self.look(idx, Some(&session))?;
-        best.keep_best(after);
-        stop_session(&session);
-        spawn::kill_and_reap(session.shell);
-        result?;
+        let after = self.look(idx, Some(&session));
+        self.stop_session(&session);
+        best.keep_best(after?);
         if crate::lab::interrupted() {
             return Err(crate::runtime::RuntimeError::Interrupted.into());
         }
         Ok(best)
+    }
+
+    /// Stop a session: SIGKILL the shell's process group while the shell is still ours
+    /// (unreaped, so its PID cannot name anyone else), reap it; then every process still
+    /// carrying the session's mark; then the lab's own stray children (processes that
+    /// left the session's environment, `env -i sleep &`, re-parented to the lab, its
+    /// subreaper, when the shell died). Returns how many processes other than the shell
+    /// were signalled.
+    fn stop_session(&mut self, session: &Session) -> usize {
+        if let Some(shell) = session.live_shell() {
+            spawn::kill_and_reap(shell);
+            session.alive.set(false);
+        }
+        let mut n = 0;
+        for p in session.members() {
+            if nix::sys::signal::kill(Pid::from_raw(p.pid), nix::sys::signal::Signal::SIGKILL)
+                .is_ok()
+            {
+                n += 1;
+            }
+        }
+        n + self.lab.stop_strays()
     }
 
     /// Show `line` as if typed, at [`Runner::typing`] per character.
@@ -490,13 +597,12 @@ impl Runner {
                 echo.drain(o, out)?;
             }
             if crate::lab::interrupted() {
-                stop_session(session);
                 return Err(crate::runtime::RuntimeError::Interrupted.into());
             }
-            if shell_exited(session.shell) {
+            if session.exited() {
                 return Ok(());
             }
-            let procs = process::session(session.shell, &session.mark);
+            let procs = session.members();
             if unread(input) == 0 && process::is_idle(&procs) {
                 quiet += 1;
                 if quiet >= 2 {
@@ -516,7 +622,7 @@ impl Runner {
 /// lab's prompt with where it really is (its PID namespace and root, compared with the
 /// first shell's); python3 gets `>>>`; anything else `›`.
 fn reader_prompt(session: &Session, first: Option<&ProcInfo>, label: &str) -> String {
-    let procs = process::session(session.shell, &session.mark);
+    let procs = session.members();
     let depth = |p: &ProcInfo| {
         let mut d = 0;
         let mut at = p.ppid;
@@ -557,30 +663,6 @@ fn first_line(s: &str) -> String {
     }
 }
 
-/// True once our child `pid` has exited (reaped here, or already by the lab's reaper).
-fn shell_exited(pid: Pid) -> bool {
-    match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-        Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => false,
-        Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_) => true,
-        Ok(_) => false,
-    }
-}
-
-/// SIGKILL every process of the session still alive (they are the lab's: started from
-/// its shell, carrying its mark); returns how many.
-fn stop_session(s: &Session) -> usize {
-    let mut n = 0;
-    for p in process::session(s.shell, &s.mark) {
-        if p.pid == s.shell.as_raw() {
-            continue;
-        }
-        if nix::sys::signal::kill(Pid::from_raw(p.pid), nix::sys::signal::Signal::SIGKILL).is_ok() {
-            n += 1;
-        }
-    }
-    n
-}
-
 fn set_nonblocking(fd: &OwnedFd) {
     use nix::fcntl::{FcntlArg, OFlag, fcntl};
     if let Ok(flags) = fcntl(fd.as_fd(), FcntlArg::F_GETFL) {
@@ -610,18 +692,47 @@ struct Echo {
 
 impl Echo {
     const MAX_LINES: usize = 40;
+    /// The most read per call (the caller checks for Ctrl-C and its time limit between
+    /// calls); a writer faster than this waits on the full pipe.
+    const MAX_READ: usize = 64 * 1024;
+    /// A line longer than this is shown cut (output without newlines, `cat /dev/zero`,
+    /// must not grow without bound).
+    const MAX_LINE: usize = 4096;
 
     fn drain(&mut self, fd: &OwnedFd, out: &mut dyn Write) -> std::io::Result<()> {
         let mut buf = [0u8; 4096];
-        loop {
+        let mut read = 0;
+        while read < Self::MAX_READ {
             match nix::unistd::read(fd.as_fd(), &mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => self.partial.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    read += n;
+                    self.take(&buf[..n], out)?;
+                }
             }
         }
-        while let Some(pos) = self.partial.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=pos).collect();
-            self.line(&String::from_utf8_lossy(&line[..line.len() - 1]), out)?;
+        Ok(())
+    }
+
+    /// Split `bytes` into lines as they come; a line past [`Self::MAX_LINE`] is shown
+    /// cut and the rest of it dropped.
+    fn take(&mut self, bytes: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
+        for chunk in bytes.split_inclusive(|b| *b == b'\n') {
+            let (body, ends) = match chunk.strip_suffix(b"\n") {
+                Some(b) => (b, true),
+                None => (chunk, false),
+            };
+            let room = Self::MAX_LINE.saturating_sub(self.partial.len());
+            self.partial
+                .extend_from_slice(&body[..body.len().min(room)]);
+            if ends {
+                let line = std::mem::take(&mut self.partial);
+                let mut text = String::from_utf8_lossy(&line).into_owned();
+                if line.len() >= Self::MAX_LINE {
+                    text.push_str(" … (line cut)");
+                }
+                self.line(&text, out)?;
+            }
         }
         Ok(())
     }

@@ -247,6 +247,32 @@ impl Lab {
         self.reap();
     }
 
+    /// SIGKILL and reap every child of the lab that is not one of its running
+    /// containers or decoys: orphans re-parented to the lab (its subreaper) from a shell
+    /// that has exited. Only the lab's own unreaped children are signalled, so no PID
+    /// can name a stranger. Returns how many.
+    pub fn stop_strays(&mut self) -> usize {
+        let keep: Vec<Pid> = self
+            .containers
+            .values()
+            .chain(self.decoys.values())
+            .filter(|p| p.ended.is_none())
+            .map(|p| p.child)
+            .collect();
+        let me = nix::unistd::getpid();
+        let children: Vec<Pid> = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .map(Pid::from_raw)
+            .filter(|p| !keep.contains(p))
+            .collect();
+        for &c in &children {
+            spawn::kill_and_reap(c);
+        }
+        children.len()
+    }
+
     /// A path inside the scratch directory; `rel` must be relative and stay inside.
     ///
     /// # Errors

@@ -194,6 +194,9 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
         .collect();
     for (name, c) in &def.containers {
         let (at, _) = here(&format!("[containers.{name}]"), 0);
+        if let Some(problem) = name_problem(name) {
+            out.push(format!("{at}: container name `{name}`: {problem}"));
+        }
         check_container(c, &at, &mut out);
         check_root(&c.root, &all_lab_dirs, &at, &mut out);
         if c.command.is_empty() && !c.init {
@@ -296,6 +299,9 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                 check_no_settle(expect.as_ref(), &at, &mut out);
             }
             ActionDef::Decoy { name, .. } => {
+                if let Some(problem) = name_problem(name) {
+                    out.push(format!("{at}: decoy name `{name}`: {problem}"));
+                }
                 decoy_names.insert(name.clone());
                 if started.contains(name) || !decoys.insert(name.clone()) {
                     out.push(format!(
@@ -487,6 +493,19 @@ fn check_challenge(
             }
         }
     }
+}
+
+/// Why a container or decoy name is refused: names appear in templates
+/// (`{container.NAME}`), prompts and file names, so they are letters, digits, `-` and
+/// `_` only.
+fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("a name cannot be empty");
+    }
+    (!name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    .then_some("use only letters, digits, `-` and `_`")
 }
 
 fn check_no_settle(e: Option<&ExpectDef>, at: &str, out: &mut Vec<String>) {

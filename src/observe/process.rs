@@ -139,10 +139,12 @@ pub fn marked(prefix: &str) -> Vec<ProcInfo> {
         .collect()
 }
 
-/// The shell `shell` and every process it started, alive now: its descendants, and
-/// every process whose environment carries `SESSION_VAR=mark`. Zombies are left out.
+/// The shell `shell` (when given: only while it is the caller's unreaped child, or its
+/// PID could name a stranger) and every process it started, alive now: its descendants,
+/// and every process whose environment carries `SESSION_VAR=mark`. Zombies are left
+/// out.
 #[must_use]
-pub fn session(shell: Pid, mark: &str) -> Vec<ProcInfo> {
+pub fn session(shell: Option<Pid>, mark: &str) -> Vec<ProcInfo> {
     let Ok(all) = procfs::process::all_processes() else {
         return Vec::new();
     };
@@ -150,7 +152,7 @@ pub fn session(shell: Pid, mark: &str) -> Vec<ProcInfo> {
         .filter_map(Result::ok)
         .filter_map(|p| p.stat().ok().map(|s| (s.pid, s.ppid, s.state)))
         .collect();
-    let mut members = std::collections::BTreeSet::from([shell.as_raw()]);
+    let mut members: std::collections::BTreeSet<i32> = shell.map(Pid::as_raw).into_iter().collect();
     // Descendants: iterate until no new child joins (parents may be listed after
     // their children).
     loop {

@@ -873,6 +873,7 @@ fn shell_in(r: Option<&mut Runner>, ctx: &Context, out: &mut dyn Write) -> anyho
             Stdio::Inherit,
         ),
     };
+    let _tty = term::TtyGuard::save();
     match opened {
         Ok((session, _)) => {
             let _ = spawn::wait_exit(session.shell);
