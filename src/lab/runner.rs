@@ -868,7 +868,7 @@ impl Runner {
             return Ok(());
         };
         let place = match self.challenge_context(idx) {
-            Ok(Context::Host) => "on the host (in private mount and UTS namespaces of the lab's: nothing you mount or name reaches the host)".to_string(),
+            Ok(Context::Host) => "on the host (in private mount, UTS, IPC and network namespaces of the lab's: nothing you mount, name or link reaches the host)".to_string(),
             Ok(Context::Chroot(_)) => "chrooted into the rootfs".to_string(),
             Ok(Context::Container { name, .. }) => format!("inside container `{name}`"),
             Err(e) => format!("nowhere yet ({e})"),
