@@ -87,3 +87,16 @@ fn start_with_an_unknown_lesson_lists_the_real_ones() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_script_that_cannot_start_its_lesson_ends_non_zero_and_shell_says_it_needs_a_terminal() {
+    let lab = Lab::new();
+    let out = lab.run_with_input(&[], "shell\nstart 4 nosuchrecipe\nquit\n");
+    let (stdout, stderr) = text(&out);
+    assert!(
+        stdout.contains("`shell` needs a terminal, and stdin is not one"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("nosuchrecipe"), "{stdout}");
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+}

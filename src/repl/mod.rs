@@ -530,6 +530,9 @@ fn cmd_start(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<
                 term::dim("[Enter] runs this step · `help` for more")
             )?;
         }
+        // A script (stdin not a terminal) must end non-zero when its lesson cannot
+        // start; at a terminal the learner reads the sentence and goes on.
+        Err(e) if repl.plain => return Err(crate::commands::Failure::from(&e).into()),
         Err(e) => writeln!(out, "{}", term::bad(&e.to_string()))?,
     }
     Ok(Flow::Continue)
@@ -801,6 +804,18 @@ fn cmd_trace(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
 }
 
 fn cmd_shell(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    if repl.plain {
+        // The lines after `shell` are the script's, already read by the REPL: a shell
+        // here would get none of them.
+        writeln!(
+            out,
+            "{}",
+            term::bad(
+                "`shell` needs a terminal, and stdin is not one: run fromscratch in a terminal (or use `skip` in a script)"
+            )
+        )?;
+        return Ok(Flow::Continue);
+    }
     if repl.runner.is_none() {
         // No lesson: a shell on the host, in private mount and UTS namespaces.
         return shell_in(None, &Context::Host, out);
