@@ -423,9 +423,10 @@ impl Runner {
                 // Look each time the session settles into a new state (every process
                 // asleep, nothing typed and unread: a prompt is waiting), and at least
                 // every LOOK_AT_LEAST_EVERY for changes no process shows (files).
-                let procs = session.members();
-                let now: Vec<(i32, char)> = procs.iter().map(|p| (p.pid, p.state)).collect();
-                let settled = process::is_idle(&procs) && unread(&stdin) == 0 && now != last_seen;
+                let now = process::members(session.live_shell(), &session.mark);
+                let settled = now.iter().all(|(_, st)| process::idle_state(*st))
+                    && unread(&stdin) == 0
+                    && now != last_seen;
                 if settled || last_look.is_none_or(|t| t.elapsed() >= LOOK_AT_LEAST_EVERY) {
                     last_look = Some(Instant::now());
                     if settled {
@@ -446,7 +447,7 @@ impl Runner {
                     }
                     best.keep_best(a);
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(50));
             }
         })();
         if let Err(e) = looked {
@@ -602,8 +603,8 @@ impl Runner {
             if session.exited() {
                 return Ok(());
             }
-            let procs = session.members();
-            if unread(input) == 0 && process::is_idle(&procs) {
+            let now = process::members(session.live_shell(), &session.mark);
+            if unread(input) == 0 && now.iter().all(|(_, st)| process::idle_state(*st)) {
                 quiet += 1;
                 if quiet >= 2 {
                     return Ok(());

@@ -145,46 +145,92 @@ pub fn marked(prefix: &str) -> Vec<ProcInfo> {
 /// out.
 #[must_use]
 pub fn session(shell: Option<Pid>, mark: &str) -> Vec<ProcInfo> {
-    let Ok(all) = procfs::process::all_processes() else {
-        return Vec::new();
-    };
-    let infos: Vec<(i32, i32, char)> = all
-        .filter_map(Result::ok)
-        .filter_map(|p| p.stat().ok().map(|s| (s.pid, s.ppid, s.state)))
-        .collect();
-    let mut members: std::collections::BTreeSet<i32> = shell.map(Pid::as_raw).into_iter().collect();
-    // Descendants: iterate until no new child joins (parents may be listed after
-    // their children).
-    loop {
-        let before = members.len();
-        for (pid, ppid, _) in &infos {
-            if members.contains(ppid) {
-                members.insert(*pid);
-            }
-        }
-        if members.len() == before {
-            break;
-        }
-    }
-    for (pid, _, _) in &infos {
-        if !members.contains(pid) && has_mark(*pid, mark) {
-            members.insert(*pid);
-        }
-    }
-    members
+    members(shell, mark)
         .into_iter()
-        .filter_map(read)
+        .filter_map(|(pid, _)| read(pid))
         .filter(|p| p.state != 'Z' && p.state != 'X')
         .collect()
+}
+
+/// As [`session`], but only each member's PID and scheduler state. The session is walked
+/// as a tree, from the shell and from the lab's own children that carry the mark
+/// (orphans re-parented to the lab, its subreaper), through
+/// /proc/PID/task/TID/children (proc(5)): the cost grows with the session, not with the
+/// number of processes on the machine, so it is cheap enough to poll.
+#[must_use]
+pub fn members(shell: Option<Pid>, mark: &str) -> Vec<(i32, char)> {
+    let mut queue: Vec<i32> = shell.map(Pid::as_raw).into_iter().collect();
+    let me = nix::unistd::getpid().as_raw();
+    MARKS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() > 8192 {
+            cache.clear();
+        }
+        for c in children_of(me) {
+            let Some(start) = stat_of(c).map(|(_, _, start)| start) else {
+                continue;
+            };
+            let marked = *cache
+                .entry((c, start, mark.to_string()))
+                .or_insert_with(|| has_mark(c, mark));
+            if marked {
+                queue.push(c);
+            }
+        }
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(p) = queue.pop() {
+        if seen.insert(p) {
+            queue.extend(children_of(p));
+        }
+    }
+    seen.into_iter()
+        .filter_map(|p| stat_of(p).map(|(_, state, _)| (p, state)))
+        .filter(|(_, state)| !matches!(state, 'Z' | 'X'))
+        .collect()
+}
+
+/// The children of every thread of `pid` (/proc/PID/task/TID/children).
+fn children_of(pid: i32) -> Vec<i32> {
+    let mut v = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return v;
+    };
+    for t in tasks.flatten() {
+        if let Ok(list) = std::fs::read_to_string(t.path().join("children")) {
+            v.extend(
+                list.split_whitespace()
+                    .filter_map(|s| s.parse::<i32>().ok()),
+            );
+        }
+    }
+    v
+}
+
+/// (parent PID, state, start time) from /proc/PID/stat.
+fn stat_of(pid: i32) -> Option<(i32, char, u64)> {
+    let s = Process::new(pid).ok()?.stat().ok()?;
+    Some((s.ppid, s.state, s.starttime))
+}
+
+thread_local! {
+    /// Whether (PID, start time) carries a session mark, by mark: see [`session`].
+    static MARKS: std::cell::RefCell<std::collections::HashMap<(i32, u64, String), bool>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 /// True when every process of the session is asleep or stopped (waiting for input, a
 /// child or a timer): nothing is still starting up or working.
 #[must_use]
 pub fn is_idle(procs: &[ProcInfo]) -> bool {
-    procs
-        .iter()
-        .all(|p| matches!(p.state, 'S' | 'T' | 't' | 'I'))
+    procs.iter().all(|p| idle_state(p.state))
+}
+
+/// True for the states of a process that waits: asleep (`S`), stopped (`T`, `t`) or
+/// idle (`I`).
+#[must_use]
+pub fn idle_state(state: char) -> bool {
+    matches!(state, 'S' | 'T' | 't' | 'I')
 }
 
 /// `m` with its templates expanded: the root as a path.
