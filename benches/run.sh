@@ -23,7 +23,8 @@ hyperfine -N --warmup 20 --runs 300 --export-json "$OUT/spawn.json" \
   -n "unshare+chroot" "unshare --pid --fork --mount-proc=$R/proc chroot $R /bin/true" \
   -n "fromscratch spawn" "$B spawn --pid --mount-proc --rootfs $R -- /bin/true" >/dev/null
 
-echo "== a whole lesson, unattended (02-chroot, 4 steps; 04-pid-namespace, 6 steps)"
+echo "== a whole lesson, unattended (02-chroot, 5 steps; 04-pid-namespace, 7 steps; each ends"
+echo "   with the lab typing its challenge's solution)"
 hyperfine -N --warmup 3 --runs 30 --export-json "$OUT/lesson.json" \
   -n "run 02" "$B run 02 --yes" \
   -n "run 04" "$B run 04 --yes" >/dev/null
@@ -44,6 +45,9 @@ c, u, f = ms(s["chroot"]), ms(s["unshare+chroot"]), ms(s["fromscratch spawn"])
 print(f"spawn (median of 300): chroot {c:.2f} ms, unshare+chroot {u:.2f} ms, fromscratch spawn {f:.2f} ms")
 print(f"  fromscratch spawn / (unshare --pid --fork --mount-proc + chroot) = {f/u:.2f}x")
 r2, r4 = ms(l["run 02"]), ms(l["run 04"])
-print(f"lesson 02 (4 steps): {r2:.0f} ms = {r2/4:.1f} ms per step; lesson 04 (6 steps): {r4:.0f} ms = {r4/6:.1f} ms per step")
+print(f"lesson 02 (5 steps): {r2:.0f} ms = {r2/5:.1f} ms per step; lesson 04 (7 steps): {r4:.0f} ms = {r4/7:.1f} ms per step")
 print(f"REPL start to prompt and quit: {ms(r['repl']):.1f} ms (median), max RSS {rss/1024:.1f} MiB")
 PY
+
+echo "== watching a challenge shell (the REPL's CPU while the learner's shell idles)"
+python3 benches/challenge_watch.py "$B" 10
