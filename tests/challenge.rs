@@ -137,7 +137,17 @@ fn ctrl_c_in_the_shell_reaches_the_shell_not_the_lab() {
     t.expect("[02-chroot 5/5] > ");
     t.line("shell");
     t.expect("[fromscratch host] # ");
-    t.line("sleep 1000");
+    t.line("sleep 4242");
+    // Wait until the shell really runs it (a ^C typed before would only flush the line).
+    let mark = lab.run.path().display().to_string();
+    let running = common::wait_for(60, || {
+        std::fs::read_dir("/proc").into_iter().flatten().flatten().any(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
+            cmd == b"sleep\x004242\x00" && String::from_utf8_lossy(&env).contains(&mark)
+        })
+    });
+    assert!(running, "the shell never ran sleep:\n{}", t.seen);
     // Ctrl-C goes to the foreground process group: the shell's. sleep dies, the shell
     // prompts again, and the lab is still there afterwards.
     t.send("\x03");
