@@ -158,7 +158,10 @@ pub fn hostname_of(pid: i32) -> Option<String> {
             let mut buf = Vec::new();
             let mut chunk = [0u8; NODENAME_MAX];
             loop {
-                let mut pfd = [nix::poll::PollFd::new(r.as_fd(), nix::poll::PollFlags::POLLIN)];
+                let mut pfd = [nix::poll::PollFd::new(
+                    r.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                )];
                 match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(2000u16)) {
                     Ok(0) => break, // never: uname does not block; give up rather than hang
                     Err(nix::errno::Errno::EINTR) => continue,
@@ -486,7 +489,12 @@ mod tests {
         }
         // A process in a UTS namespace of its own, renamed there (never the host).
         let mut child = std::process::Command::new("unshare")
-            .args(["--uts", "sh", "-c", "hostname fs-unit-test && exec sleep 30"])
+            .args([
+                "--uts",
+                "sh",
+                "-c",
+                "hostname fs-unit-test && exec sleep 30",
+            ])
             .spawn()
             .expect("unshare");
         let pid = child.id().cast_signed();
