@@ -316,13 +316,27 @@ impl Runner {
         open_shell(ctx, &label, &mark, stdio)
     }
 
-    /// Look at the machine once and check every condition of step `idx`'s challenge.
+    /// Look at the machine and check every condition of step `idx`'s challenge.
     /// With a session, process conditions look at that session's processes; without
     /// one (`check` at the prompt), at every process of this lab's challenge shells.
+    ///
+    /// The conditions are checked one after another, not at one instant, and the
+    /// learner may be typing meanwhile: a state that changes between two conditions
+    /// (a container renamed back after the first was checked and before the second)
+    /// could pass although no single moment held them all. So a look that passes is
+    /// made again at once, and what counts is that second look.
     ///
     /// # Errors
     /// A command condition could not run.
     pub fn look(&mut self, idx: usize, session: Option<&Session>) -> Result<Attempt, RunError> {
+        let first = self.look_once(idx, session)?;
+        if first.passed {
+            return self.look_once(idx, session);
+        }
+        Ok(first)
+    }
+
+    fn look_once(&mut self, idx: usize, session: Option<&Session>) -> Result<Attempt, RunError> {
         let Some(ch) = self.challenge(idx).cloned() else {
             return Ok(Attempt::default());
         };

@@ -328,7 +328,19 @@ impl Runner {
             parts.push("--mount-proc".into());
         }
         let s = parts.join(" ");
-        let cmd = term::shell_join(&self.expand_all(&c.command));
+        let mut cmd = term::shell_join(&self.expand_all(&c.command));
+        if let Some(h) = &c.hostname {
+            // unshare(1) has no option for it: by hand, the hostname is set inside (after
+            // unshare --uts and the chroot, where the runtime calls sethostname), then the
+            // command replaces that shell.
+            let set = format!("hostname {}", term::shell_join(std::slice::from_ref(h)));
+            let inner = if cmd.is_empty() {
+                set
+            } else {
+                format!("{set} && exec {cmd}")
+            };
+            cmd = term::shell_join(&["sh".to_string(), "-c".to_string(), inner]);
+        }
         let line = if s.is_empty() {
             cmd
         } else {

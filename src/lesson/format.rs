@@ -218,6 +218,11 @@ pub struct ProcessMatch {
     /// (so `ps` inside lists what the process can really see).
     #[serde(default)]
     pub proc_mounted: Option<bool>,
+    /// Its hostname is this: the nodename uname(2) returns in its UTS namespace
+    /// (uts_namespaces(7)). Kernel state, not a file: the lab reads it by joining the
+    /// process's UTS namespace in a forked child.
+    #[serde(default)]
+    pub hostname: Option<String>,
 }
 
 /// A command run to observe state, in a context.

@@ -490,6 +490,11 @@ fn check_challenge(
                         ));
                     }
                 }
+                if let Some(h) = &m.hostname
+                    && let Some(why) = hostname_problem(h)
+                {
+                    out.push(format!("{at}: verify `{}`: hostname {h:?} {why}", v.says));
+                }
             }
         }
     }
@@ -506,6 +511,21 @@ fn name_problem(name: &str) -> Option<&'static str> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
     .then_some("use only letters, digits, `-` and `_`")
+}
+
+/// Why a `hostname` a process condition asks for could never be read back: the kernel
+/// keeps at most 64 bytes (HOST_NAME_MAX, sethostname(2)), and `hostname(1)` cannot set
+/// an empty name or one with whitespace.
+fn hostname_problem(h: &str) -> Option<&'static str> {
+    if h.is_empty() {
+        Some("is empty")
+    } else if h.len() > 64 {
+        Some("is longer than 64 bytes, the most a hostname can be (HOST_NAME_MAX)")
+    } else if h.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("holds whitespace or a control character")
+    } else {
+        None
+    }
 }
 
 fn check_no_settle(e: Option<&ExpectDef>, at: &str, out: &mut Vec<String>) {
@@ -793,6 +813,27 @@ expect = { fails = true }
         let bad = GOOD.replace("init = true", "init = true\nhostname = \"lab\"");
         let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
         assert!(err.contains("hostname needs uts = true"), "{err}");
+    }
+
+    #[test]
+    fn a_process_hostname_must_be_one_the_kernel_could_hold() {
+        let challenge = |h: &str| {
+            format!(
+                "{GOOD}\n[[steps]]\nid = \"ch\"\ntitle = \"C\"\nexplain = \"E\"\naction = {{ kind = \"observe\" }}\n[steps.challenge]\ngoal = \"G\"\nsolution = [\"true\"]\n[[steps.challenge.verify]]\nsays = \"named\"\nprocess = {{ hostname = \"{h}\" }}\n"
+            )
+        };
+        assert!(parse(&challenge("lab"), Path::new("t.toml")).is_ok());
+        for (h, why) in [
+            ("", "is empty"),
+            (&"x".repeat(65), "longer than 64 bytes"),
+            ("my lab", "whitespace"),
+        ] {
+            let err = parse(&challenge(h), Path::new("t.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("verify `named`: hostname"), "{err}");
+            assert!(err.contains(why), "{err}");
+        }
     }
 
     #[test]

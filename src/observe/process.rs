@@ -106,6 +106,87 @@ pub fn read(pid: i32) -> Option<ProcInfo> {
     })
 }
 
+/// The most a hostname can be (HOST_NAME_MAX in sethostname(2)), plus room to spare.
+const NODENAME_MAX: usize = 65;
+
+/// The hostname `pid` sees: the nodename uname(2) returns in its UTS namespace
+/// (uts_namespaces(7)). It is kernel state that no file under /proc shows, so the lab
+/// reads it the way `nsenter --target PID --uts hostname` would, without running a
+/// program: it opens `/proc/PID/ns/uts`, forks, and the child joins that namespace with
+/// setns(2), calls uname(2) and writes the name to a pipe. The lab itself never changes
+/// namespace. `None` when the process is gone or its namespace cannot be joined.
+///
+/// Between fork and `_exit` the child makes only raw system calls (prctl, setns, uname,
+/// write): nothing that allocates or locks, so this is sound even when the caller has
+/// threads (the unit-test harness does). The child dies with the lab
+/// (`PR_SET_PDEATHSIG`) and is reaped before this returns.
+#[must_use]
+pub fn hostname_of(pid: i32) -> Option<String> {
+    use nix::fcntl::{OFlag, open};
+    use nix::sys::stat::Mode;
+    use std::os::fd::AsFd;
+    let ns = open(
+        format!("/proc/{pid}/ns/uts").as_str(),
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ok()?;
+    // SAFETY: the child runs only async-signal-safe system calls, then _exit.
+    #[allow(unsafe_code)]
+    let forked = unsafe { nix::unistd::fork() }.ok()?;
+    match forked {
+        nix::unistd::ForkResult::Child => {
+            let ok = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).is_ok()
+                && nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWUTS).is_ok();
+            let code = match (ok, nix::sys::utsname::uname()) {
+                (true, Ok(u)) => {
+                    let name = u.nodename().as_encoded_bytes();
+                    i32::from(nix::unistd::write(&w, name).is_err())
+                }
+                _ => 1,
+            };
+            // SAFETY: _exit skips the atexit handlers and buffers that belong to the parent.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::_exit(code)
+            }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(w);
+            drop(ns);
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; NODENAME_MAX];
+            loop {
+                let mut pfd = [nix::poll::PollFd::new(
+                    r.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                )];
+                match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(2000u16)) {
+                    Ok(0) => break, // never: uname does not block; give up rather than hang
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => break,
+                    Ok(_) => {}
+                }
+                match nix::unistd::read(&r, &mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) if buf.len() + n <= NODENAME_MAX => buf.extend_from_slice(&chunk[..n]),
+                    Ok(_) => break,
+                }
+            }
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let status = loop {
+                match nix::sys::wait::waitpid(child, None) {
+                    Err(nix::errno::Errno::EINTR) => {}
+                    other => break other,
+                }
+            };
+            let exited_ok = matches!(status, Ok(nix::sys::wait::WaitStatus::Exited(_, 0)));
+            (exited_ok && !buf.is_empty()).then(|| String::from_utf8_lossy(&buf).into_owned())
+        }
+    }
+}
+
 /// The namespaces of the calling process (the lab), by name.
 #[must_use]
 pub fn own_namespaces() -> BTreeMap<String, u64> {
@@ -312,6 +393,17 @@ pub fn properties(w: &Wanted<'_>, p: &ProcInfo, lab_ns: &BTreeMap<String, u64>) 
             },
         });
     }
+    if let Some(want) = &m.hostname {
+        // Read only when asked for: it costs a fork per process looked at.
+        let got = hostname_of(p.pid);
+        v.push(Verdict {
+            ok: got.as_deref() == Some(want.as_str()),
+            what: format!(
+                "has the hostname {want} (its UTS namespace says {})",
+                got.as_deref().unwrap_or("nothing: it could not be read")
+            ),
+        });
+    }
     v
 }
 
@@ -406,6 +498,67 @@ mod tests {
         let failed: Vec<_> = props.iter().filter(|v| !v.ok).collect();
         assert_eq!(failed.len(), 1, "{props:?}");
         assert!(failed[0].what.contains("shares the lab's"), "{props:?}");
+    }
+
+    #[test]
+    fn the_hostname_is_read_from_the_process_uts_namespace() {
+        // This process's UTS namespace is the one uname(2) answers for here.
+        let mine = nix::sys::utsname::uname().expect("uname");
+        let want = mine.nodename().to_string_lossy().into_owned();
+        let me = std::process::id().cast_signed();
+        assert_eq!(hostname_of(me).as_deref(), Some(want.as_str()));
+        // A process that is not there has no hostname to read.
+        assert_eq!(hostname_of(i32::MAX), None);
+        // As a property: it holds for the name uname(2) gives, and names what it read
+        // when it does not.
+        let p = read(me).expect("read self");
+        let lab_ns = own_namespaces();
+        for (asked, holds) in [(want.clone(), true), (format!("{want}-not"), false)] {
+            let m = ProcessMatch {
+                hostname: Some(asked.clone()),
+                ..Default::default()
+            };
+            let props = properties(&Wanted { m: &m, root: None }, &p, &lab_ns);
+            assert_eq!(props.len(), 1, "{props:?}");
+            assert_eq!(props[0].ok, holds, "{props:?}");
+            assert_eq!(
+                props[0].what,
+                format!("has the hostname {asked} (its UTS namespace says {want})")
+            );
+        }
+    }
+
+    #[test]
+    fn the_hostname_of_a_process_in_another_uts_namespace_is_its_own() {
+        if !nix::unistd::geteuid().is_root() {
+            return; // unshare(CLONE_NEWUTS) needs root; the suite runs as root in CI
+        }
+        // A process in a UTS namespace of its own, renamed there (never the host).
+        let mut child = std::process::Command::new("unshare")
+            .args([
+                "--uts",
+                "sh",
+                "-c",
+                "hostname fs-unit-test && exec sleep 30",
+            ])
+            .spawn()
+            .expect("unshare");
+        let pid = child.id().cast_signed();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut seen = None;
+        while std::time::Instant::now() < deadline {
+            seen = hostname_of(pid);
+            if seen.as_deref() == Some("fs-unit-test") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(seen.as_deref(), Some("fs-unit-test"));
+        // The caller's own hostname did not change.
+        let mine = nix::sys::utsname::uname().expect("uname");
+        assert_ne!(mine.nodename().to_string_lossy(), "fs-unit-test");
     }
 
     #[test]
