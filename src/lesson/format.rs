@@ -218,6 +218,15 @@ pub struct ProcessMatch {
     /// (so `ps` inside lists what the process can really see).
     #[serde(default)]
     pub proc_mounted: Option<bool>,
+    /// It is inside the running container whose first process this is: it shares each
+    /// namespace of that process that the lab does not share (what `nsenter --all`
+    /// joins). Written `"{container.NAME}"`.
+    #[serde(default)]
+    pub same_namespaces_as: Option<String>,
+    /// It has a handler installed for each of these signals (`SIGTERM`…): the `SigCgt`
+    /// mask of /proc/PID/status. A PID 1 receives only the signals it has a handler for.
+    #[serde(default)]
+    pub catches: Vec<String>,
 }
 
 /// A command run to observe state, in a context.
