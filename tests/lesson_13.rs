@@ -26,7 +26,13 @@ fn lesson_13_joins_the_container_and_shows_the_fork_after_setns() {
     assert!(!stdout.contains('✗'), "a check failed:\n{stdout}");
 
     // The container's own namespaces, read from the host: pid, uts and mnt, not ipc or net.
-    for line in ["pid: separate (pid:[", "uts: separate (uts:[", "mnt: separate (mnt:[", "ipc: shared (ipc:[", "net: shared (net:["] {
+    for line in [
+        "pid: separate (pid:[",
+        "uts: separate (uts:[",
+        "mnt: separate (mnt:[",
+        "ipc: shared (ipc:[",
+        "net: shared (net:[",
+    ] {
         assert!(stdout.contains(line), "{line} missing:\n{stdout}");
     }
     // After joining, the hostname is the container's, and the shell's PID a small one.
@@ -60,8 +66,11 @@ fn lesson_13_joins_the_container_and_shows_the_fork_after_setns() {
 
     // The pitfall: without nsenter's fork, the shell keeps one PID (the host's) and only
     // its child is in the container's namespace.
-    let no_fork = regex::Regex::new(r"(?m)^\s+/proc/([0-9]+)/status:NSpid:\t([0-9]+)$").expect("regex");
-    let c = no_fork.captures(&stdout).expect("the shell's own NSpid line");
+    let no_fork =
+        regex::Regex::new(r"(?m)^\s+/proc/([0-9]+)/status:NSpid:\t([0-9]+)$").expect("regex");
+    let c = no_fork
+        .captures(&stdout)
+        .expect("the shell's own NSpid line");
     assert_eq!(&c[1], &c[2], "the shell's NSpid is its own host PID");
     assert!(
         regex::Regex::new(r"(?m)^\s+/proc/self/status:NSpid:\t[0-9]+\t[0-9]+$")
@@ -94,7 +103,9 @@ fn lesson_13_challenge_fails_before_the_work_and_passes_after() {
         stdout[check..].contains("no process of yours is running"),
         "{stdout}"
     );
-    let skip = stdout.find("the lab types the reference solution").expect("skip");
+    let skip = stdout
+        .find("the lab types the reference solution")
+        .expect("skip");
     assert!(check < skip, "{stdout}");
     let typed = &stdout[skip..];
     assert!(typed.contains("--all --root --wd /bin/sh"), "{typed}");

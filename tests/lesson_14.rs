@@ -16,9 +16,7 @@ fn step(out: &str, n: usize) -> &str {
         .find(&format!("━━ Step {n}/"))
         .unwrap_or_else(|| panic!("no step {n}:\n{out}"));
     let from = start + "━━ Step ".len();
-    let end = out[from..]
-        .find("━━ Step ")
-        .map_or(out.len(), |e| from + e);
+    let end = out[from..].find("━━ Step ").map_or(out.len(), |e| from + e);
     &out[start..end]
 }
 
@@ -38,7 +36,10 @@ fn lesson_14_bare_pid1_ignores_sigterm_keeps_a_zombie_and_takes_its_namespace_al
     // process is unchanged and nothing is pending.
     let s2 = step(&stdout, 2);
     assert!(s2.contains("$ kill -TERM "), "{s2}");
-    assert!(s2.contains("── difference: bare's PID 1 ──\n    (no difference)"), "{s2}");
+    assert!(
+        s2.contains("── difference: bare's PID 1 ──\n    (no difference)"),
+        "{s2}"
+    );
     assert!(s2.contains("ShdPnd:\t0000000000000000"), "{s2}");
     // A zombie under the bare PID 1, whose parent is PID 1 inside.
     let s3 = step(&stdout, 3);
@@ -70,7 +71,11 @@ fn lesson_14_bare_pid1_ignores_sigterm_keeps_a_zombie_and_takes_its_namespace_al
     // SIGKILL to bare's PID 1 alone: every process of its namespace is gone, the
     // sleep 3601 and the zombie included.
     let s6 = step(&stdout, 6);
-    for gone in [r"S\S*\s+sleep 3600$", r"S\S*\s+sleep 3601$", r"Z\S*\s+\[sleep\] <defunct>$"] {
+    for gone in [
+        r"S\S*\s+sleep 3600$",
+        r"S\S*\s+sleep 3601$",
+        r"Z\S*\s+\[sleep\] <defunct>$",
+    ] {
         let re = regex::Regex::new(&format!(r"(?m)^  - \d+\s+\d+\s+{gone}")).expect("regex");
         assert!(re.is_match(s6), "{gone} not removed:\n{s6}");
     }
@@ -101,7 +106,9 @@ fn lesson_14_challenge_fails_before_the_work_and_passes_after() {
     assert!(check < skip, "{stdout}");
     let typed = &stdout[skip..];
     assert!(
-        typed.contains("✓ a process of yours is PID 1 of its own PID namespace and has a handler for SIGTERM"),
+        typed.contains(
+            "✓ a process of yours is PID 1 of its own PID namespace and has a handler for SIGTERM"
+        ),
         "{typed}"
     );
     assert!(

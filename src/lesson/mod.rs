@@ -865,8 +865,13 @@ expect = { fails = true }
         );
         assert!(err.contains("`TERM` is not a signal"), "{err}");
         let unknown = challenge(r#"{ same_namespaces_as = "{container.c9}" }"#);
-        let err = parse(&unknown, Path::new("t.toml")).unwrap_err().to_string();
-        assert!(err.contains("same_namespaces_as is `{container.c9}`"), "{err}");
+        let err = parse(&unknown, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("same_namespaces_as is `{container.c9}`"),
+            "{err}"
+        );
     }
 
     #[test]

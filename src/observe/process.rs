@@ -495,8 +495,14 @@ mod tests {
             shown,
             vec![
                 (true, "is in the pid namespace of PID 100"),
-                (false, "is in the mnt namespace of PID 100 (it is in another)"),
-                (false, "is in the uts namespace of PID 100 (it is in another)"),
+                (
+                    false,
+                    "is in the mnt namespace of PID 100 (it is in another)"
+                ),
+                (
+                    false,
+                    "is in the uts namespace of PID 100 (it is in another)"
+                ),
             ]
         );
         let joined = info(&[("pid", 11), ("mnt", 12), ("uts", 13), ("net", 98)], 0);
