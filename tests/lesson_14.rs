@@ -63,7 +63,7 @@ fn lesson_14_bare_pid1_ignores_sigterm_keeps_a_zombie_and_takes_its_namespace_al
     // SIGTERM to fs-init ends the container.
     let s5 = step(&stdout, 5);
     assert!(
-        regex::Regex::new(r"(?m)^  - \d+ S\S*\s+fs-init$")
+        regex::Regex::new(r"(?m)^  - \s*\d+ S\S*\s+fs-init$")
             .expect("regex")
             .is_match(s5),
         "{s5}"
@@ -76,7 +76,7 @@ fn lesson_14_bare_pid1_ignores_sigterm_keeps_a_zombie_and_takes_its_namespace_al
         r"S\S*\s+sleep 3601$",
         r"Z\S*\s+\[sleep\] <defunct>$",
     ] {
-        let re = regex::Regex::new(&format!(r"(?m)^  - \d+\s+\d+\s+{gone}")).expect("regex");
+        let re = regex::Regex::new(&format!(r"(?m)^  - \s*\d+\s+\d+\s+{gone}")).expect("regex");
         assert!(re.is_match(s6), "{gone} not removed:\n{s6}");
     }
     // The challenge's reference solution: a trapping shell as PID 1 catches TERM (bit
