@@ -141,11 +141,15 @@ fn ctrl_c_in_the_shell_reaches_the_shell_not_the_lab() {
     // Wait until the shell really runs it (a ^C typed before would only flush the line).
     let mark = lab.run.path().display().to_string();
     let running = common::wait_for(60, || {
-        std::fs::read_dir("/proc").into_iter().flatten().flatten().any(|e| {
-            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
-            cmd == b"sleep\x004242\x00" && String::from_utf8_lossy(&env).contains(&mark)
-        })
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                let env = std::fs::read(e.path().join("environ")).unwrap_or_default();
+                cmd == b"sleep\x004242\x00" && String::from_utf8_lossy(&env).contains(&mark)
+            })
     });
     assert!(running, "the shell never ran sleep:\n{}", t.seen);
     // Ctrl-C goes to the foreground process group: the shell's. sleep dies, the shell

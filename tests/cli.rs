@@ -368,6 +368,14 @@ fn lesson_ids() -> Vec<String> {
         .collect()
 }
 
+/// The lesson ids Tab offers after `fromscratch run 0`: those starting with 0.
+fn lesson_ids_from_0() -> Vec<String> {
+    lesson_ids()
+        .into_iter()
+        .filter(|id| id.starts_with('0'))
+        .collect()
+}
+
 fn script(lab: &Lab, shell: &str) -> String {
     let out = lab.run(&["completions", shell]);
     let (stdout, stderr) = text(&out);
@@ -475,7 +483,7 @@ fn bash_loads_the_script_and_completes_subcommands_lessons_and_recipes() {
             "fish"
         ]
     );
-    assert_eq!(complete(&["fromscratch", "run", "0"]), lesson_ids());
+    assert_eq!(complete(&["fromscratch", "run", "0"]), lesson_ids_from_0());
     assert_eq!(
         complete(&["fromscratch", "run", "--rootfs", "bu"]),
         ["busybox"]
@@ -522,7 +530,7 @@ fn zsh_and_fish_scripts_have_valid_syntax_when_those_shells_are_installed() {
             .lines()
             .map(|l| l.split('\t').next().unwrap_or(""))
             .collect();
-        let mut want = lesson_ids();
+        let mut want = lesson_ids_from_0();
         want.push("host".into());
         assert_eq!(offered, want, "{stdout}");
     }

@@ -352,8 +352,8 @@ impl Runner {
         };
         for v in &ch.verify {
             let cond = if let Some(m) = &v.process {
-                let root = m.root.as_ref().map(|r| PathBuf::from(self.expand(r)));
-                let found = process::find(&process::Wanted { m, root }, &procs, &lab_ns);
+                let wanted = process::Wanted::new(m, &|s| self.expand(s));
+                let found = process::find(&wanted, &procs, &lab_ns);
                 let (subject, details) = match found.closest {
                     Some((p, props)) => (Some(format!("closest: PID {} ({})", p.pid, p.comm)), props),
                     None => (

@@ -223,6 +223,15 @@ pub struct ProcessMatch {
     /// process's UTS namespace in a forked child.
     #[serde(default)]
     pub hostname: Option<String>,
+    /// It is inside the running container whose first process this is: it shares each
+    /// namespace of that process that the lab does not share (what `nsenter --all`
+    /// joins). Written `"{container.NAME}"`.
+    #[serde(default)]
+    pub same_namespaces_as: Option<String>,
+    /// It has a handler installed for each of these signals (`SIGTERM`…): the `SigCgt`
+    /// mask of /proc/PID/status. A PID 1 receives only the signals it has a handler for.
+    #[serde(default)]
+    pub catches: Vec<String>,
 }
 
 /// A command run to observe state, in a context.

@@ -495,6 +495,25 @@ fn check_challenge(
                 {
                     out.push(format!("{at}: verify `{}`: hostname {h:?} {why}", v.says));
                 }
+                if let Some(t) = &m.same_namespaces_as {
+                    let name = t
+                        .strip_prefix("{container.")
+                        .and_then(|r| r.strip_suffix('}'));
+                    if !name.is_some_and(|n| started.contains(n)) {
+                        out.push(format!(
+                            "{at}: verify `{}`: same_namespaces_as is `{t}`; write `{{container.NAME}}`, naming a container running at this step",
+                            v.says
+                        ));
+                    }
+                }
+                for sig in &m.catches {
+                    if crate::observe::process::signal_number(sig).is_none() {
+                        out.push(format!(
+                            "{at}: verify `{}`: `{sig}` is not a signal; write it as signal(7) names it, `SIGTERM`",
+                            v.says
+                        ));
+                    }
+                }
             }
         }
     }
@@ -865,6 +884,35 @@ expect = { fails = true }
         assert!(err.contains("settle_ms retries a probe"), "{err}");
         // The problem is reported at the step's own `id = "a"` line.
         assert!(err.starts_with("t.toml:14:1:"), "{err}");
+    }
+
+    #[test]
+    fn same_namespaces_as_and_catches_are_checked() {
+        let challenge = |process: &str| {
+            GOOD.replace(
+                "expect = { fails = true }\n",
+                &format!(
+                    "expect = {{ fails = true }}\n[steps.challenge]\ngoal = \"g\"\nsolution = [\"true\"]\n[[steps.challenge.verify]]\nsays = \"s\"\nprocess = {process}\n"
+                ),
+            )
+        };
+        let good = challenge(r#"{ same_namespaces_as = "{container.c1}", catches = ["SIGTERM"] }"#);
+        assert!(parse(&good, Path::new("t.toml")).is_ok(), "{good}");
+        let bad = challenge(r#"{ same_namespaces_as = "4711", catches = ["TERM"] }"#);
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("same_namespaces_as is `4711`; write `{container.NAME}`"),
+            "{err}"
+        );
+        assert!(err.contains("`TERM` is not a signal"), "{err}");
+        let unknown = challenge(r#"{ same_namespaces_as = "{container.c9}" }"#);
+        let err = parse(&unknown, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("same_namespaces_as is `{container.c9}`"),
+            "{err}"
+        );
     }
 
     #[test]

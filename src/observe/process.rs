@@ -36,6 +36,9 @@ pub struct ProcInfo {
     pub pid_in_ns: Option<u32>,
     /// Namespace identity (`pid:[4026531836]`) by name (`pid`, `mnt`…), from /proc/PID/ns.
     pub namespaces: BTreeMap<String, u64>,
+    /// The signals it has a handler for: the `SigCgt` mask of /proc/PID/status, bit
+    /// N-1 for signal N.
+    pub caught: u64,
     /// What the /proc inside its root shows.
     pub proc_view: ProcView,
 }
@@ -84,6 +87,7 @@ pub fn read(pid: i32) -> Option<ProcInfo> {
     let p = Process::new(pid).ok()?;
     let stat = p.stat().ok()?;
     let status = p.status().ok();
+    let caught = status.as_ref().map_or(0, |s| s.sigcgt);
     let mut namespaces = BTreeMap::new();
     for n in crate::lesson::NAMESPACE_NAMES {
         if let Some(i) = ns_inode(&PathBuf::from(format!("/proc/{pid}/ns/{n}"))) {
@@ -102,6 +106,7 @@ pub fn read(pid: i32) -> Option<ProcInfo> {
         root: p.root().ok(),
         pid_in_ns,
         namespaces,
+        caught,
         proc_view: proc_view(pid, pid_in_ns, stat.starttime),
     })
 }
@@ -321,6 +326,40 @@ pub struct Wanted<'a> {
     pub m: &'a ProcessMatch,
     /// Its `root`, expanded and canonicalized.
     pub root: Option<PathBuf>,
+    /// Its `same_namespaces_as`, expanded: the PID, and that process's namespaces
+    /// (`None` when it is gone or the template named no PID).
+    pub ns_of: Option<(String, Option<BTreeMap<String, u64>>)>,
+}
+
+impl<'a> Wanted<'a> {
+    /// `m` with `root` and `same_namespaces_as` expanded by `expand` and read now.
+    #[must_use]
+    pub fn new(m: &'a ProcessMatch, expand: &dyn Fn(&str) -> String) -> Self {
+        let ns_of = m.same_namespaces_as.as_ref().map(|t| {
+            let pid = expand(t);
+            let theirs = pid
+                .trim()
+                .parse::<i32>()
+                .ok()
+                .and_then(read)
+                .filter(|p| p.state != 'Z' && p.state != 'X')
+                .map(|p| p.namespaces);
+            (pid, theirs)
+        });
+        Self {
+            m,
+            root: m.root.as_ref().map(|r| PathBuf::from(expand(r))),
+            ns_of,
+        }
+    }
+}
+
+/// The number of a signal named as in signal(7) (`SIGTERM`), if it is one.
+#[must_use]
+pub fn signal_number(name: &str) -> Option<i32> {
+    name.parse::<nix::sys::signal::Signal>()
+        .ok()
+        .map(|s| s as i32)
 }
 
 fn same_path(a: &Path, b: &Path) -> bool {
@@ -370,6 +409,57 @@ pub fn properties(w: &Wanted<'_>, p: &ProcInfo, lab_ns: &BTreeMap<String, u64>) 
                 format!("has a {n} namespace of its own")
             } else {
                 format!("has a {n} namespace of its own (it shares the lab's)")
+            },
+        });
+    }
+    if let Some((target, theirs)) = &w.ns_of {
+        match theirs {
+            None => v.push(Verdict {
+                ok: false,
+                what: format!("shares the namespaces of PID {target} (no such process is running)"),
+            }),
+            Some(theirs) => {
+                let own: Vec<(&str, u64)> = crate::lesson::NAMESPACE_NAMES
+                    .iter()
+                    .filter_map(|n| theirs.get(*n).map(|id| (*n, *id)))
+                    .filter(|(n, id)| lab_ns.get(*n) != Some(id))
+                    .collect();
+                if own.is_empty() {
+                    v.push(Verdict {
+                        ok: false,
+                        what: format!(
+                            "shares the namespaces of PID {target} (it has none of its own: nothing to join)"
+                        ),
+                    });
+                }
+                for (n, id) in own {
+                    let ok = p.namespaces.get(n) == Some(&id);
+                    v.push(Verdict {
+                        ok,
+                        what: if ok {
+                            format!("is in the {n} namespace of PID {target}")
+                        } else {
+                            format!("is in the {n} namespace of PID {target} (it is in another)")
+                        },
+                    });
+                }
+            }
+        }
+    }
+    for name in &m.catches {
+        let ok = signal_number(name)
+            .and_then(|n| u32::try_from(n - 1).ok())
+            .and_then(|bit| 1u64.checked_shl(bit))
+            .is_some_and(|mask| p.caught & mask != 0);
+        v.push(Verdict {
+            ok,
+            what: if ok {
+                format!("has a handler for {name}")
+            } else {
+                format!(
+                    "has a handler for {name} (it has none: SigCgt in /proc/{}/status is {:016x})",
+                    p.pid, p.caught
+                )
             },
         });
     }
@@ -487,10 +577,7 @@ mod tests {
             new_namespaces: vec!["pid".into()],
             ..Default::default()
         };
-        let w = Wanted {
-            m: &m,
-            root: Some(PathBuf::from("/")),
-        };
+        let w = Wanted::new(&m, &str::to_string);
         let found = find(&w, std::slice::from_ref(&me), &lab_ns);
         // Same PID namespace as the lab (itself): the one property that fails is named.
         assert!(!found.ok);
@@ -498,6 +585,95 @@ mod tests {
         let failed: Vec<_> = props.iter().filter(|v| !v.ok).collect();
         assert_eq!(failed.len(), 1, "{props:?}");
         assert!(failed[0].what.contains("shares the lab's"), "{props:?}");
+    }
+
+    fn info(namespaces: &[(&str, u64)], caught: u64) -> ProcInfo {
+        ProcInfo {
+            pid: 4711,
+            ppid: 1,
+            comm: "sleep".into(),
+            state: 'S',
+            root: Some(PathBuf::from("/")),
+            pid_in_ns: Some(3),
+            namespaces: namespaces
+                .iter()
+                .map(|(n, i)| ((*n).to_string(), *i))
+                .collect(),
+            caught,
+            proc_view: ProcView::Nothing,
+        }
+    }
+
+    #[test]
+    fn same_namespaces_as_compares_only_the_targets_own_namespaces() {
+        let lab: BTreeMap<String, u64> = [("pid", 1), ("mnt", 2), ("uts", 3), ("net", 4)]
+            .iter()
+            .map(|(n, i)| ((*n).to_string(), *i))
+            .collect();
+        // The container has its own pid, mnt and uts namespaces, and the lab's net.
+        let target: BTreeMap<String, u64> = [("pid", 11), ("mnt", 12), ("uts", 13), ("net", 4)]
+            .iter()
+            .map(|(n, i)| ((*n).to_string(), *i))
+            .collect();
+        let m = ProcessMatch {
+            same_namespaces_as: Some("{container.c}".into()),
+            ..Default::default()
+        };
+        let w = Wanted {
+            m: &m,
+            root: None,
+            ns_of: Some(("100".into(), Some(target))),
+        };
+        // Joined with nsenter --pid only: the pid namespace holds, mnt and uts do not;
+        // net is the lab's in both and is not compared.
+        let p = info(&[("pid", 11), ("mnt", 99), ("uts", 3), ("net", 98)], 0);
+        let v = properties(&w, &p, &lab);
+        let shown: Vec<(bool, &str)> = v.iter().map(|x| (x.ok, x.what.as_str())).collect();
+        assert_eq!(
+            shown,
+            vec![
+                (true, "is in the pid namespace of PID 100"),
+                (
+                    false,
+                    "is in the mnt namespace of PID 100 (it is in another)"
+                ),
+                (
+                    false,
+                    "is in the uts namespace of PID 100 (it is in another)"
+                ),
+            ]
+        );
+        let joined = info(&[("pid", 11), ("mnt", 12), ("uts", 13), ("net", 98)], 0);
+        assert!(properties(&w, &joined, &lab).iter().all(|x| x.ok));
+        // A target that is gone holds for nobody.
+        let gone = Wanted {
+            m: &m,
+            root: None,
+            ns_of: Some(("100".into(), None)),
+        };
+        let v = properties(&gone, &joined, &lab);
+        assert!(!v[0].ok && v[0].what.contains("no such process"), "{v:?}");
+    }
+
+    #[test]
+    fn catches_reads_the_sigcgt_mask() {
+        let m = ProcessMatch {
+            catches: vec!["SIGTERM".into()],
+            ..Default::default()
+        };
+        let w = Wanted::new(&m, &str::to_string);
+        // SIGTERM is 15: bit 14. The lab's init catches 0x14a07 (HUP INT QUIT USR1 USR2 TERM CHLD).
+        let init = info(&[], 0x14a07);
+        assert!(properties(&w, &init, &BTreeMap::new())[0].ok);
+        let sleep = info(&[], 0);
+        let v = properties(&w, &sleep, &BTreeMap::new());
+        assert!(!v[0].ok, "{v:?}");
+        assert_eq!(
+            v[0].what,
+            "has a handler for SIGTERM (it has none: SigCgt in /proc/4711/status is 0000000000000000)"
+        );
+        assert_eq!(signal_number("SIGTERM"), Some(15));
+        assert_eq!(signal_number("TERM"), None);
     }
 
     #[test]
