@@ -694,7 +694,15 @@ mod tests {
                 hostname: Some(asked.clone()),
                 ..Default::default()
             };
-            let props = properties(&Wanted { m: &m, root: None }, &p, &lab_ns);
+            let props = properties(
+                &Wanted {
+                    m: &m,
+                    root: None,
+                    ns_of: None,
+                },
+                &p,
+                &lab_ns,
+            );
             assert_eq!(props.len(), 1, "{props:?}");
             assert_eq!(props[0].ok, holds, "{props:?}");
             assert_eq!(
