@@ -619,14 +619,16 @@ impl Runner {
             }
             let now = process::members(session.live_shell(), &session.mark);
             if unread(input) == 0 && now.iter().all(|(_, st)| process::idle_state(*st)) {
+                // Asleep with the line read, three looks in a row over 10 ms: a program
+                // between two steps of its work is not taken for one waiting for input.
                 quiet += 1;
-                if quiet >= 2 {
+                if quiet >= 3 {
                     return Ok(());
                 }
             } else {
                 quiet = 0;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(5));
         }
         Ok(())
     }
