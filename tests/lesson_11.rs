@@ -1,0 +1,184 @@
+//! Lesson 11, overlayfs: it runs for real and unattended, every mount in a stand-in
+//! namespace the lab made (never on the host); the merged view, copy-up and the whiteout
+//! are checked on the real files of each layer; its pitfall (O1, an upperdir on an
+//! overlayfs) fails as the kernel makes it fail; its challenge fails before the work and
+//! passes after; the host is left as found.
+
+mod common;
+use common::{Lab, require_root, text};
+
+/// Undo the wrapping of prose to 80 columns (stdout is not a terminal here).
+fn unwrapped(s: &str) -> String {
+    let re = regex::Regex::new(r"\r?\n[ \t]+").expect("regex");
+    re.replace_all(s, " ").into_owned()
+}
+
+/// The lab's scratch directory, as the lesson printed it (`{lab}`).
+fn lab_dir(out: &str) -> String {
+    let re = regex::Regex::new(r"(/\S+/lab-\d+)/(ov|yours)\b").expect("regex");
+    re.captures(out)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| panic!("no {{lab}}/ov in the output:\n{out}"))
+}
+
+/// The text of step `n` of `total`.
+fn step(out: &str, n: usize, total: usize) -> &str {
+    let s = out
+        .split(&format!("━━ Step {n}/{total}"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no step {n}:\n{out}"));
+    s.split(&format!("━━ Step {}/{total}", n + 1))
+        .next()
+        .expect("split")
+}
+
+#[test]
+fn lesson_11_runs_and_every_layer_holds_what_the_lesson_says() {
+    require_root();
+    common::host_rootfs();
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let out = lab.run(&["run", "11-overlayfs", "--yes"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("11-overlayfs: every check held"), "{stdout}");
+    assert!(!stdout.contains('✗'), "a check failed:\n{stdout}");
+    let lab_dir = lab_dir(&stdout);
+
+    // The stand-in: a mount namespace made private before anything was mounted in it.
+    let s1 = step(&stdout, 1, 9);
+    assert!(
+        s1.contains("unshare(CLONE_NEWNS) = 0\n    child  mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0"),
+        "{s1}"
+    );
+
+    // The mount: merged was empty, then lists lower's three files; an overlay in outer.
+    let s3 = step(&stdout, 3, 9);
+    assert!(
+        s3.contains("── difference: ls merged ──\n  + config\n  + greeting\n  + old"),
+        "{s3}"
+    );
+    assert!(
+        s3.contains(&format!(
+            "overlay rw,relatime,lowerdir={lab_dir}/ov/lower,upperdir={lab_dir}/ov/upper,workdir={lab_dir}/ov/work"
+        )),
+        "{s3}"
+    );
+
+    // A new file lands in upper only.
+    let s4 = step(&stdout, 4, 9);
+    assert!(
+        s4.contains("── difference: lower and upper ──\n  - upper: \n  + upper: new \n"),
+        "{s4}"
+    );
+
+    // Copy-up: upper gets the whole file, lower keeps one line.
+    let s5 = step(&stdout, 5, 9);
+    let after5 = s5.split("── after ──").nth(1).expect("after probes");
+    assert!(
+        after5.contains(
+            "    lower/config:version 1\n    upper/config:version 1\n    upper/config:version 2\n    merged/config:version 1\n    merged/config:version 2\n"
+        ),
+        "{s5}"
+    );
+
+    // The whiteout: a 0,0 character device in upper, lower untouched, merged without it.
+    let s6 = step(&stdout, 6, 9);
+    let after6 = s6.split("── after ──").nth(1).expect("after probes");
+    for line in [
+        "lower/old: regular file 0,0",
+        "upper/old: character special file 0,0",
+        "'merged/old': No such file or directory",
+    ] {
+        assert!(after6.contains(line), "{line} missing:\n{s6}");
+    }
+    assert!(
+        regex::Regex::new(r"(?m)^\s+c--------- \d+ root root 0, 0 .* old$")
+            .expect("regex")
+            .is_match(after6),
+        "{s6}"
+    );
+
+    // Stacked layers: app's motd over base's, base's os-release through, read-only.
+    let s7 = step(&stdout, 7, 9);
+    assert!(
+        s7.contains("    app:the app\n    motd:motd from app\n    os-release:NAME=base layer\n"),
+        "{s7}"
+    );
+    assert!(s7.contains("Read-only file system"), "{s7}");
+
+    // The pitfall: mount(8)'s generic message, exit status 32, and the upper is overlayfs.
+    let s8 = step(&stdout, 8, 9);
+    assert!(s8.contains("wrong fs type, bad option"), "{s8}");
+    assert!(s8.contains("(exit status 32)"), "{s8}");
+    assert!(s8.contains("    merged/u2: overlayfs\n"), "{s8}");
+    assert!(s8.contains("    no mount on m2\n"), "{s8}");
+
+    // The host never saw a mount under the lab.
+    assert_eq!(
+        stdout.matches("    no mount under the lab on the host\n").count(),
+        2,
+        "{stdout}"
+    );
+
+    lab.snapshot().assert_same(&before);
+}
+
+#[test]
+fn lesson_11_challenge_fails_before_the_work_and_passes_after() {
+    require_root();
+    common::host_rootfs();
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let out = lab.run_with_input(&[], "start 11\nrun\ncheck\nskip\nquit\n");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let stdout = unwrapped(&stdout);
+    let lab_dir = lab_dir(&stdout);
+
+    let (check, skip) = stdout
+        .split_once("── the lab types the reference solution ──")
+        .expect("check, then skip");
+    // Before the work: nothing mounted on merged, no whiteout, lower intact, host clean.
+    assert!(
+        check.contains(&format!(
+            "✗ not yet: an overlay is mounted on {lab_dir}/yours/merged in outer"
+        )),
+        "{check}"
+    );
+    assert!(check.contains("nothing mounted on merged"), "{check}");
+    assert!(
+        check.contains("✗ not yet: upper holds a whiteout for notes.txt: a character device 0,0"),
+        "{check}"
+    );
+    assert!(
+        check.contains("✓ lower still holds notes.txt, unchanged"),
+        "{check}"
+    );
+    assert!(
+        check.contains(&format!(
+            "✓ the host's mount table has nothing under {lab_dir}"
+        )),
+        "{check}"
+    );
+
+    // After the reference solution: the whiteout, listed by the solution's own ls -l.
+    assert!(
+        regex::Regex::new(r"c--------- \d+ root root 0, 0 .* notes\.txt")
+            .expect("regex")
+            .is_match(skip),
+        "{skip}"
+    );
+    let done = skip
+        .split("── challenge ──")
+        .nth(1)
+        .expect("the verdict after skip");
+    assert!(
+        done.contains("the reference solution reached the goal"),
+        "{done}"
+    );
+    assert!(!done.contains('✗'), "{done}");
+
+    lab.snapshot().assert_same(&before);
+}
