@@ -5,6 +5,7 @@
 //! passes after; the host is left as found.
 
 mod common;
+use common::pty::Pty;
 use common::{Lab, require_root, text};
 
 /// Undo the wrapping of prose to 80 columns (stdout is not a terminal here).
@@ -180,5 +181,62 @@ fn lesson_11_challenge_fails_before_the_work_and_passes_after() {
     );
     assert!(!done.contains('✗'), "{done}");
 
+    lab.snapshot().assert_same(&before);
+}
+
+#[test]
+fn lesson_11_challenge_is_not_passed_by_deleting_the_file_in_lower() {
+    // The lab looks at the layers, not at what was typed: a whiteout made by hand with
+    // mknod and an overlay mounted over it hide notes.txt in merged, but with the file
+    // removed from lower itself the layer is changed, and the report says so.
+    require_root();
+    common::host_rootfs();
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let mut cmd = lab.cmd(&[]);
+    cmd.env("TERM", "xterm").env("COLUMNS", "400");
+    let mut t = Pty::spawn(cmd, 400, 50);
+    t.expect("fromscratch> ");
+    t.line("start 11");
+    t.expect("[11-overlayfs 1/9] > ");
+    t.line("run");
+    t.expect("── your turn ──");
+    t.expect("[11-overlayfs 9/9] > ");
+
+    let prompt = "[fromscratch container:outer] # ";
+    t.line("shell");
+    t.expect(prompt);
+    for line in [
+        "cd $FROMSCRATCH_LAB/yours",
+        "rm lower/notes.txt",
+        "mknod upper/notes.txt c 0 0",
+        "mount -t overlay overlay -o lowerdir=lower,upperdir=upper,workdir=work merged",
+    ] {
+        t.line(line);
+        t.expect(prompt);
+    }
+    t.line("echo type=$(stat -c %F upper/notes.txt)");
+    t.expect("type=character special file");
+    t.expect(prompt);
+    // A person pauses at a prompt; the lab looks whenever the session settles.
+    t.line("sleep 2");
+    t.expect(prompt);
+    t.line("exit");
+    let report = unwrapped(&t.expect("[11-overlayfs 9/9] > "));
+    assert!(
+        report.contains("✓ an overlay is mounted on ") && report.contains("/yours/merged in outer"),
+        "{report}"
+    );
+    assert!(
+        report.contains("✓ upper holds a whiteout for notes.txt: a character device 0,0"),
+        "{report}"
+    );
+    assert!(
+        report.contains("✗ not yet: lower still holds notes.txt, unchanged"),
+        "{report}"
+    );
+    assert!(!report.contains("reached"), "{report}");
+    t.line("quit");
+    t.wait();
     lab.snapshot().assert_same(&before);
 }
