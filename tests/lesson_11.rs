@@ -43,7 +43,10 @@ fn lesson_11_runs_and_every_layer_holds_what_the_lesson_says() {
     let out = lab.run(&["run", "11-overlayfs", "--yes"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("11-overlayfs: every check held"), "{stdout}");
+    assert!(
+        stdout.contains("11-overlayfs: every check held"),
+        "{stdout}"
+    );
     assert!(!stdout.contains('✗'), "a check failed:\n{stdout}");
     let lab_dir = lab_dir(&stdout);
 
@@ -118,7 +121,9 @@ fn lesson_11_runs_and_every_layer_holds_what_the_lesson_says() {
 
     // The host never saw a mount under the lab.
     assert_eq!(
-        stdout.matches("    no mount under the lab on the host\n").count(),
+        stdout
+            .matches("    no mount under the lab on the host\n")
+            .count(),
         2,
         "{stdout}"
     );
