@@ -496,7 +496,8 @@ pub fn properties(w: &Wanted<'_>, p: &ProcInfo, lab_ns: &BTreeMap<String, u64>) 
     }
     if m.host_uid.is_some() || m.uid_in_ns.is_some() {
         let (host, inside) = uids_of(p.pid);
-        let shown = |u: Option<u32>, none: &str| u.map_or_else(|| none.to_string(), |u| u.to_string());
+        let shown =
+            |u: Option<u32>, none: &str| u.map_or_else(|| none.to_string(), |u| u.to_string());
         if let Some(want) = m.host_uid {
             v.push(Verdict {
                 ok: host == Some(want),
@@ -530,7 +531,7 @@ pub fn uids_of(pid: i32) -> (Option<u32>, Option<u32>) {
     let host = Process::new(pid)
         .ok()
         .and_then(|p| p.status().ok())
-        .and_then(|s| u32::try_from(s.euid).ok());
+        .map(|s| s.euid);
     let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).ok();
     let inside = host.zip(map).and_then(|(uid, map)| map_id(&map, uid));
     (host, inside)
