@@ -232,6 +232,14 @@ pub struct ProcessMatch {
     /// mask of /proc/PID/status. A PID 1 receives only the signals it has a handler for.
     #[serde(default)]
     pub catches: Vec<String>,
+    /// Its effective user ID, as the host sees it (the `Uid` line of /proc/PID/status,
+    /// read by the lab from the initial user namespace): `65534` for nobody.
+    #[serde(default)]
+    pub host_uid: Option<u32>,
+    /// Its effective user ID inside its own user namespace: the host UID mapped through
+    /// /proc/PID/uid_map (user_namespaces(7)). `0`: root in there.
+    #[serde(default)]
+    pub uid_in_ns: Option<u32>,
 }
 
 /// A command run to observe state, in a context.

@@ -494,7 +494,59 @@ pub fn properties(w: &Wanted<'_>, p: &ProcInfo, lab_ns: &BTreeMap<String, u64>) 
             ),
         });
     }
+    if m.host_uid.is_some() || m.uid_in_ns.is_some() {
+        let (host, inside) = uids_of(p.pid);
+        let shown =
+            |u: Option<u32>, none: &str| u.map_or_else(|| none.to_string(), |u| u.to_string());
+        if let Some(want) = m.host_uid {
+            v.push(Verdict {
+                ok: host == Some(want),
+                what: format!(
+                    "has the user ID {want} on the host (it has {})",
+                    shown(host, "none that could be read")
+                ),
+            });
+        }
+        if let Some(want) = m.uid_in_ns {
+            v.push(Verdict {
+                ok: inside == Some(want),
+                what: format!(
+                    "has the user ID {want} in its user namespace (it has {})",
+                    shown(inside, "none: its uid_map does not map it")
+                ),
+            });
+        }
+    }
     v
+}
+
+/// `pid`'s effective user ID as the lab (in the initial user namespace) sees it, from
+/// the `Uid` line of /proc/PID/status, and the same ID inside the process's own user
+/// namespace, mapped through /proc/PID/uid_map. Read by a process of another user
+/// namespace, each line of that map is `ID-inside ID-outside length` with ID-outside in
+/// the reader's namespace (user_namespaces(7)); read from the same namespace, the
+/// identity map `0 0 4294967295` gives the ID back unchanged.
+#[must_use]
+pub fn uids_of(pid: i32) -> (Option<u32>, Option<u32>) {
+    let host = Process::new(pid)
+        .ok()
+        .and_then(|p| p.status().ok())
+        .map(|s| s.euid);
+    let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).ok();
+    let inside = host.zip(map).and_then(|(uid, map)| map_id(&map, uid));
+    (host, inside)
+}
+
+/// `outside` mapped through a uid_map or gid_map text; `None` when no line maps it.
+fn map_id(map: &str, outside: u32) -> Option<u32> {
+    map.lines().find_map(|l| {
+        let mut f = l.split_whitespace().map(|x| x.parse::<u64>().ok());
+        let (inner, outer, len) = (f.next()??, f.next()??, f.next()??);
+        let o = u64::from(outside);
+        (o >= outer && o < outer + len)
+            .then(|| u32::try_from(inner + (o - outer)).ok())
+            .flatten()
+    })
 }
 
 fn or_list(v: &[String]) -> String {
@@ -752,5 +804,38 @@ mod tests {
             or_list(&["sh".into(), "bash".into(), "dash".into()]),
             "sh, bash or dash"
         );
+    }
+
+    #[test]
+    fn a_uid_is_mapped_through_the_uid_map_lines() {
+        assert_eq!(map_id("         0      65534          1\n", 65534), Some(0));
+        assert_eq!(map_id("         0      65534          1\n", 0), None);
+        assert_eq!(map_id("0 0 4294967295\n", 65534), Some(65534));
+        assert_eq!(map_id("0 100000 65536\n1000 1000 1\n", 1000), Some(1000));
+        assert_eq!(map_id("0 100000 65536\n", 100_005), Some(5));
+        assert_eq!(map_id("", 0), None);
+    }
+
+    #[test]
+    fn the_lab_itself_is_root_on_the_host_and_in_its_user_namespace() {
+        let me = std::process::id().cast_signed();
+        let euid = nix::unistd::geteuid().as_raw();
+        // The lab's own user namespace is the one it reads from: the map is the identity.
+        assert_eq!(uids_of(me), (Some(euid), Some(euid)));
+        assert_eq!(uids_of(i32::MAX), (None, None));
+        let m = ProcessMatch {
+            host_uid: Some(65534),
+            uid_in_ns: Some(euid),
+            ..Default::default()
+        };
+        let p = read(me).expect("read self");
+        let props = properties(&Wanted::new(&m, &str::to_string), &p, &own_namespaces());
+        assert_eq!(props.len(), 2, "{props:?}");
+        assert!(!props[0].ok, "{props:?}");
+        assert_eq!(
+            props[0].what,
+            format!("has the user ID 65534 on the host (it has {euid})")
+        );
+        assert!(props[1].ok, "{props:?}");
     }
 }
