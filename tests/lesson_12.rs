@@ -1,0 +1,113 @@
+//! Lesson 12, volumes: it runs for real and unattended, its challenge fails before the
+//! work and passes after it, and the host is left as found.
+
+mod common;
+use common::{Lab, require_root, text};
+
+/// Undo the wrapping of prose to 80 columns (stdout is not a terminal here).
+fn unwrapped(s: &str) -> String {
+    let re = regex::Regex::new(r"\r?\n[ \t]+").expect("regex");
+    re.replace_all(s, " ").into_owned()
+}
+
+#[test]
+fn lesson_12_binds_a_host_directory_both_ways_read_only_and_not_recursively() {
+    require_root();
+    common::host_rootfs();
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let out = lab.run(&["run", "12-volumes", "--yes"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("12-volumes: every check held"), "{stdout}");
+    assert!(!stdout.contains('✗'), "a check failed:\n{stdout}");
+
+    // The bind mount, inside c: its source is the lab's directory.
+    let bind =
+        regex::Regex::new(r"(?m)^\s+/root\s+\S+\[\S+/lab-[0-9]+/vol\]\s+\S+\s+rw,").expect("regex");
+    assert!(bind.is_match(&stdout), "{stdout}");
+    // The host's mount table never has it.
+    assert!(stdout.contains("    none on the host"), "{stdout}");
+    assert!(!stdout.contains("  + none on the host"), "{stdout}");
+    // Both ways: c's write is in the host directory, the host's write is in c.
+    assert!(
+        regex::Regex::new(r"(?m)^\s+\+ \S+/lab-[0-9]+/vol/from-c:written in c$")
+            .expect("regex")
+            .is_match(&stdout),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  + /root/from-host:written on the host later"),
+        "{stdout}"
+    );
+    // Read-only: EROFS inside, the host still writes.
+    assert!(
+        stdout.contains("  + sh: 1: cannot create /root/from-c: Read-only file system"),
+        "{stdout}"
+    );
+    assert!(
+        regex::Regex::new(r"(?m)^\s+/root\s+ro,")
+            .expect("regex")
+            .is_match(&stdout),
+        "{stdout}"
+    );
+    assert!(stdout.contains("    the host can still write"), "{stdout}");
+    // The pitfall: a plain bind leaves the tmpfs behind; --rbind brings it.
+    let pitfall = stdout
+        .find("The pitfall: a bind mount is not recursive")
+        .expect("the pitfall step");
+    let fix = stdout.find("The fix: --rbind").expect("the fix step");
+    assert!(stdout[pitfall..fix].contains("    (empty)"), "{stdout}");
+    assert!(stdout[fix..].contains("  + note"), "{stdout}");
+    assert!(stdout[fix..].contains("  + `-/tmp/cache tmpfs"), "{stdout}");
+    // The challenge's reference solution passed, typed by the lab.
+    assert!(
+        stdout
+            .contains("✓ challenge: inside c, a write under /run fails with Read-only file system"),
+        "{stdout}"
+    );
+    lab.snapshot().assert_same(&before);
+}
+
+#[test]
+fn lesson_12_challenge_fails_before_the_work_and_passes_after() {
+    require_root();
+    common::host_rootfs();
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let out = lab.run_with_input(&[], "start 12\nrun\ncheck\nskip\nquit\n");
+    let (stdout, stderr) = text(&out);
+    let stdout = unwrapped(&stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let check = stdout
+        .find("✗ not yet: inside c, /run/readme shows ")
+        .unwrap_or_else(|| panic!("check did not fail first:\n{stdout}"));
+    assert!(
+        stdout[check..].contains("cat: /run/readme: No such file or directory"),
+        "{stdout}"
+    );
+    assert!(
+        stdout[check..]
+            .contains("✗ not yet: inside c, a write under /run fails with Read-only file system"),
+        "{stdout}"
+    );
+    let skip = stdout
+        .find("the lab types the reference solution")
+        .expect("skip");
+    assert!(check < skip, "{stdout}");
+    let typed = &stdout[skip..];
+    assert!(
+        typed.contains("--mount mount -o remount,bind,ro "),
+        "{typed}"
+    );
+    assert!(typed.contains("shared from the host"), "{typed}");
+    assert!(
+        typed.contains("✓ inside c, a write under /run fails with Read-only file system"),
+        "{typed}"
+    );
+    assert!(
+        typed.contains("the reference solution reached the goal"),
+        "{typed}"
+    );
+    lab.snapshot().assert_same(&before);
+}
