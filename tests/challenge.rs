@@ -5,12 +5,7 @@ mod common;
 use common::pty::Pty;
 use common::{Lab, require_root, text};
 
-/// `s` with the lab's wrapping undone: a line break and the indent after it become one
-/// space, so a check can look for a sentence whatever the terminal's width.
-fn unwrapped(s: &str) -> String {
-    let re = regex::Regex::new(r"\r?\n[ \t]+").expect("regex");
-    re.replace_all(s, " ").into_owned()
-}
+use common::unwrapped;
 
 /// The REPL on an 80x24 pty, in this lab's world.
 fn repl(lab: &Lab) -> Pty {

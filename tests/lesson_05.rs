@@ -7,11 +7,7 @@ mod common;
 use common::pty::Pty;
 use common::{Lab, require_root, text};
 
-/// Join lines the lab wrapped to the terminal's width.
-fn unwrapped(s: &str) -> String {
-    let re = regex::Regex::new(r"\r?\n[ \t]+").expect("regex");
-    re.replace_all(s, " ").into_owned()
-}
+use common::unwrapped;
 
 /// The lab's scratch directory, as the lesson printed it (`{lab}`).
 fn lab_dir(out: &str) -> String {

@@ -21,11 +21,7 @@ fn host_queues() -> String {
     std::fs::read_to_string("/proc/sysvipc/msg").expect("read /proc/sysvipc/msg")
 }
 
-/// `s` with the lab's wrapping undone (a line break and the indent after it: one space).
-fn unwrapped(s: &str) -> String {
-    let re = regex::Regex::new(r"\r?\n[ \t]+").expect("regex");
-    re.replace_all(s, " ").into_owned()
-}
+use common::unwrapped;
 
 #[test]
 fn lesson_07_runs_renames_only_containers_and_keeps_queues_inside_their_namespaces() {

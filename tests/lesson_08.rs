@@ -14,11 +14,7 @@ fn host_name() -> String {
         .into_owned()
 }
 
-/// `s` with the lab's wrapping undone (a line break and the indent after it: one space).
-fn unwrapped(s: &str) -> String {
-    let re = regex::Regex::new(r"\r?\n[ \t]+").expect("regex");
-    re.replace_all(s, " ").into_owned()
-}
+use common::unwrapped;
 
 #[test]
 fn lesson_08_runs_root_inside_is_nobody_outside_and_may_touch_only_its_own_namespaces() {

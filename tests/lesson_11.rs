@@ -8,11 +8,7 @@ mod common;
 use common::pty::Pty;
 use common::{Lab, require_root, text};
 
-/// Undo the wrapping of prose to 80 columns (stdout is not a terminal here).
-fn unwrapped(s: &str) -> String {
-    let re = regex::Regex::new(r"\r?\n[ \t]+").expect("regex");
-    re.replace_all(s, " ").into_owned()
-}
+use common::unwrapped;
 
 /// The lab's scratch directory, as the lesson printed it (`{lab}`).
 fn lab_dir(out: &str) -> String {

@@ -4,11 +4,7 @@
 mod common;
 use common::{Lab, require_root, text};
 
-/// Undo the wrapping of prose to 80 columns (stdout is not a terminal here).
-fn unwrapped(s: &str) -> String {
-    let re = regex::Regex::new(r"\r?\n[ \t]+").expect("regex");
-    re.replace_all(s, " ").into_owned()
-}
+use common::unwrapped;
 
 /// The text of step `n` of a run's output, up to the next step.
 fn step(out: &str, n: usize) -> &str {

@@ -253,3 +253,10 @@ pub fn cache_names() -> Vec<String> {
         Err(_) => Vec::new(),
     }
 }
+
+/// `s` with the lab's wrapping undone: a line break and the indent after it become one
+/// space, so a test can look for a sentence whatever the width it was wrapped to.
+pub fn unwrapped(s: &str) -> String {
+    let re = regex::Regex::new(r"\r?\n[ \t]+").expect("regex");
+    re.replace_all(s, " ").into_owned()
+}
