@@ -118,10 +118,7 @@ fn lesson_05_challenge_fails_before_the_work_and_passes_after() {
     common::host_rootfs();
     let lab = Lab::new();
     let before = lab.snapshot();
-    let out = lab.run_with_input(&[], "start 5\nrun\ncheck\nskip\nquit\n");
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let stdout = unwrapped(&stdout);
+    let stdout = common::check_then_skip(&lab, "5");
     let lab_dir = lab_dir(&stdout);
 
     let (check, skip) = stdout
@@ -196,12 +193,7 @@ fn lesson_05_challenge_is_not_passed_by_a_mount_without_a_nested_peer() {
     let mut cmd = lab.cmd(&[]);
     cmd.env("TERM", "xterm").env("COLUMNS", "400");
     let mut t = Pty::spawn(cmd, 400, 50);
-    t.expect("fromscratch> ");
-    t.line("start 5");
-    t.expect("[05-mount-namespace 1/7] > ");
-    t.line("run");
-    t.expect("── your turn ──");
-    t.expect("[05-mount-namespace 7/7] > ");
+    t.open_challenge("5", "[05-mount-namespace 7/7] > ");
 
     let prompt = "[fromscratch container:outer] # ";
     t.line("shell");

@@ -94,10 +94,7 @@ fn lesson_07_challenge_fails_before_the_work_and_the_reference_solution_passes()
     let lab = Lab::new();
     let before = lab.snapshot();
     let (name, queues) = (host_name(), host_queues());
-    let out = lab.run_with_input(&[], "start 7\nrun\ncheck\nskip\nquit\n");
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let stdout = unwrapped(&stdout);
+    let stdout = common::check_then_skip(&lab, "7");
     let check = stdout
         .find("✗ not yet: a shell of yours has the hostname inner")
         .unwrap_or_else(|| panic!("check did not report the missing shell:\n{stdout}"));
@@ -126,12 +123,7 @@ fn lesson_07_challenge_by_hand_renaming_the_container_is_named_then_unshare_pass
     let mut cmd = lab.cmd(&[]);
     cmd.env("TERM", "xterm");
     let mut t = Pty::spawn(cmd, 80, 24);
-    t.expect("fromscratch> ");
-    t.line("start 7");
-    t.expect("[07-uts-ipc 1/7] > ");
-    t.line("run");
-    t.expect("── your turn ──");
-    t.expect("[07-uts-ipc 7/7] > ");
+    t.open_challenge("7", "[07-uts-ipc 7/7] > ");
 
     // The pitfall, by hand: `hostname inner` renames the container the shell is in.
     t.line("shell");

@@ -14,8 +14,6 @@ fn host_name() -> String {
         .into_owned()
 }
 
-use common::unwrapped;
-
 #[test]
 fn lesson_08_runs_root_inside_is_nobody_outside_and_may_touch_only_its_own_namespaces() {
     require_root();
@@ -97,10 +95,7 @@ fn lesson_08_challenge_fails_before_the_work_and_the_reference_solution_passes()
     let lab = Lab::new();
     let before = lab.snapshot();
     let name = host_name();
-    let out = lab.run_with_input(&[], "start 8\nrun\ncheck\nskip\nquit\n");
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let stdout = unwrapped(&stdout);
+    let stdout = common::check_then_skip(&lab, "8");
     let check = stdout
         .find("✗ not yet: a shell of yours is root in a user namespace of its own and nobody on the host")
         .unwrap_or_else(|| panic!("check did not report the missing shell:\n{stdout}"));

@@ -133,10 +133,7 @@ fn lesson_11_challenge_fails_before_the_work_and_passes_after() {
     common::host_rootfs();
     let lab = Lab::new();
     let before = lab.snapshot();
-    let out = lab.run_with_input(&[], "start 11\nrun\ncheck\nskip\nquit\n");
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let stdout = unwrapped(&stdout);
+    let stdout = common::check_then_skip(&lab, "11");
     let lab_dir = lab_dir(&stdout);
 
     let (check, skip) = stdout
@@ -197,12 +194,7 @@ fn lesson_11_challenge_is_not_passed_by_deleting_the_file_in_lower() {
     let mut cmd = lab.cmd(&[]);
     cmd.env("TERM", "xterm").env("COLUMNS", "400");
     let mut t = Pty::spawn(cmd, 400, 50);
-    t.expect("fromscratch> ");
-    t.line("start 11");
-    t.expect("[11-overlayfs 1/9] > ");
-    t.line("run");
-    t.expect("── your turn ──");
-    t.expect("[11-overlayfs 9/9] > ");
+    t.open_challenge("11", "[11-overlayfs 9/9] > ");
 
     let prompt = "[fromscratch container:outer] # ";
     t.line("shell");

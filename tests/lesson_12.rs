@@ -4,8 +4,6 @@
 mod common;
 use common::{Lab, require_root, text};
 
-use common::unwrapped;
-
 #[test]
 fn lesson_12_binds_a_host_directory_both_ways_read_only_and_not_recursively() {
     require_root();
@@ -71,10 +69,7 @@ fn lesson_12_challenge_fails_before_the_work_and_passes_after() {
     common::host_rootfs();
     let lab = Lab::new();
     let before = lab.snapshot();
-    let out = lab.run_with_input(&[], "start 12\nrun\ncheck\nskip\nquit\n");
-    let (stdout, stderr) = text(&out);
-    let stdout = unwrapped(&stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let stdout = common::check_then_skip(&lab, "12");
     let check = stdout
         .find("✗ not yet: inside c, /run/readme shows ")
         .unwrap_or_else(|| panic!("check did not fail first:\n{stdout}"));

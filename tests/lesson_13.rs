@@ -4,8 +4,6 @@
 mod common;
 use common::{Lab, require_root, text};
 
-use common::unwrapped;
-
 #[test]
 fn lesson_13_joins_the_container_and_shows_the_fork_after_setns() {
     require_root();
@@ -90,10 +88,7 @@ fn lesson_13_challenge_fails_before_the_work_and_passes_after() {
     common::host_rootfs();
     let lab = Lab::new();
     let before = lab.snapshot();
-    let out = lab.run_with_input(&[], "start 13\nrun\ncheck\nskip\nquit\n");
-    let (stdout, stderr) = text(&out);
-    let stdout = unwrapped(&stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let stdout = common::check_then_skip(&lab, "13");
     let check = stdout.find("✗ not yet: a process of yours is inside container c: in its PID, UTS and mount namespaces, with its root").unwrap_or_else(|| panic!("check did not fail first:\n{stdout}"));
     assert!(
         stdout[check..].contains("no process of yours is running"),

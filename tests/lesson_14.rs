@@ -4,8 +4,6 @@
 mod common;
 use common::{Lab, require_root, text};
 
-use common::unwrapped;
-
 /// The text of step `n` of a run's output, up to the next step.
 fn step(out: &str, n: usize) -> &str {
     let start = out
@@ -89,10 +87,7 @@ fn lesson_14_challenge_fails_before_the_work_and_passes_after() {
     common::host_rootfs();
     let lab = Lab::new();
     let before = lab.snapshot();
-    let out = lab.run_with_input(&[], "start 14\nrun\ncheck\nskip\nquit\n");
-    let (stdout, stderr) = text(&out);
-    let stdout = unwrapped(&stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let stdout = common::check_then_skip(&lab, "14");
     let check = stdout
         .find("✗ not yet: a process of yours is PID 1 of its own PID namespace and has a handler for SIGTERM")
         .unwrap_or_else(|| panic!("check did not fail first:\n{stdout}"));

@@ -4,8 +4,6 @@
 mod common;
 use common::{Lab, require_root, text};
 
-use common::unwrapped;
-
 /// The text of step `n` of a run's output, up to the next step.
 fn step(out: &str, n: usize) -> &str {
     let start = out
@@ -103,10 +101,7 @@ fn lesson_16_challenge_fails_before_the_work_and_passes_after() {
     common::host_rootfs();
     let lab = Lab::new();
     let before = lab.snapshot();
-    let out = lab.run_with_input(&[], "start 16\nrun\ncheck\nskip\nquit\n");
-    let (stdout, stderr) = text(&out);
-    let stdout = unwrapped(&stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let stdout = common::check_then_skip(&lab, "16");
     let check = stdout
         .find("✗ not yet: a python3 of yours has a PID namespace of its own")
         .unwrap_or_else(|| panic!("check did not fail first:\n{stdout}"));

@@ -260,3 +260,14 @@ pub fn unwrapped(s: &str) -> String {
     let re = regex::Regex::new(r"\r?\n[ \t]+").expect("regex");
     re.replace_all(s, " ").into_owned()
 }
+
+/// Drive a lesson's challenge through the REPL on a pipe: `start N`, `run` (up to the
+/// challenge), `check` (the report before any work), `skip` (the lab types the reference
+/// solution), `quit`. Asserts the REPL exits 0; returns its output, [`unwrapped`].
+#[track_caller]
+pub fn check_then_skip(lab: &Lab, lesson: &str) -> String {
+    let out = lab.run_with_input(&[], &format!("start {lesson}\nrun\ncheck\nskip\nquit\n"));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    unwrapped(&stdout)
+}

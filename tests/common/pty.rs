@@ -152,6 +152,19 @@ impl Pty {
         }
     }
 
+    /// From the REPL's first prompt: `start LESSON`, then `run` up to the challenge;
+    /// returns once the challenge says "your turn" and the REPL waits at `prompt`
+    /// (`[05-mount-namespace 7/7] > `).
+    #[track_caller]
+    pub fn open_challenge(&mut self, lesson: &str, prompt: &str) {
+        self.expect("fromscratch> ");
+        self.line(&format!("start {lesson}"));
+        self.expect(" 1/");
+        self.line("run");
+        self.expect("── your turn ──");
+        self.expect(prompt);
+    }
+
     /// The master's raw fd (for a test that needs an ioctl on it).
     pub fn fd(&self) -> i32 {
         self.master.as_raw_fd()
