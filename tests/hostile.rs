@@ -143,3 +143,35 @@ fn cleanup_refuses_a_run_directory_others_can_write() {
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr.contains("writable by no one else"), "{stderr}");
 }
+
+#[test]
+fn a_process_that_has_ended_is_never_signalled() {
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let out = lab.run(&["run", &fixture("signal-gone.toml"), "--yes"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("`brief` has already ended, so it was not signalled"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("kill("), "a kill was traced:\n{stdout}");
+    lab.snapshot().assert_same(&before);
+}
+
+#[test]
+fn check_refuses_a_signal_without_its_sig_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = std::fs::read_to_string(fixture("signal-gone.toml"))
+        .unwrap()
+        .replace("\"SIGTERM\"", "\"TERM\"");
+    let path = dir.path().join("signal-gone.toml");
+    std::fs::write(&path, body).unwrap();
+    let out = Lab::new().run(&["check", path.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("`TERM` is not a signal name; write it as signal(7) does: SIGTERM"),
+        "{stdout}"
+    );
+}

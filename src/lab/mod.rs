@@ -232,6 +232,39 @@ impl Lab {
         Ok(trace)
     }
 
+    /// Send `sig` to the PID 1 of the running container or decoy `name` (kill(2), from
+    /// the host's PID namespace), and return the trace line. The PID is signalled only
+    /// while it still names the process the lab started (same start time, not a zombie).
+    ///
+    /// # Errors
+    /// Unknown name; the process has already ended ([`LabError::Gone`]).
+    pub fn signal(&mut self, name: &str, sig: Signal) -> Result<Vec<String>, LabError> {
+        self.reap();
+        let p = self
+            .containers
+            .get(name)
+            .or_else(|| self.decoys.get(name))
+            .ok_or_else(|| LabError::UnknownName {
+                name: name.to_string(),
+            })?;
+        if p.ended.is_some() || !self.state.owns(p.pid1) {
+            return Err(LabError::Gone {
+                name: name.to_string(),
+            });
+        }
+        let r = nix::sys::signal::kill(p.pid1, sig);
+        let shown = match r {
+            Ok(()) => "0".to_string(),
+            Err(e) => format!("-1 {e:?} ({})", e.desc()),
+        };
+        Ok(vec![format!(
+            "{:>7}  kill({}, {}) = {shown}",
+            "lab",
+            p.pid1,
+            sig.as_str()
+        )])
+    }
+
     /// Stop every container and decoy, newest first.
     pub fn stop_all(&mut self) {
         let mut names: Vec<String> = self
@@ -386,6 +419,14 @@ pub enum LabError {
         /// The name.
         name: String,
     },
+    /// The named process has already ended; nothing was signalled.
+    #[error(
+        "`{name}` has already ended, so it was not signalled (its PID may belong to another process by now); start it again first"
+    )]
+    Gone {
+        /// The name.
+        name: String,
+    },
     /// A lesson path that would leave the lab's scratch directory.
     #[error(
         "path `{path}` leaves the lab's scratch directory; lesson paths must be relative, without `..`"
@@ -414,6 +455,7 @@ impl crate::error::Classify for LabError {
                 crate::error::EXIT_BAD_INPUT
             }
             Self::Setup { .. } => crate::error::EXIT_HOST_CANNOT,
+            Self::Gone { .. } => crate::error::EXIT_CHECK_FAILED,
             Self::Runtime(e) => e.exit_code(),
         }
     }

@@ -15,6 +15,7 @@ use crate::lesson::{self, ActionDef, ContainerDef, ExpectDef, Lesson, ProbeDef, 
 use crate::observe::{self, Context, DiffLine, Verdict};
 use crate::runtime::spawn::{self, Stdio};
 use crate::runtime::{ContainerSpec, Namespaces, RuntimeError};
+use nix::sys::signal::Signal;
 use crate::term;
 
 /// How long an `exec` action may run.
@@ -865,6 +866,20 @@ impl Runner {
             ActionDef::Stop { name } => {
                 writeln!(out, "  stopping `{name}`")?;
                 let trace = self.lab.stop(name)?;
+                Ok((trace, Vec::new()))
+            }
+            ActionDef::Signal { name, signal } => {
+                let sig: Signal = signal.parse().map_err(|_| {
+                    RunError::BadInput(format!(
+                        "`{signal}` is not a signal name; write it as signal(7) does, e.g. SIGTERM"
+                    ))
+                })?;
+                let pid = self.lab.any_process(name).map(|p| p.pid1);
+                if let Some(pid) = pid {
+                    let short = sig.as_str().trim_start_matches("SIG");
+                    writeln!(out, "  {}", term::command(&format!("kill -{short} {pid}")))?;
+                }
+                let trace = self.lab.signal(name, sig)?;
                 Ok((trace, Vec::new()))
             }
         }

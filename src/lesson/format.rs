@@ -388,6 +388,15 @@ pub enum ActionDef {
         /// The name.
         name: String,
     },
+    /// Send a signal from the host to a running container's PID 1 (or a decoy), as
+    /// `kill -SIG PID` would, but only while that PID still names the process the lab
+    /// started (its start time is checked, so a reused PID is never signalled).
+    Signal {
+        /// The container's or decoy's name.
+        name: String,
+        /// The signal's name as signal(7) writes it: `SIGTERM`, `SIGKILL`, `SIGINT`…
+        signal: String,
+    },
     /// Nothing: the step only explains and observes.
     Observe {},
 }
@@ -437,6 +446,7 @@ impl ActionDef {
             Self::ExecIn { .. } => "exec_in",
             Self::Decoy { .. } => "decoy",
             Self::Stop { .. } => "stop",
+            Self::Signal { .. } => "signal",
             Self::Observe {} => "observe",
         }
     }

@@ -316,6 +316,18 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                     ));
                 }
             }
+            ActionDef::Signal { name, signal } => {
+                if !started.contains(name) && !decoys.contains(name) {
+                    out.push(format!(
+                        "{at}: `signal` names `{name}`, which is not running at this point (never started, or stopped already)"
+                    ));
+                }
+                if signal.parse::<nix::sys::signal::Signal>().is_err() {
+                    out.push(format!(
+                        "{at}: `{signal}` is not a signal name; write it as signal(7) does: SIGTERM, SIGKILL, SIGINT"
+                    ));
+                }
+            }
             ActionDef::MakeTree { dir, copy } => {
                 for f in copy {
                     if let Some(problem) = copy_path_problem(f) {
