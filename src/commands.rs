@@ -661,6 +661,7 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
         .into());
     }
     let spec = ContainerSpec {
+        overlay: None,
         root: Some(root.clone()),
         namespaces: Namespaces {
             pid: a.pid,

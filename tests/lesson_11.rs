@@ -47,14 +47,14 @@ fn lesson_11_runs_and_every_layer_holds_what_the_lesson_says() {
     let lab_dir = lab_dir(&stdout);
 
     // The stand-in: a mount namespace made private before anything was mounted in it.
-    let s1 = step(&stdout, 1, 9);
+    let s1 = step(&stdout, 1, 10);
     assert!(
         s1.contains("unshare(CLONE_NEWNS) = 0\n    child  mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0"),
         "{s1}"
     );
 
     // The mount: merged was empty, then lists lower's three files; an overlay in outer.
-    let s3 = step(&stdout, 3, 9);
+    let s3 = step(&stdout, 3, 10);
     assert!(
         s3.contains("── difference: ls merged ──\n  + config\n  + greeting\n  + old"),
         "{s3}"
@@ -67,14 +67,14 @@ fn lesson_11_runs_and_every_layer_holds_what_the_lesson_says() {
     );
 
     // A new file lands in upper only.
-    let s4 = step(&stdout, 4, 9);
+    let s4 = step(&stdout, 4, 10);
     assert!(
         s4.contains("── difference: lower and upper ──\n  - upper: \n  + upper: new \n"),
         "{s4}"
     );
 
     // Copy-up: upper gets the whole file, lower keeps one line.
-    let s5 = step(&stdout, 5, 9);
+    let s5 = step(&stdout, 5, 10);
     let after5 = s5.split("── after ──").nth(1).expect("after probes");
     assert!(
         after5.contains(
@@ -84,7 +84,7 @@ fn lesson_11_runs_and_every_layer_holds_what_the_lesson_says() {
     );
 
     // The whiteout: a 0,0 character device in upper, lower untouched, merged without it.
-    let s6 = step(&stdout, 6, 9);
+    let s6 = step(&stdout, 6, 10);
     let after6 = s6.split("── after ──").nth(1).expect("after probes");
     for line in [
         "lower/old: regular file 0,0",
@@ -101,15 +101,40 @@ fn lesson_11_runs_and_every_layer_holds_what_the_lesson_says() {
     );
 
     // Stacked layers: app's motd over base's, base's os-release through, read-only.
-    let s7 = step(&stdout, 7, 9);
+    let s7 = step(&stdout, 7, 10);
     assert!(
         s7.contains("    app:the app\n    motd:motd from app\n    os-release:NAME=base layer\n"),
         "{s7}"
     );
     assert!(s7.contains("Read-only file system"), "{s7}");
 
+    // The runtime's overlay root: tmpfs, then the layer dirs, then the overlay, then the
+    // chroot into merged; box's write and deletion land in its upper layer only.
+    let s8 = step(&stdout, 8, 10);
+    let order: Vec<usize> = [
+        "mount(\"tmpfs\", \"",
+        "mkdir(\"",
+        "mount(\"overlay\", \"",
+        "chroot(\"",
+    ]
+    .iter()
+    .map(|c| s8.find(c).unwrap_or_else(|| panic!("no {c} in:\n{s8}")))
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{s8}");
+    assert!(s8.contains(&format!("chroot(\"{lab_dir}/overlay-box/merged\") = 0")), "{s8}");
+    assert!(s8.contains(" box-was-here\n"), "{s8}");
+    assert!(s8.contains(" 0, 0 "), "no whiteout in box's upper:\n{s8}");
+    assert!(s8.contains("no mount on the host at"), "{s8}");
+    // The cached rootfs keeps /etc/hostname and never got box's file.
+    let cached = std::fs::read_dir(common::host_rootfs().join("etc"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect::<Vec<_>>();
+    assert!(cached.contains(&"hostname".to_string()), "{cached:?}");
+    assert!(!cached.contains(&"box-was-here".to_string()), "{cached:?}");
+
     // The pitfall: mount(8)'s generic message, exit status 32, and the upper is overlayfs.
-    let s8 = step(&stdout, 8, 9);
+    let s8 = step(&stdout, 9, 10);
     assert!(s8.contains("wrong fs type, bad option"), "{s8}");
     assert!(s8.contains("(exit status 32)"), "{s8}");
     assert!(s8.contains("    merged/u2: overlayfs\n"), "{s8}");
@@ -194,7 +219,7 @@ fn lesson_11_challenge_is_not_passed_by_deleting_the_file_in_lower() {
     let mut cmd = lab.cmd(&[]);
     cmd.env("TERM", "xterm").env("COLUMNS", "400");
     let mut t = Pty::spawn(cmd, 400, 50);
-    t.open_challenge("11", "[11-overlayfs 9/9] > ");
+    t.open_challenge("11", "[11-overlayfs 10/10] > ");
 
     let prompt = "[fromscratch container:outer] # ";
     t.line("shell");
@@ -215,7 +240,7 @@ fn lesson_11_challenge_is_not_passed_by_deleting_the_file_in_lower() {
     t.line("sleep 2");
     t.expect(prompt);
     t.line("exit");
-    let report = unwrapped(&t.expect("[11-overlayfs 9/9] > "));
+    let report = unwrapped(&t.expect("[11-overlayfs 10/10] > "));
     assert!(
         report.contains("✓ an overlay is mounted on ") && report.contains("/yours/merged in outer"),
         "{report}"

@@ -276,8 +276,23 @@ impl Runner {
         }
     }
 
-    fn spec(&self, c: &ContainerDef) -> Result<ContainerSpec, RunError> {
+    /// The runtime spec for a container definition; `name` names its overlay's
+    /// directory (`{lab}/overlay-NAME`), made here, empty on the host side.
+    fn spec(&self, c: &ContainerDef, name: &str) -> Result<ContainerSpec, RunError> {
+        let overlay = if c.overlay {
+            let base = self.lab.scratch_path(&format!("overlay-{name}"))?;
+            std::fs::create_dir_all(&base).map_err(|e| {
+                RunError::HostCannot(format!(
+                    "cannot make the overlay's directory {}: {e}",
+                    base.display()
+                ))
+            })?;
+            Some(base)
+        } else {
+            None
+        };
         Ok(ContainerSpec {
+            overlay,
             root: self.root_dir(&c.root)?,
             namespaces: Namespaces {
                 pid: c.pid,
@@ -295,18 +310,19 @@ impl Runner {
         })
     }
 
-    /// The learner-facing shell command equivalent to a container definition.
+    /// The learner-facing shell command equivalent to a container definition; `name`
+    /// is the container's (or the `exec` step's id), which names its overlay directory.
     #[must_use]
-    pub fn equivalent_of(&self, c: &ContainerDef) -> String {
+    pub fn equivalent_of(&self, c: &ContainerDef, name: &str) -> String {
         let mut parts: Vec<String> = Vec::new();
         let ns = [
             ("--pid", c.pid),
-            ("--mount", c.mount && !c.mount_proc),
+            ("--mount", (c.mount || c.overlay) && !c.mount_proc),
             ("--uts", c.uts),
             ("--ipc", c.ipc),
             ("--net", c.net),
         ];
-        let any_ns = c.pid || c.mount || c.mount_proc || c.uts || c.ipc || c.net;
+        let any_ns = c.pid || c.mount || c.mount_proc || c.uts || c.ipc || c.net || c.overlay;
         if any_ns {
             parts.push("unshare".into());
             parts.extend(
@@ -318,7 +334,12 @@ impl Runner {
                 parts.push("--fork".into());
             }
         }
-        let root = self.root_dir(&c.root).ok().flatten();
+        let lower = self.root_dir(&c.root).ok().flatten();
+        let overlay_base = self.lab.scratch.join(format!("overlay-{name}"));
+        let root = match &lower {
+            Some(_) if c.overlay => Some(overlay_base.join("merged")),
+            other => other.clone(),
+        };
         if let Some(r) = &root {
             if c.mount_proc {
                 parts.push(format!("--mount-proc={}/proc", r.display()));
@@ -347,10 +368,21 @@ impl Runner {
         } else {
             format!("{s} {cmd}")
         };
+        let mut notes = Vec::new();
+        if let (true, Some(l)) = (c.overlay, &lower) {
+            let b = overlay_base.display();
+            notes.push(format!(
+                "its root: mount -t tmpfs tmpfs {b}; mkdir {b}/upper {b}/work {b}/merged; mount -t overlay overlay -o lowerdir={},upperdir={b}/upper,workdir={b}/work {b}/merged (inside its mount namespace)",
+                l.display()
+            ));
+        }
         if c.init {
-            format!("{line}   # with the lab's init as PID 1, as `docker run --init`")
-        } else {
+            notes.push("with the lab's init as PID 1, as `docker run --init`".to_string());
+        }
+        if notes.is_empty() {
             line
+        } else {
+            format!("{line}   # {}", notes.join("; "))
         }
     }
 
@@ -714,8 +746,8 @@ impl Runner {
                 if def.root == "rootfs" {
                     self.ensure_rootfs(out)?;
                 }
-                let spec = self.spec(&def)?;
-                writeln!(out, "  {}", term::command(&self.equivalent_of(&def)))?;
+                let spec = self.spec(&def, &step.id)?;
+                writeln!(out, "  {}", term::command(&self.equivalent_of(&def, &step.id)))?;
                 let (outcome, sp) = spawn::run(&spec, observe::timeout_or_env(ACTION_TIMEOUT))?;
                 let mut outcome = outcome;
                 if let Some((call, errno)) = &sp.setup_failure {
@@ -749,8 +781,8 @@ impl Runner {
                 if def.root == "rootfs" {
                     self.ensure_rootfs(out)?;
                 }
-                let spec = self.spec(&def)?;
-                let eq = self.equivalent_of(&def);
+                let spec = self.spec(&def, container)?;
+                let eq = self.equivalent_of(&def, container);
                 let eq = match eq.split_once("   #") {
                     Some((cmd, note)) => format!("{cmd} &   #{note}"),
                     None => format!("{eq} &"),

@@ -101,6 +101,12 @@ pub struct ContainerDef {
     /// Our init as PID 1, the command as its child.
     #[serde(default)]
     pub init: bool,
+    /// Run on an overlay of the root: the root is the read-only lowerdir, upperdir and
+    /// workdir live on a tmpfs in the container's own mount namespace (mounted on
+    /// `{lab}/overlay-NAME`), so the container's writes never reach the rootfs and go
+    /// with it. Implies `mount`; needs a root other than `"host"`.
+    #[serde(default)]
+    pub overlay: bool,
     /// argv; may be empty only with `init` (a pause container). Templates allowed.
     #[serde(default)]
     pub command: Vec<String>,
@@ -349,6 +355,9 @@ pub enum ActionDef {
         /// As [`ContainerDef::init`].
         #[serde(default)]
         init: bool,
+        /// As [`ContainerDef::overlay`]; its directory is `{lab}/overlay-STEP_ID`.
+        #[serde(default)]
+        overlay: bool,
         /// argv. Templates allowed.
         command: Vec<String>,
         /// Checks on the result.
@@ -416,6 +425,7 @@ impl ActionDef {
                 net,
                 hostname,
                 init,
+                overlay,
                 command,
                 ..
             } => Some(ContainerDef {
@@ -428,6 +438,7 @@ impl ActionDef {
                 net: *net,
                 hostname: hostname.clone(),
                 init: *init,
+                overlay: *overlay,
                 command: command.clone(),
             }),
             _ => None,

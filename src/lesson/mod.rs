@@ -577,6 +577,9 @@ fn check_root(root: &str, lab_dirs: &BTreeSet<String>, at: &str, out: &mut Vec<S
 }
 
 fn check_container(c: &ContainerDef, at: &str, out: &mut Vec<String>) {
+    if c.overlay && c.root == "host" {
+        out.push(format!("{at}: overlay needs a root to lay over: set root = \"rootfs\" or \"lab:DIR\", not \"host\""));
+    }
     if c.hostname.is_some() && !c.uts {
         out.push(format!("{at}: hostname needs uts = true: sethostname outside a new UTS namespace would rename the host"));
     }
@@ -837,6 +840,15 @@ expect = { fails = true }
         let bad = GOOD.replace("format_version = 1", "format_version = 7");
         let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
         assert!(err.contains("t.toml:2:1: format_version is 7"), "{err}");
+    }
+
+    #[test]
+    fn an_overlay_over_the_host_root_is_refused() {
+        let bad = GOOD.replace("init = true", "init = true\nroot = \"host\"\noverlay = true");
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(err.contains("overlay needs a root to lay over"), "{err}");
+        let good = GOOD.replace("init = true", "init = true\noverlay = true");
+        assert!(parse(&good, Path::new("t.toml")).is_ok());
     }
 
     #[test]

@@ -601,14 +601,14 @@ impl<'a> Presenter<'a> {
             ActionDef::Exec { .. } => step
                 .action
                 .exec_container()
-                .map(|c| self.runner.equivalent_of(&c)),
+                .map(|c| self.runner.equivalent_of(&c, &step.id)),
             ActionDef::Start { container } => self
                 .runner
                 .lesson
                 .def
                 .containers
                 .get(container)
-                .map(|c| format!("{} &", self.runner.equivalent_of(c))),
+                .map(|c| format!("{} &", self.runner.equivalent_of(c, container))),
             _ => None,
         }
     }

@@ -163,8 +163,12 @@ fn make_root_private(sys: &dyn Syscalls) -> SetupResult {
 /// # Errors
 /// The failing call's name and errno.
 pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
-    if let Some(root) = &spec.root {
-        sys.chroot(root).map_err(|e| ("chroot", e))?;
+    if let Some(lower) = &spec.root {
+        let mut root = lower.clone();
+        if let Some(base) = &spec.overlay {
+            super::overlay::prepare(sys, lower, base, &mut root)?;
+        }
+        sys.chroot(&root).map_err(|e| ("chroot", e))?;
         // chroot(2) leaves the cwd outside the new root: the classic escape. Close it.
         sys.chdir(Path::new("/")).map_err(|e| ("chdir", e))?;
     }

@@ -60,6 +60,11 @@ pub struct ContainerSpec {
     pub command: Vec<String>,
     /// Extra environment on top of the container's clean default environment.
     pub env: Vec<(String, String)>,
+    /// Run on an overlay of `root` (overlay.rs): a tmpfs is mounted on this empty,
+    /// lab-owned directory inside the container's mount namespace and holds upperdir,
+    /// workdir and merged; merged becomes the root. The rootfs is never written. Implies
+    /// a mount namespace; needs `root`.
+    pub overlay: Option<PathBuf>,
     /// The lab's guard: when the process is chrooted without a mount (or UTS) namespace
     /// of its own, give it private ones anyway, so a `mount` or `hostname` it runs can
     /// never reach the host. Traced as the lab's, not the lesson's. Off for `spawn`, which
@@ -86,7 +91,7 @@ impl ContainerSpec {
     #[must_use]
     pub fn effective_namespaces(&self) -> Namespaces {
         let mut ns = self.namespaces;
-        if self.mount_proc {
+        if self.mount_proc || (self.overlay.is_some() && self.root.is_some()) {
             ns.mount = true;
         }
         ns

@@ -106,6 +106,8 @@ pub enum Sys<'a> {
     SetPdeathsig(Signal),
     /// kill(2).
     Kill(nix::unistd::Pid, Signal),
+    /// mkdir(2) with mode 0755 (before the umask).
+    Mkdir(&'a Path),
 }
 
 impl Sys<'_> {
@@ -160,6 +162,7 @@ impl Sys<'_> {
                 vec!["PR_SET_PDEATHSIG".into(), sig.as_str().into()],
             ),
             Self::Kill(pid, sig) => Call::new("kill", vec![pid.to_string(), sig.as_str().into()]),
+            Self::Mkdir(p) => Call::new("mkdir", vec![q(p), "0755".into()]),
         }
     }
 }
@@ -233,6 +236,10 @@ pub trait Syscalls {
     /// kill(2).
     fn kill(&self, pid: nix::unistd::Pid, sig: Signal) -> Result<(), Errno> {
         self.sys(Sys::Kill(pid, sig))
+    }
+    /// mkdir(2), mode 0755.
+    fn mkdir(&self, path: &Path) -> Result<(), Errno> {
+        self.sys(Sys::Mkdir(path))
     }
 }
 
@@ -320,6 +327,7 @@ impl Syscalls for LinuxSyscalls {
             Sys::Sethostname(name) => nix::unistd::sethostname(name),
             Sys::SetPdeathsig(sig) => nix::sys::prctl::set_pdeathsig(sig),
             Sys::Kill(pid, sig) => nix::sys::signal::kill(pid, sig),
+            Sys::Mkdir(p) => nix::unistd::mkdir(p, nix::sys::stat::Mode::from_bits_truncate(0o755)),
         };
         self.note(&call.call().render(r));
         r
