@@ -155,7 +155,10 @@ fn a_process_that_has_ended_is_never_signalled() {
         stderr.contains("`brief` has already ended, so it was not signalled"),
         "{stderr}"
     );
-    assert!(stdout.contains("✓ ended"), "the decoy had not ended:\n{stdout}");
+    assert!(
+        stdout.contains("✓ ended"),
+        "the decoy had not ended:\n{stdout}"
+    );
     assert!(!stdout.contains("kill("), "a kill was traced:\n{stdout}");
     lab.snapshot().assert_same(&before);
 }

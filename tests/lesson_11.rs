@@ -121,7 +121,10 @@ fn lesson_11_runs_and_every_layer_holds_what_the_lesson_says() {
     .map(|c| s8.find(c).unwrap_or_else(|| panic!("no {c} in:\n{s8}")))
     .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{s8}");
-    assert!(s8.contains(&format!("chroot(\"{lab_dir}/overlay-box/merged\") = 0")), "{s8}");
+    assert!(
+        s8.contains(&format!("chroot(\"{lab_dir}/overlay-box/merged\") = 0")),
+        "{s8}"
+    );
     assert!(s8.contains(" box-was-here\n"), "{s8}");
     assert!(s8.contains(" 0, 0 "), "no whiteout in box's upper:\n{s8}");
     assert!(s8.contains("no mount on the host at"), "{s8}");

@@ -15,8 +15,8 @@ use crate::lesson::{self, ActionDef, ContainerDef, ExpectDef, Lesson, ProbeDef, 
 use crate::observe::{self, Context, DiffLine, Verdict};
 use crate::runtime::spawn::{self, Stdio};
 use crate::runtime::{ContainerSpec, Namespaces, RuntimeError};
-use nix::sys::signal::Signal;
 use crate::term;
+use nix::sys::signal::Signal;
 
 /// How long an `exec` action may run.
 pub const ACTION_TIMEOUT: Duration = Duration::from_secs(60);
@@ -747,7 +747,11 @@ impl Runner {
                     self.ensure_rootfs(out)?;
                 }
                 let spec = self.spec(&def, &step.id)?;
-                writeln!(out, "  {}", term::command(&self.equivalent_of(&def, &step.id)))?;
+                writeln!(
+                    out,
+                    "  {}",
+                    term::command(&self.equivalent_of(&def, &step.id))
+                )?;
                 let (outcome, sp) = spawn::run(&spec, observe::timeout_or_env(ACTION_TIMEOUT))?;
                 let mut outcome = outcome;
                 if let Some((call, errno)) = &sp.setup_failure {

@@ -844,7 +844,10 @@ expect = { fails = true }
 
     #[test]
     fn an_overlay_over_the_host_root_is_refused() {
-        let bad = GOOD.replace("init = true", "init = true\nroot = \"host\"\noverlay = true");
+        let bad = GOOD.replace(
+            "init = true",
+            "init = true\nroot = \"host\"\noverlay = true",
+        );
         let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
         assert!(err.contains("overlay needs a root to lay over"), "{err}");
         let good = GOOD.replace("init = true", "init = true\noverlay = true");
