@@ -52,6 +52,20 @@ fn pid_namespace_makes_the_command_pid_1_and_init_makes_it_pid_2() {
 }
 
 #[test]
+fn the_trace_calls_the_inits_child_pid_2_only_in_a_pid_namespace() {
+    require_root();
+    let root = common::host_rootfs();
+    let lab = Lab::new();
+    let (code, _, trace) = spawn(&lab, &root, &["--trace", "--init"], &["true"]);
+    assert_eq!(code, 0, "{trace}");
+    assert!(trace.contains("command  execve(\"/usr/bin/true\""), "{trace}");
+    assert!(!trace.contains("pid 2"), "{trace}");
+    let (code, _, trace) = spawn(&lab, &root, &["--trace", "--pid", "--init"], &["true"]);
+    assert_eq!(code, 0, "{trace}");
+    assert!(trace.contains("  pid 2  execve(\"/usr/bin/true\""), "{trace}");
+}
+
+#[test]
 fn exit_status_of_the_command_is_passed_on() {
     require_root();
     let root = common::host_rootfs();

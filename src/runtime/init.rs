@@ -146,6 +146,12 @@ pub fn run_init(
         let Ok((go_r, go_w)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
             return EXIT_SETUP_FAILED;
         };
+        // The command is PID 2 only when init is PID 1 of a PID namespace.
+        let role = if nix::unistd::getpid().as_raw() == 1 {
+            "pid 2"
+        } else {
+            "command"
+        };
         // SAFETY: single-threaded (a forked child of a single-threaded process).
         #[allow(unsafe_code)]
         match unsafe { nix::unistd::fork() } {
@@ -158,7 +164,7 @@ pub fn run_init(
                 drop(go_w);
                 let mut b = [0u8; 1];
                 let _ = nix::unistd::read(&go_r, &mut b);
-                sys.set_role("pid 2");
+                sys.set_role(role);
                 reset_signals();
                 let _ = sys.set_pdeathsig(Signal::SIGKILL);
                 return exec_command(&sys, trace, argv, envp, interactive);
