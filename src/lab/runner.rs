@@ -867,6 +867,7 @@ impl Runner {
                 let trace = self.lab.stop(name)?;
                 Ok((trace, Vec::new()))
             }
+            ActionDef::Net { ops } => Ok(crate::lab::net::act(&mut self.lab, ops, out)?),
         }
     }
 

@@ -106,6 +106,9 @@ pub enum Sys<'a> {
     SetPdeathsig(Signal),
     /// kill(2).
     Kill(nix::unistd::Pid, Signal),
+    /// A change to the current network namespace through rtnetlink(7) (or its one
+    /// sysctl file): see `net.rs`.
+    Net(&'a super::net::NetOp),
 }
 
 impl Sys<'_> {
@@ -160,6 +163,7 @@ impl Sys<'_> {
                 vec!["PR_SET_PDEATHSIG".into(), sig.as_str().into()],
             ),
             Self::Kill(pid, sig) => Call::new("kill", vec![pid.to_string(), sig.as_str().into()]),
+            Self::Net(op) => op.call(),
         }
     }
 }
@@ -320,6 +324,7 @@ impl Syscalls for LinuxSyscalls {
             Sys::Sethostname(name) => nix::unistd::sethostname(name),
             Sys::SetPdeathsig(sig) => nix::sys::prctl::set_pdeathsig(sig),
             Sys::Kill(pid, sig) => nix::sys::signal::kill(pid, sig),
+            Sys::Net(op) => super::net::perform(op),
         };
         self.note(&call.call().render(r));
         r
