@@ -22,7 +22,7 @@ use super::{Lab, LabError};
 use crate::lesson::format::NetOpDef;
 use crate::observe::Verdict;
 use crate::runtime::RuntimeError;
-use crate::runtime::net::{self, Cidr, NetOp};
+use crate::runtime::net::{self, Cidr, NetOp, NetRun};
 use crate::term;
 
 /// A link the lab made (or is about to make), as the state file keeps it.
@@ -249,7 +249,19 @@ pub fn delete_recorded(links: &[LinkRecord]) -> Vec<String> {
         let op = NetOp::DelLink {
             ifname: l.ifname.clone(),
         };
+        let gone = || {
+            format!(
+                "link `{}` of `{}`: gone with its network namespace",
+                l.ifname, l.container
+            )
+        };
         match net::run_in(pid, std::slice::from_ref(&op)) {
+            // The holder died between the look and the join: its namespace went with it.
+            Err(RuntimeError::NoSuchContainer { .. }) => done.push(gone()),
+            Ok(NetRun {
+                failure: Some((usize::MAX, Errno::ENOENT | Errno::ESRCH | Errno::EINVAL)),
+                ..
+            }) => done.push(gone()),
             Ok(r) => match r.failure {
                 None => done.push(format!(
                     "deleted link `{}` in the network namespace of `{}` (PID {pid})",
