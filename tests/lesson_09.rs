@@ -78,8 +78,14 @@ fn lesson_09_walks_the_checklist_and_pings_across_namespaces_only() {
             .is_match(&stdout),
         "{stdout}"
     );
-    // The host's links and ip_forward: no difference, read by the lesson itself.
-    for label in ["the host's links", "the host's ip_forward"] {
+    // The host's links, addresses, routes and ip_forward: no difference, read by the
+    // lesson itself.
+    for label in [
+        "the host's links",
+        "the host's addresses",
+        "the host's routes",
+        "the host's ip_forward",
+    ] {
         assert!(
             stdout.contains(&format!("── difference: {label} ──\n    (no difference)")),
             "{label}:\n{stdout}"

@@ -120,6 +120,10 @@ fn plan(lab: &Lab, op: &NetOpDef) -> Result<(String, Pid, Vec<NetOp>), LabError>
     Ok((container, pid, ops))
 }
 
+/// Consecutive operations in one container: its name, the PID holding its network
+/// namespace, and the calls, each with the index of the lesson operation it comes from.
+type Group = (String, Pid, Vec<(usize, NetOp)>);
+
 /// Perform a `net` action's operations in order, printing the `ip` command each one is
 /// (run through `nsenter --target PID --net`). Consecutive operations in the same
 /// container share one child (one setns). Returns the trace and, when an operation
@@ -133,7 +137,7 @@ pub fn act(
     out: &mut dyn Write,
 ) -> Result<(Vec<String>, Vec<Verdict>), LabError> {
     // Groups of consecutive operations in one container: (container, pid, [(op, call)]).
-    let mut groups: Vec<(String, Pid, Vec<(usize, NetOp)>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         let (container, pid, calls) = plan(lab, op)?;
         match groups.last_mut() {

@@ -271,7 +271,9 @@ pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
             continue;
         }
         // Links first, while a namespace holding one may still be alive.
-        report.links.extend(super::net::delete_recorded(&state.links));
+        report
+            .links
+            .extend(super::net::delete_recorded(&state.links));
         // PID 1 of each container first: SIGKILL from outside always reaches it, and the
         // rest of its namespace dies with it.
         let mut procs = state.processes.clone();

@@ -201,8 +201,9 @@ pub enum NetOp {
         ifname: String,
     },
     /// Write `1` to `/proc/sys/net/ipv4/ip_forward`: this namespace forwards IPv4
-    /// packets between its interfaces (a router). The file belongs to the network
-    /// namespace of the process that opens it (proc(5)).
+    /// packets between its interfaces (a router). Each network namespace has its own
+    /// copy of the files under /proc/sys/net (network_namespaces(7)): this writes the
+    /// one of the namespace the calling process is in.
     IpForward,
 }
 
