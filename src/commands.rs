@@ -538,7 +538,14 @@ pub fn cleanup(out: &mut dyn Write) -> Result<u8> {
     for l in &report.live_labs {
         writeln!(out, "left alone: the lab of process {l} is still running")?;
     }
-    if report.killed.is_empty() && report.removed.is_empty() && builds.is_empty() {
+    for l in &report.links {
+        writeln!(out, "{l}")?;
+    }
+    if report.killed.is_empty()
+        && report.removed.is_empty()
+        && report.links.is_empty()
+        && builds.is_empty()
+    {
         writeln!(out, "nothing to clean up")?;
     }
     Ok(0)

@@ -12,6 +12,7 @@
 
 pub mod challenge;
 pub mod decoy;
+pub mod net;
 pub mod runner;
 pub mod signals;
 pub mod state;
@@ -325,6 +326,8 @@ impl Lab {
 
     /// Tear down everything: containers, decoys, scratch directory, state file.
     pub fn teardown(&mut self) {
+        // Links first, while the namespaces holding them are still there.
+        self.delete_links();
         self.stop_all();
         // Whatever the lab's processes started and left: orphans re-parented to us, and
         // anything else carrying the lab's mark.

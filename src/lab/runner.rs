@@ -918,6 +918,7 @@ impl Runner {
                 let trace = self.lab.signal(name, sig)?;
                 Ok((trace, Vec::new()))
             }
+            ActionDef::Net { ops } => Ok(crate::lab::net::act(&mut self.lab, ops, out)?),
         }
     }
 

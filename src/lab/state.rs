@@ -56,6 +56,9 @@ pub struct LabState {
     pub scratch: PathBuf,
     /// Processes it started that are still alive.
     pub processes: Vec<ProcessRecord>,
+    /// Network links it made (lesson 09), each recorded before it was made.
+    #[serde(default)]
+    pub links: Vec<super::net::LinkRecord>,
 }
 
 /// A state file on disk, kept in step with the lab.
@@ -77,6 +80,7 @@ impl StateFile {
             owner: Some(ProcessRecord::new("lab", me, "lab")),
             scratch: scratch.to_path_buf(),
             processes: Vec::new(),
+            links: Vec::new(),
         };
         let f = Self { path, state };
         f.save()?;
@@ -122,6 +126,37 @@ impl StateFile {
             .processes
             .iter()
             .any(|p| p.pid == pid.as_raw() && p.is_alive_and_ours())
+    }
+
+    /// Record a link, before it is made.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn add_link(&mut self, rec: super::net::LinkRecord) -> Result<(), RuntimeError> {
+        self.state.links.push(rec);
+        self.save()
+    }
+
+    /// Forget a link (deleted, or never made).
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn forget_link(&mut self, container: &str, ifname: &str) -> Result<(), RuntimeError> {
+        let before = self.state.links.len();
+        self.state
+            .links
+            .retain(|l| !(l.container == container && l.ifname == ifname));
+        if before == self.state.links.len() {
+            Ok(())
+        } else {
+            self.save()
+        }
+    }
+
+    /// The links recorded, oldest first.
+    #[must_use]
+    pub fn links(&self) -> Vec<super::net::LinkRecord> {
+        self.state.links.clone()
     }
 
     /// Delete the file (the lab ended cleanly).
@@ -186,6 +221,8 @@ pub struct CleanupReport {
     pub removed: Vec<PathBuf>,
     /// Labs that are still running (left alone).
     pub live_labs: Vec<i32>,
+    /// What became of each network link a dead lab recorded.
+    pub links: Vec<String>,
 }
 
 /// Finish the job of every lab whose owner is gone: kill the processes it recorded (only
@@ -233,6 +270,10 @@ pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
             report.live_labs.push(owner.pid);
             continue;
         }
+        // Links first, while a namespace holding one may still be alive.
+        report
+            .links
+            .extend(super::net::delete_recorded(&state.links));
         // PID 1 of each container first: SIGKILL from outside always reaches it, and the
         // rest of its namespace dies with it.
         let mut procs = state.processes.clone();
@@ -355,6 +396,7 @@ mod tests {
                 kind: "lab".into(),
             }),
             scratch: run.path().join("lab-x"),
+            links: Vec::new(),
             processes: vec![ProcessRecord {
                 name: "impostor".into(),
                 pid: me.as_raw(),

@@ -408,6 +408,89 @@ pub enum ActionDef {
     },
     /// Nothing: the step only explains and observes.
     Observe {},
+    /// Change network namespaces of running containers through rtnetlink(7): veth pairs,
+    /// addresses, links up, routes, forwarding. Never the host's own namespace.
+    Net {
+        /// The operations, in order; each names the container it runs in.
+        ops: Vec<NetOpDef>,
+    },
+}
+
+/// One operation of a `net` action, run in the network namespace of a running container
+/// (joined with setns(2) by a forked child). `op` selects which.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum NetOpDef {
+    /// A veth pair: made in `container`'s namespace as `ifname` and `peer_ifname`, then
+    /// `peer_ifname` moved into `peer_container`'s namespace. Both ends start down.
+    Veth {
+        /// Where the pair is made and `ifname` stays.
+        container: String,
+        /// This end's name (at most 15 characters: letters, digits, `-`, `_`).
+        ifname: String,
+        /// Where the other end goes.
+        peer_container: String,
+        /// The other end's name there.
+        peer_ifname: String,
+    },
+    /// Give an interface an IPv4 address, `A.B.C.D/N` in a private range.
+    Address {
+        /// The container whose namespace holds the interface.
+        container: String,
+        /// The interface.
+        ifname: String,
+        /// Address and prefix length: `10.9.1.2/24`.
+        address: String,
+    },
+    /// Bring an interface up (`lo` too).
+    Up {
+        /// The container whose namespace holds the interface.
+        container: String,
+        /// The interface.
+        ifname: String,
+    },
+    /// Add a route: to `to` (`"default"` or a private `A.B.C.D/N`) through `via`, or out
+    /// of `dev`.
+    Route {
+        /// The container whose namespace gets the route.
+        container: String,
+        /// `"default"` or a private subnet.
+        to: String,
+        /// The gateway, a private address.
+        #[serde(default)]
+        via: Option<String>,
+        /// The interface to send out of.
+        #[serde(default)]
+        dev: Option<String>,
+    },
+    /// Turn on IPv4 forwarding in the container's network namespace (a per-namespace
+    /// sysctl, `net.ipv4.ip_forward`), so it routes between its interfaces.
+    IpForward {
+        /// The container.
+        container: String,
+    },
+    /// Delete an interface (one end of a veth pair deletes both).
+    Delete {
+        /// The container whose namespace holds the interface.
+        container: String,
+        /// The interface.
+        ifname: String,
+    },
+}
+
+impl NetOpDef {
+    /// The container whose network namespace the operation runs in.
+    #[must_use]
+    pub fn container(&self) -> &str {
+        match self {
+            Self::Veth { container, .. }
+            | Self::Address { container, .. }
+            | Self::Up { container, .. }
+            | Self::Route { container, .. }
+            | Self::IpForward { container }
+            | Self::Delete { container, .. } => container,
+        }
+    }
 }
 
 impl ActionDef {
@@ -459,6 +542,7 @@ impl ActionDef {
             Self::Stop { .. } => "stop",
             Self::Signal { .. } => "signal",
             Self::Observe {} => "observe",
+            Self::Net { .. } => "net",
         }
     }
 }

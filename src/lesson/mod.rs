@@ -6,6 +6,7 @@
 //! that compile, templates that resolve, no empty texts.
 
 pub mod format;
+pub mod net;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -365,6 +366,7 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                 check_no_settle(expect.as_ref(), &at, &mut out);
             }
             ActionDef::BuildRootfs {} | ActionDef::Observe {} => {}
+            ActionDef::Net { ops } => net::check(ops, &started, &at, &mut out),
         }
         for p in &step.after {
             check_ctx(p, &started, &mut out);

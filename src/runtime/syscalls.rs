@@ -108,6 +108,9 @@ pub enum Sys<'a> {
     Kill(nix::unistd::Pid, Signal),
     /// mkdir(2) with mode 0755 (before the umask).
     Mkdir(&'a Path),
+    /// A change to the current network namespace through rtnetlink(7) (or its one
+    /// sysctl file): see `net.rs`.
+    Net(&'a super::net::NetOp),
 }
 
 impl Sys<'_> {
@@ -163,6 +166,7 @@ impl Sys<'_> {
             ),
             Self::Kill(pid, sig) => Call::new("kill", vec![pid.to_string(), sig.as_str().into()]),
             Self::Mkdir(p) => Call::new("mkdir", vec![q(p), "0755".into()]),
+            Self::Net(op) => op.call(),
         }
     }
 }
@@ -328,6 +332,7 @@ impl Syscalls for LinuxSyscalls {
             Sys::SetPdeathsig(sig) => nix::sys::prctl::set_pdeathsig(sig),
             Sys::Kill(pid, sig) => nix::sys::signal::kill(pid, sig),
             Sys::Mkdir(p) => nix::unistd::mkdir(p, nix::sys::stat::Mode::from_bits_truncate(0o755)),
+            Sys::Net(op) => super::net::perform(op),
         };
         self.note(&call.call().render(r));
         r
