@@ -6,15 +6,19 @@
 //!
 //! - `spawn.rs`: fork → unshare → private `/` → fork (PID namespace) → chroot → `/proc` → exec
 //! - `init.rs`: our PID 1 (reaps, forwards signals)
+//! - `volumes.rs`: bind mounts into the root before the chroot (`docker run -v`)
+//! - `share.rs`: joining a running container's namespaces before unsharing (a pod)
 //! - `syscalls.rs`: the trait, its Linux and recording implementations, trace rendering
 //!
 //! See namespaces(7), pid_namespaces(7), mount_namespaces(7), chroot(2), unshare(2), setns(2).
 
 pub mod error;
 pub mod init;
+pub mod share;
 pub mod spawn;
 pub mod spec;
 pub mod syscalls;
+pub mod volumes;
 
 pub use error::RuntimeError;
 pub use spawn::{Outcome, Spawned, Stdio};
