@@ -151,7 +151,7 @@ pub fn target_in_root(root: &Path, target: &str) -> Result<PathBuf, String> {
             "volume target `{target}` is not a directory in the root: a volume is a directory mounted on a directory"
         )),
         Err(_) => Err(format!(
-            "volume target `{target}` does not exist in the root {}, and the lab never writes into a shared rootfs: mount on a directory it has (/mnt, /srv, /opt, /root, /tmp) or use a `lab:DIR` root",
+            "volume target `{target}` does not exist in the root {}, and the lab never writes into a shared rootfs: mount on a directory it has (the host recipe's tree has /root, /run and /tmp) or use a `lab:DIR` root",
             root.display()
         )),
     }
