@@ -50,8 +50,15 @@ fn a_volume_carries_writes_to_the_host_a_read_only_one_refuses_them_and_no_mount
         stdout[ro..].contains("sh: 1: cannot create /tmp/refused: Read-only file system"),
         "{stdout}"
     );
-    assert!(stdout[ro..].contains("    nothing written inside"), "{stdout}");
-    assert_eq!(stdout.matches("    none on the host").count(), 2, "{stdout}");
+    assert!(
+        stdout[ro..].contains("    nothing written inside"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("    none on the host").count(),
+        2,
+        "{stdout}"
+    );
     // And now, with the lab gone: the host's own mount table has nothing of it.
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     assert!(
@@ -79,10 +86,22 @@ fn pod_members_share_the_pause_containers_net_namespace_and_not_its_pid_namespac
     assert_eq!(links.len(), 6, "{stdout}");
     let (net, pid) = links.split_at(3);
     assert!(net.iter().all(|(n, _)| n == "net") && pid.iter().all(|(n, _)| n == "pid"));
-    assert_eq!(net[0].1, net[1].1, "m1 is in pause's net namespace:\n{stdout}");
-    assert_eq!(net[0].1, net[2].1, "m2 is in pause's net namespace:\n{stdout}");
-    assert_ne!(pid[0].1, pid[1].1, "m1 has its own PID namespace:\n{stdout}");
-    assert_ne!(pid[0].1, pid[2].1, "m2 has its own PID namespace:\n{stdout}");
+    assert_eq!(
+        net[0].1, net[1].1,
+        "m1 is in pause's net namespace:\n{stdout}"
+    );
+    assert_eq!(
+        net[0].1, net[2].1,
+        "m2 is in pause's net namespace:\n{stdout}"
+    );
+    assert_ne!(
+        pid[0].1, pid[1].1,
+        "m1 has its own PID namespace:\n{stdout}"
+    );
+    assert_ne!(
+        pid[0].1, pid[2].1,
+        "m2 has its own PID namespace:\n{stdout}"
+    );
     assert_ne!(pid[1].1, pid[2].1, "m1 and m2 do not share one:\n{stdout}");
     // pause's net namespace is not the host's.
     let host_net = std::fs::read_link("/proc/self/ns/net").expect("ns");
@@ -102,5 +121,27 @@ fn pod_members_share_the_pause_containers_net_namespace_and_not_its_pid_namespac
         "{trace}"
     );
     assert!(trace.contains("  [m2] $ uname -n\n    pod\n"), "{trace}");
+    lab.snapshot().assert_same(&before);
+}
+
+#[test]
+fn a_volume_target_the_rootfs_lacks_is_refused_and_never_made_in_the_shared_rootfs() {
+    require_root();
+    let rootfs = common::host_rootfs();
+    assert!(!rootfs.join("srv").exists(), "the host recipe has no /srv");
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let out = lab.run(&["run", &fixture("volume-missing-target.toml"), "--yes"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let all = common::unwrapped(&format!("{stdout}{stderr}"));
+    assert!(
+        all.contains(&format!(
+            "volume target `/srv/www` does not exist in the root {}, and the lab never writes into a shared rootfs",
+            rootfs.display()
+        )),
+        "{all}"
+    );
+    assert!(!rootfs.join("srv").exists(), "the rootfs was written to");
     lab.snapshot().assert_same(&before);
 }

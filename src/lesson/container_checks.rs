@@ -261,10 +261,8 @@ mod tests {
             "{e}"
         );
         // A namespace that cannot be shared, and one the holder does not have.
-        let c = format!(
-            "[containers.pause]\nnet = true\ninit = true\n[containers.m]\nshare = {{ container = \"pause\", namespaces = [\"pid\", \"uts\"] }}\ncommand = [\"true\"]\n"
-        );
-        let e = problems(&c, &start_both);
+        let c = "[containers.pause]\nnet = true\ninit = true\n[containers.m]\nshare = { container = \"pause\", namespaces = [\"pid\", \"uts\"] }\ncommand = [\"true\"]\n";
+        let e = problems(c, &start_both);
         assert!(e.contains("share: `pid` cannot be shared here"), "{e}");
         assert!(
             e.contains("share: `pause` has no uts namespace of its own (uts = true there): joining it would join the host's"),
