@@ -469,7 +469,14 @@ pub fn properties(w: &Wanted<'_>, p: &ProcInfo, lab_ns: &BTreeMap<String, u64>) 
         }
     }
     if let (Some(sh), Some((name, pid, theirs))) = (&m.shares_namespaces_with, &w.shares_with) {
-        v.extend(shares_verdicts(&sh.namespaces, name, pid, theirs.as_ref(), p, lab_ns));
+        v.extend(shares_verdicts(
+            &sh.namespaces,
+            name,
+            pid,
+            theirs.as_ref(),
+            p,
+            lab_ns,
+        ));
     }
     if let Some(port) = m.listens_tcp {
         let ports = crate::observe::sockets::listening_ports(p.pid);
@@ -589,7 +596,9 @@ fn shares_verdicts(
             if want.is_some() && want == lab_ns.get(n) {
                 return Verdict {
                     ok: false,
-                    what: format!("{what} (that is the lab's own: {name} has no {n} namespace of its own)"),
+                    what: format!(
+                        "{what} (that is the lab's own: {name} has no {n} namespace of its own)"
+                    ),
                 };
             }
             let ok = want.is_some() && got == want;
@@ -956,7 +965,10 @@ mod tests {
         let v = properties(&w(Some(pause.clone())), &member, &lab);
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].ok, "{v:?}");
-        assert_eq!(v[0].what, "is in the net namespace of container pause (PID 100)");
+        assert_eq!(
+            v[0].what,
+            "is in the net namespace of container pause (PID 100)"
+        );
         // In its own network namespace: the inodes are named.
         let outsider = info(&[("pid", 11), ("net", 99)], 0);
         let v = properties(&w(Some(pause.clone())), &outsider, &lab);

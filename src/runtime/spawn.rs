@@ -341,13 +341,13 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
             spec.command.clone(),
             spec.environment(),
             // A pod member: the namespace files it joins, opened before fork.
-            super::share::open_shared(spec.share.as_ref()).map_err(|(c, e)| {
-                match spec.share {
-                    Some(s) if !Path::new(&format!("/proc/{}", s.pid)).exists() => {
-                        RuntimeError::NoSuchContainer { pid: s.pid.as_raw() }
+            super::share::open_shared(spec.share.as_ref()).map_err(|(c, e)| match spec.share {
+                Some(s) if !Path::new(&format!("/proc/{}", s.pid)).exists() => {
+                    RuntimeError::NoSuchContainer {
+                        pid: s.pid.as_raw(),
                     }
-                    _ => RuntimeError::sys(c, e),
                 }
+                _ => RuntimeError::sys(c, e),
             })?,
             None,
             PathBuf::new(),
