@@ -34,11 +34,45 @@ fn lesson_12_binds_a_host_directory_both_ways_read_only_and_not_recursively() {
         stdout.contains("  + /root/from-host:written on the host later"),
         "{stdout}"
     );
-    // Read-only: EROFS inside, the host still writes.
+    // The runtime made the volume: a recursive bind in c's PID 1, before its chroot.
+    let bind_call = regex::Regex::new(
+        r#"(?m)^\s+pid 1  mount\("\S+/lab-[0-9]+/vol", "(\S+)/root", NULL, MS_BIND\|MS_REC, NULL\) = 0$"#,
+    )
+    .expect("regex");
+    let container = stdout.find("A container with a volume").expect("step 2");
+    let read_only = stdout
+        .find("Read-only: a bind, then a remount")
+        .expect("the read-only step");
+    let bound = bind_call
+        .captures(&stdout[container..read_only])
+        .unwrap_or_else(|| panic!("no bind in step 2:\n{stdout}"));
+    let rootfs = bound[1].to_string();
+    let chroot = format!("pid 1  chroot(\"{rootfs}\") = 0");
     assert!(
-        stdout.contains("  + sh: 1: cannot create /root/from-c: Read-only file system"),
+        stdout[container..read_only].find(&chroot) > bound.get(0).map(|m| m.start()),
         "{stdout}"
     );
+    // Read-only: the bind, then MS_REMOUNT|MS_BIND|MS_RDONLY; EROFS inside, while c and
+    // the host still write.
+    let ro = &stdout[read_only..];
+    let remount = format!(
+        "pid 1  mount(NULL, \"{rootfs}/root\", NULL, MS_RDONLY|MS_REMOUNT|MS_BIND, NULL) = 0"
+    );
+    let b = bind_call
+        .find(ro)
+        .expect("the bind of the read-only volume");
+    let r = ro
+        .find(&remount)
+        .unwrap_or_else(|| panic!("no {remount}:\n{ro}"));
+    assert!(
+        b.start() < r && r < ro.find(&chroot).expect("chroot"),
+        "{ro}"
+    );
+    assert!(
+        ro.contains("    sh: 1: cannot create /root/from-c: Read-only file system"),
+        "{stdout}"
+    );
+    assert!(ro.contains("    written /root/from-c"), "{stdout}");
     assert!(
         regex::Regex::new(r"(?m)^\s+/root\s+ro,")
             .expect("regex")

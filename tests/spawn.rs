@@ -58,11 +58,17 @@ fn the_trace_calls_the_inits_child_pid_2_only_in_a_pid_namespace() {
     let lab = Lab::new();
     let (code, _, trace) = spawn(&lab, &root, &["--trace", "--init"], &["true"]);
     assert_eq!(code, 0, "{trace}");
-    assert!(trace.contains("command  execve(\"/usr/bin/true\""), "{trace}");
+    assert!(
+        trace.contains("command  execve(\"/usr/bin/true\""),
+        "{trace}"
+    );
     assert!(!trace.contains("pid 2"), "{trace}");
     let (code, _, trace) = spawn(&lab, &root, &["--trace", "--pid", "--init"], &["true"]);
     assert_eq!(code, 0, "{trace}");
-    assert!(trace.contains("  pid 2  execve(\"/usr/bin/true\""), "{trace}");
+    assert!(
+        trace.contains("  pid 2  execve(\"/usr/bin/true\""),
+        "{trace}"
+    );
 }
 
 #[test]

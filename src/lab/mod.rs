@@ -13,9 +13,11 @@
 pub mod challenge;
 pub mod decoy;
 pub mod net;
+pub mod pod;
 pub mod runner;
 pub mod signals;
 pub mod state;
+pub mod volumes;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

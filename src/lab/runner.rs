@@ -291,9 +291,12 @@ impl Runner {
         } else {
             None
         };
+        let root = self.root_dir(&c.root)?;
         Ok(ContainerSpec {
             overlay,
-            root: self.root_dir(&c.root)?,
+            volumes: self.volumes_of(c, root.as_deref())?,
+            share: self.share_of(c)?,
+            root,
             namespaces: Namespaces {
                 pid: c.pid,
                 mount: c.mount,
@@ -315,14 +318,19 @@ impl Runner {
     #[must_use]
     pub fn equivalent_of(&self, c: &ContainerDef, name: &str) -> String {
         let mut parts: Vec<String> = Vec::new();
+        let volumes = !c.volumes.is_empty();
         let ns = [
             ("--pid", c.pid),
-            ("--mount", (c.mount || c.overlay) && !c.mount_proc),
+            (
+                "--mount",
+                (c.mount || c.overlay || volumes) && !c.mount_proc,
+            ),
             ("--uts", c.uts),
             ("--ipc", c.ipc),
             ("--net", c.net),
         ];
-        let any_ns = c.pid || c.mount || c.mount_proc || c.uts || c.ipc || c.net || c.overlay;
+        let any_ns =
+            c.pid || c.mount || c.mount_proc || c.uts || c.ipc || c.net || c.overlay || volumes;
         if any_ns {
             parts.push("unshare".into());
             parts.extend(
@@ -340,12 +348,13 @@ impl Runner {
             Some(_) if c.overlay => Some(overlay_base.join("merged")),
             other => other.clone(),
         };
+        let mut chroot = Vec::new();
         if let Some(r) = &root {
             if c.mount_proc {
                 parts.push(format!("--mount-proc={}/proc", r.display()));
             }
-            parts.push("chroot".into());
-            parts.push(r.display().to_string());
+            chroot.push("chroot".to_string());
+            chroot.push(r.display().to_string());
         } else if c.mount_proc {
             parts.push("--mount-proc".into());
         }
@@ -363,10 +372,24 @@ impl Runner {
             };
             cmd = term::shell_join(&["sh".to_string(), "-c".to_string(), inner]);
         }
-        let line = if s.is_empty() {
+        let inner = if chroot.is_empty() {
             cmd
+        } else if cmd.is_empty() {
+            chroot.join(" ")
         } else {
-            format!("{s} {cmd}")
+            format!("{} {cmd}", chroot.join(" "))
+        };
+        // Volumes: mounted by a shell in the new mount namespace, before the chroot.
+        let inner = self.with_volume_mounts(c, root.as_deref(), inner);
+        let line = if s.is_empty() {
+            inner
+        } else {
+            format!("{s} {inner}")
+        };
+        // Shared namespaces: nsenter(1) joins them first.
+        let line = match self.nsenter_prefix(c) {
+            Some(p) => format!("{p} {line}"),
+            None => line,
         };
         let mut notes = Vec::new();
         if let (true, Some(l)) = (c.overlay, &lower) {

@@ -110,6 +110,42 @@ pub struct ContainerDef {
     /// argv; may be empty only with `init` (a pause container). Templates allowed.
     #[serde(default)]
     pub command: Vec<String>,
+    /// Directories of the lab's bind-mounted inside the root before the chroot, as
+    /// `docker run -v` does (implies `mount`). See [`VolumeDef`].
+    #[serde(default)]
+    pub volumes: Vec<VolumeDef>,
+    /// Namespaces joined from a running container instead of made new, as a pod member
+    /// joins the pause container's. See [`ShareDef`].
+    #[serde(default)]
+    pub share: Option<ShareDef>,
+}
+
+/// One volume: `{ source = "lab:data", target = "/data", read_only = true }`.
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeDef {
+    /// A directory of the lab's scratch space, `"lab:DIR"` (made by an earlier step);
+    /// never a host path.
+    pub source: String,
+    /// Where it appears inside the container: an absolute path, no `..`, an existing
+    /// directory of the rootfs (the lab never writes into the shared rootfs; in a
+    /// `lab:DIR` root it is made when missing).
+    pub target: String,
+    /// Remount the bind read-only (MS_REMOUNT|MS_BIND|MS_RDONLY, a second mount(2)).
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// Namespaces shared with a running container:
+/// `{ container = "pause", namespaces = ["net", "ipc", "uts"] }`.
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ShareDef {
+    /// The running container whose namespaces are joined (its name, not a template).
+    pub container: String,
+    /// Which of its namespaces: `net`, `ipc`, `uts` (for a container's `share`); any
+    /// namespace name for a process condition's `shares_namespaces_with`.
+    pub namespaces: Vec<String>,
 }
 
 fn rootfs_root() -> String {
@@ -246,6 +282,15 @@ pub struct ProcessMatch {
     /// /proc/PID/uid_map (user_namespaces(7)). `0`: root in there.
     #[serde(default)]
     pub uid_in_ns: Option<u32>,
+    /// It is in these namespaces of a running container (compared by /proc/PID/ns/*
+    /// inode): `{ container = "pause", namespaces = ["net"] }`.
+    #[serde(default)]
+    pub shares_namespaces_with: Option<ShareDef>,
+    /// It holds a TCP socket listening on this port: a LISTEN line of the
+    /// /proc/PID/net/tcp (or tcp6) of its network namespace whose inode is one of its
+    /// open files, /proc/PID/fd/* (proc(5)).
+    #[serde(default)]
+    pub listens_tcp: Option<u16>,
 }
 
 /// A command run to observe state, in a context.
@@ -358,6 +403,12 @@ pub enum ActionDef {
         /// As [`ContainerDef::overlay`]; its directory is `{lab}/overlay-STEP_ID`.
         #[serde(default)]
         overlay: bool,
+        /// As [`ContainerDef::volumes`].
+        #[serde(default)]
+        volumes: Vec<VolumeDef>,
+        /// As [`ContainerDef::share`].
+        #[serde(default)]
+        share: Option<ShareDef>,
         /// argv. Templates allowed.
         command: Vec<String>,
         /// Checks on the result.
@@ -510,6 +561,8 @@ impl ActionDef {
                 init,
                 overlay,
                 command,
+                volumes,
+                share,
                 ..
             } => Some(ContainerDef {
                 root: root.clone(),
@@ -523,6 +576,8 @@ impl ActionDef {
                 init: *init,
                 overlay: *overlay,
                 command: command.clone(),
+                volumes: volumes.clone(),
+                share: share.clone(),
             }),
             _ => None,
         }

@@ -5,6 +5,7 @@
 //! ids, containers and decoys named before they are used, contexts that exist, regexes
 //! that compile, templates that resolve, no empty texts.
 
+pub mod container_checks;
 pub mod format;
 pub mod net;
 
@@ -16,8 +17,8 @@ use thiserror::Error;
 
 use crate::error::{Classify, EXIT_BAD_INPUT};
 pub use format::{
-    ActionDef, ChallengeDef, ContainerDef, ExpectDef, LessonFile, ProbeDef, ProcessMatch, StepDef,
-    VerifyDef,
+    ActionDef, ChallengeDef, ContainerDef, ExpectDef, LessonFile, ProbeDef, ProcessMatch, ShareDef,
+    StepDef, VerifyDef, VolumeDef,
 };
 
 /// A loaded, validated lesson.
@@ -199,6 +200,8 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
             out.push(format!("{at}: container name `{name}`: {problem}"));
         }
         check_container(c, &at, &mut out);
+        container_checks::check_volumes(c, &at, &mut out);
+        container_checks::check_share(Some(name), c, &def.containers, &at, &mut out);
         check_root(&c.root, &all_lab_dirs, &at, &mut out);
         if c.command.is_empty() && !c.init {
             out.push(format!("{at}: container `{name}` has no command; give one, or set init = true for a pause container"));
@@ -279,6 +282,9 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                         "{at}: `{container}` is already a decoy's name; give the container another"
                     ));
                 }
+                if let Some(c) = def.containers.get(container) {
+                    container_checks::check_share_started(c, &started, &at, &mut out);
+                }
                 if !started.insert(container.clone()) {
                     out.push(format!("{at}: container `{container}` is already running here; `stop` it before starting it again"));
                 }
@@ -347,6 +353,9 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
             } => {
                 if let Some(c) = step.action.exec_container() {
                     check_container(&c, &at, &mut out);
+                    container_checks::check_volumes(&c, &at, &mut out);
+                    container_checks::check_share(None, &c, &def.containers, &at, &mut out);
+                    container_checks::check_share_started(&c, &started, &at, &mut out);
                     check_root(&c.root, &lab_dirs, &at, &mut out);
                 }
                 if command.is_empty() {
@@ -520,6 +529,7 @@ fn check_challenge(
                         ));
                     }
                 }
+                container_checks::check_process_match(m, &v.says, started, at, out);
                 for sig in &m.catches {
                     if crate::observe::process::signal_number(sig).is_none() {
                         out.push(format!(

@@ -2,6 +2,7 @@
 //! container; check its result against the lesson's expectations; and diff before/after.
 
 pub mod process;
+pub mod sockets;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

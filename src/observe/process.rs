@@ -329,6 +329,22 @@ pub struct Wanted<'a> {
     /// Its `same_namespaces_as`, expanded: the PID, and that process's namespaces
     /// (`None` when it is gone or the template named no PID).
     pub ns_of: Option<(String, Option<BTreeMap<String, u64>>)>,
+    /// Its `shares_namespaces_with`, expanded: the container's name, its first process's
+    /// PID, and that process's namespaces (`None` when it is gone).
+    pub shares_with: Option<SharesWith>,
+}
+
+/// A `shares_namespaces_with` condition, read now: (container name, its host PID as the
+/// template gave it, that process's namespaces by name if it is running).
+pub type SharesWith = (String, String, Option<BTreeMap<String, u64>>);
+
+fn namespaces_of(pid: &str) -> Option<BTreeMap<String, u64>> {
+    pid.trim()
+        .parse::<i32>()
+        .ok()
+        .and_then(read)
+        .filter(|p| p.state != 'Z' && p.state != 'X')
+        .map(|p| p.namespaces)
 }
 
 impl<'a> Wanted<'a> {
@@ -346,10 +362,16 @@ impl<'a> Wanted<'a> {
                 .map(|p| p.namespaces);
             (pid, theirs)
         });
+        let shares_with = m.shares_namespaces_with.as_ref().map(|sh| {
+            let pid = expand(&format!("{{container.{}}}", sh.container));
+            let theirs = namespaces_of(&pid);
+            (sh.container.clone(), pid, theirs)
+        });
         Self {
             m,
             root: m.root.as_ref().map(|r| PathBuf::from(expand(r))),
             ns_of,
+            shares_with,
         }
     }
 }
@@ -446,6 +468,34 @@ pub fn properties(w: &Wanted<'_>, p: &ProcInfo, lab_ns: &BTreeMap<String, u64>) 
             }
         }
     }
+    if let (Some(sh), Some((name, pid, theirs))) = (&m.shares_namespaces_with, &w.shares_with) {
+        v.extend(shares_verdicts(
+            &sh.namespaces,
+            name,
+            pid,
+            theirs.as_ref(),
+            p,
+            lab_ns,
+        ));
+    }
+    if let Some(port) = m.listens_tcp {
+        let ports = crate::observe::sockets::listening_ports(p.pid);
+        let ok = ports.contains(&port);
+        let shown: Vec<String> = ports.iter().map(u16::to_string).collect();
+        v.push(Verdict {
+            ok,
+            what: if ok {
+                format!("listens on TCP port {port}")
+            } else if shown.is_empty() {
+                format!("listens on TCP port {port} (it holds no listening TCP socket)")
+            } else {
+                format!(
+                    "listens on TCP port {port} (it listens on {})",
+                    shown.join(", ")
+                )
+            },
+        });
+    }
     for name in &m.catches {
         let ok = signal_number(name)
             .and_then(|n| u32::try_from(n - 1).ok())
@@ -518,6 +568,54 @@ pub fn properties(w: &Wanted<'_>, p: &ProcInfo, lab_ns: &BTreeMap<String, u64>) 
         }
     }
     v
+}
+
+/// The verdicts of `shares_namespaces_with`: for each namespace named, `p` is in the one
+/// container `name` (first process `pid`) is in. A container that is gone, or whose
+/// namespace is the lab's own (nothing of the container's to share), holds for nobody.
+fn shares_verdicts(
+    names: &[String],
+    name: &str,
+    pid: &str,
+    theirs: Option<&BTreeMap<String, u64>>,
+    p: &ProcInfo,
+    lab_ns: &BTreeMap<String, u64>,
+) -> Vec<Verdict> {
+    let Some(theirs) = theirs else {
+        return vec![Verdict {
+            ok: false,
+            what: format!("shares namespaces with container {name} (it is not running)"),
+        }];
+    };
+    names
+        .iter()
+        .map(|n| {
+            let want = theirs.get(n);
+            let got = p.namespaces.get(n);
+            let what = format!("is in the {n} namespace of container {name} (PID {pid})");
+            if want.is_some() && want == lab_ns.get(n) {
+                return Verdict {
+                    ok: false,
+                    what: format!(
+                        "{what} (that is the lab's own: {name} has no {n} namespace of its own)"
+                    ),
+                };
+            }
+            let ok = want.is_some() && got == want;
+            Verdict {
+                ok,
+                what: if ok {
+                    what
+                } else {
+                    format!(
+                        "{what} (it is in {n}:[{}], {name} in {n}:[{}])",
+                        got.map_or_else(|| "?".into(), u64::to_string),
+                        want.map_or_else(|| "?".into(), u64::to_string)
+                    )
+                },
+            }
+        })
+        .collect()
 }
 
 /// `pid`'s effective user ID as the lab (in the initial user namespace) sees it, from
@@ -675,6 +773,7 @@ mod tests {
             m: &m,
             root: None,
             ns_of: Some(("100".into(), Some(target))),
+            shares_with: None,
         };
         // Joined with nsenter --pid only: the pid namespace holds, mnt and uts do not;
         // net is the lab's in both and is not compared.
@@ -702,6 +801,7 @@ mod tests {
             m: &m,
             root: None,
             ns_of: Some(("100".into(), None)),
+            shares_with: None,
         };
         let v = properties(&gone, &joined, &lab);
         assert!(!v[0].ok && v[0].what.contains("no such process"), "{v:?}");
@@ -751,6 +851,7 @@ mod tests {
                     m: &m,
                     root: None,
                     ns_of: None,
+                    shares_with: None,
                 },
                 &p,
                 &lab_ns,
@@ -837,5 +938,84 @@ mod tests {
             format!("has the user ID 65534 on the host (it has {euid})")
         );
         assert!(props[1].ok, "{props:?}");
+    }
+
+    #[test]
+    fn shares_namespaces_with_compares_only_the_named_namespaces() {
+        let map = |v: &[(&str, u64)]| -> BTreeMap<String, u64> {
+            v.iter().map(|(n, i)| ((*n).to_string(), *i)).collect()
+        };
+        let lab = map(&[("pid", 1), ("net", 4), ("ipc", 5)]);
+        // pause: its own net, the lab's ipc.
+        let pause = map(&[("pid", 1), ("net", 40), ("ipc", 5)]);
+        let m = ProcessMatch {
+            shares_namespaces_with: Some(crate::lesson::ShareDef {
+                container: "pause".into(),
+                namespaces: vec!["net".into()],
+            }),
+            ..Default::default()
+        };
+        let w = |theirs: Option<BTreeMap<String, u64>>| Wanted {
+            m: &m,
+            root: None,
+            ns_of: None,
+            shares_with: Some(("pause".into(), "100".into(), theirs)),
+        };
+        let member = info(&[("pid", 11), ("net", 40)], 0);
+        let v = properties(&w(Some(pause.clone())), &member, &lab);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].ok, "{v:?}");
+        assert_eq!(
+            v[0].what,
+            "is in the net namespace of container pause (PID 100)"
+        );
+        // In its own network namespace: the inodes are named.
+        let outsider = info(&[("pid", 11), ("net", 99)], 0);
+        let v = properties(&w(Some(pause.clone())), &outsider, &lab);
+        assert!(!v[0].ok);
+        assert_eq!(
+            v[0].what,
+            "is in the net namespace of container pause (PID 100) (it is in net:[99], pause in net:[40])"
+        );
+        // A namespace pause does not have of its own holds for nobody, not even the lab.
+        let m_ipc = ProcessMatch {
+            shares_namespaces_with: Some(crate::lesson::ShareDef {
+                container: "pause".into(),
+                namespaces: vec!["ipc".into()],
+            }),
+            ..Default::default()
+        };
+        let w_ipc = Wanted {
+            m: &m_ipc,
+            root: None,
+            ns_of: None,
+            shares_with: Some(("pause".into(), "100".into(), Some(pause))),
+        };
+        let v = properties(&w_ipc, &info(&[("ipc", 5)], 0), &lab);
+        assert!(!v[0].ok && v[0].what.contains("the lab's own"), "{v:?}");
+        // Gone: one failing verdict.
+        let v = properties(&w(None), &member, &lab);
+        assert!(!v[0].ok && v[0].what.contains("not running"), "{v:?}");
+    }
+
+    #[test]
+    fn listens_tcp_reads_the_process_own_sockets() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let me = read(std::process::id().cast_signed()).expect("read self");
+        for (asked, holds) in [(port, true), (port.wrapping_add(1).max(1), false)] {
+            let m = ProcessMatch {
+                listens_tcp: Some(asked),
+                ..Default::default()
+            };
+            let v = properties(&Wanted::new(&m, &str::to_string), &me, &BTreeMap::new());
+            assert_eq!(v[0].ok, holds, "{v:?}");
+            if !holds {
+                assert_eq!(
+                    v[0].what,
+                    format!("listens on TCP port {asked} (it listens on {port})")
+                );
+            }
+        }
     }
 }

@@ -9,6 +9,8 @@
 //! - `overlay.rs`: a container's root as an overlay of the rootfs, writes on its own tmpfs
 //! - `net.rs`: veth pairs, addresses, routes and ip_forward through rtnetlink, in a
 //!   lab-made network namespace joined by a forked child
+//! - `volumes.rs`: bind mounts into the root before the chroot (`docker run -v`)
+//! - `share.rs`: joining a running container's namespaces before unsharing (a pod)
 //! - `syscalls.rs`: the trait, its Linux and recording implementations, trace rendering
 //!
 //! See namespaces(7), pid_namespaces(7), mount_namespaces(7), chroot(2), unshare(2), setns(2).
@@ -17,9 +19,11 @@ pub mod error;
 pub mod init;
 pub mod net;
 pub mod overlay;
+pub mod share;
 pub mod spawn;
 pub mod spec;
 pub mod syscalls;
+pub mod volumes;
 
 pub use error::RuntimeError;
 pub use spawn::{Outcome, Spawned, Stdio};

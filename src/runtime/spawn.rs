@@ -115,11 +115,27 @@ pub type SetupResult = Result<(), (&'static str, Errno)>;
 /// # Errors
 /// The failing call's name and errno.
 pub fn enter_namespaces(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
+    enter_namespaces_sharing(sys, spec, &[])
+}
+
+/// As [`enter_namespaces`], joining `shared` (the namespace files of `spec.share`, opened
+/// by `share::open_shared`) with setns(2) first: a joined namespace is not unshared.
+///
+/// # Errors
+/// The failing call's name and errno.
+pub fn enter_namespaces_sharing(
+    sys: &dyn Syscalls,
+    spec: &ContainerSpec,
+    shared: &[NsFile],
+) -> SetupResult {
     sys.set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| ("prctl", e))?;
+    super::share::join_shared(sys, shared)?;
     let ns = spec.effective_namespaces();
-    if !ns.is_empty() {
-        sys.unshare(ns.clone_flags()).map_err(|e| ("unshare", e))?;
+    let joined = spec.share.map_or(CloneFlags::empty(), |s| s.flags());
+    let new = ns.clone_flags() - joined;
+    if !new.is_empty() {
+        sys.unshare(new).map_err(|e| ("unshare", e))?;
     }
     if ns.mount {
         make_root_private(sys)?;
@@ -163,12 +179,22 @@ fn make_root_private(sys: &dyn Syscalls) -> SetupResult {
 /// # Errors
 /// The failing call's name and errno.
 pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
-    if let Some(lower) = &spec.root {
-        let mut root = lower.clone();
-        if let Some(base) = &spec.overlay {
-            super::overlay::prepare(sys, lower, base, &mut root)?;
-        }
-        sys.chroot(&root).map_err(|e| ("chroot", e))?;
+    // The root: the rootfs itself, or the merged directory of an overlay over it.
+    let mut root = spec.root.clone();
+    if let (Some(lower), Some(base)) = (&spec.root, &spec.overlay) {
+        let mut merged = lower.clone();
+        super::overlay::prepare(sys, lower, base, &mut merged)?;
+        root = Some(merged);
+    }
+    // Volumes: in the container's private mount namespace, before the chroot (the
+    // sources are host paths).
+    super::volumes::mount_volumes(
+        sys,
+        root.as_deref().unwrap_or(Path::new("/")),
+        &spec.volumes,
+    )?;
+    if let Some(root) = &root {
+        sys.chroot(root).map_err(|e| ("chroot", e))?;
         // chroot(2) leaves the cwd outside the new root: the classic escape. Close it.
         sys.chdir(Path::new("/")).map_err(|e| ("chdir", e))?;
     }
@@ -321,7 +347,15 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
         Plan::New(spec) => (
             spec.command.clone(),
             spec.environment(),
-            Vec::new(),
+            // A pod member: the namespace files it joins, opened before fork.
+            super::share::open_shared(spec.share.as_ref()).map_err(|(c, e)| match spec.share {
+                Some(s) if !Path::new(&format!("/proc/{}", s.pid)).exists() => {
+                    RuntimeError::NoSuchContainer {
+                        pid: s.pid.as_raw(),
+                    }
+                }
+                _ => RuntimeError::sys(c, e),
+            })?,
             None,
             PathBuf::new(),
         ),
@@ -581,7 +615,7 @@ fn child_main(
 
     let (needs_fork, spec) = match plan {
         Plan::New(spec) => {
-            if let Err(f) = enter_namespaces(&sys, spec) {
+            if let Err(f) = enter_namespaces_sharing(&sys, spec, join_fds) {
                 return fail(f);
             }
             (spec.effective_namespaces().pid, Some(*spec))

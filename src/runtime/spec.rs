@@ -70,6 +70,12 @@ pub struct ContainerSpec {
     /// never reach the host. Traced as the lab's, not the lesson's. Off for `spawn`, which
     /// does exactly what its flags say, as unshare(1) does.
     pub guard: bool,
+    /// Bind mounts made in the container's mount namespace before the chroot (implies a
+    /// mount namespace). See `volumes.rs`.
+    pub volumes: Vec<super::volumes::Volume>,
+    /// Namespaces joined from a running process before the others are unshared (a pod
+    /// member). See `share.rs`.
+    pub share: Option<super::share::Share>,
 }
 
 impl ContainerSpec {
@@ -80,18 +86,23 @@ impl ContainerSpec {
         if !self.guard || self.root.is_none() {
             return Namespaces::default();
         }
+        // A UTS namespace shared with a running container is not the host's: keep it.
+        let shared_uts = self.share.is_some_and(|s| s.namespaces.uts);
         Namespaces {
             mount: !ns.mount,
-            uts: !ns.uts,
+            uts: !ns.uts && !shared_uts,
             ..Namespaces::default()
         }
     }
 
-    /// The namespaces actually unshared: `mount_proc` adds a mount namespace.
+    /// The namespaces actually unshared: `mount_proc` and `volumes` add a mount namespace.
     #[must_use]
     pub fn effective_namespaces(&self) -> Namespaces {
         let mut ns = self.namespaces;
-        if self.mount_proc || (self.overlay.is_some() && self.root.is_some()) {
+        if self.mount_proc
+            || (self.overlay.is_some() && self.root.is_some())
+            || !self.volumes.is_empty()
+        {
             ns.mount = true;
         }
         ns
