@@ -6,12 +6,14 @@
 //!
 //! - `spawn.rs`: fork → unshare → private `/` → fork (PID namespace) → chroot → `/proc` → exec
 //! - `init.rs`: our PID 1 (reaps, forwards signals)
+//! - `security.rs`: no_new_privs, capabilities and a seccomp filter, last before exec
 //! - `syscalls.rs`: the trait, its Linux and recording implementations, trace rendering
 //!
 //! See namespaces(7), pid_namespaces(7), mount_namespaces(7), chroot(2), unshare(2), setns(2).
 
 pub mod error;
 pub mod init;
+pub mod security;
 pub mod spawn;
 pub mod spec;
 pub mod syscalls;

@@ -65,6 +65,9 @@ pub struct ContainerSpec {
     /// never reach the host. Traced as the lab's, not the lesson's. Off for `spawn`, which
     /// does exactly what its flags say, as unshare(1) does.
     pub guard: bool,
+    /// What is taken away just before exec: no_new_privs, capabilities, a seccomp filter
+    /// (compiled already). See `security.rs`.
+    pub security: super::security::Security,
 }
 
 impl ContainerSpec {

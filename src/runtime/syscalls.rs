@@ -106,6 +106,23 @@ pub enum Sys<'a> {
     SetPdeathsig(Signal),
     /// kill(2).
     Kill(nix::unistd::Pid, Signal),
+    /// prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0): no execve may grant privileges from now on
+    /// (prctl(2)). See `security.rs`.
+    SetNoNewPrivs,
+    /// prctl(PR_CAPBSET_DROP, cap): out of the bounding set; needs CAP_SETPCAP
+    /// (capabilities(7)).
+    CapbsetDrop(caps::Capability),
+    /// capset(2) on the calling thread: effective, permitted and inheritable at once.
+    Capset(super::security::CapSets),
+    /// prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, cap, 0, 0).
+    AmbientLower(caps::Capability),
+    /// seccomp(SECCOMP_SET_MODE_FILTER, 0, prog): install a BPF filter (seccomp(2)).
+    SeccompFilter {
+        /// The compiled program.
+        program: &'a [seccompiler::sock_filter],
+        /// What it does, in words, for the trace.
+        summary: &'a str,
+    },
 }
 
 impl Sys<'_> {
@@ -160,6 +177,43 @@ impl Sys<'_> {
                 vec!["PR_SET_PDEATHSIG".into(), sig.as_str().into()],
             ),
             Self::Kill(pid, sig) => Call::new("kill", vec![pid.to_string(), sig.as_str().into()]),
+            Self::SetNoNewPrivs => Call::new(
+                "prctl",
+                ["PR_SET_NO_NEW_PRIVS", "1", "0", "0", "0"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+            Self::CapbsetDrop(cap) => {
+                Call::new("prctl", vec!["PR_CAPBSET_DROP".into(), cap.to_string()])
+            }
+            Self::Capset(s) => Call::new(
+                "capset",
+                vec![
+                    "{version=_LINUX_CAPABILITY_VERSION_3, pid=0}".into(),
+                    format!(
+                        "{{effective=0x{:016x}, permitted=0x{:016x}, inheritable=0x{:016x}}}",
+                        s.effective, s.permitted, s.inheritable
+                    ),
+                ],
+            ),
+            Self::AmbientLower(cap) => Call::new(
+                "prctl",
+                vec![
+                    "PR_CAP_AMBIENT".into(),
+                    "PR_CAP_AMBIENT_LOWER".into(),
+                    cap.to_string(),
+                    "0".into(),
+                    "0".into(),
+                ],
+            ),
+            Self::SeccompFilter { program, summary } => Call::new(
+                "seccomp",
+                vec![
+                    "SECCOMP_SET_MODE_FILTER".into(),
+                    "0".into(),
+                    format!("{{len={}, filter=/* {summary} */}}", program.len()),
+                ],
+            ),
         }
     }
 }
@@ -320,6 +374,11 @@ impl Syscalls for LinuxSyscalls {
             Sys::Sethostname(name) => nix::unistd::sethostname(name),
             Sys::SetPdeathsig(sig) => nix::sys::prctl::set_pdeathsig(sig),
             Sys::Kill(pid, sig) => nix::sys::signal::kill(pid, sig),
+            Sys::SetNoNewPrivs => nix::sys::prctl::set_no_new_privs(),
+            Sys::CapbsetDrop(cap) => super::security::sys_capbset_drop(cap),
+            Sys::Capset(sets) => super::security::sys_capset(sets),
+            Sys::AmbientLower(cap) => super::security::sys_ambient_lower(cap),
+            Sys::SeccompFilter { program, .. } => super::security::sys_seccomp_filter(program),
         };
         self.note(&call.call().render(r));
         r
