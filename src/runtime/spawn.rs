@@ -637,8 +637,7 @@ fn child_main(
                 return fail(f);
             }
             // Last before exec (or our init): root changed, /proc and hostname done.
-            if let Err(f) = super::security::apply(&sys, &spec.security, super::security::capget)
-            {
+            if let Err(f) = super::security::apply(&sys, &spec.security, super::security::capget) {
                 return fail(f);
             }
             if spec.init {
