@@ -514,6 +514,19 @@ fn check_challenge(
                         ));
                     }
                 }
+                for cap in &m.lacks_caps {
+                    if let Err(e) = crate::runtime::security::parse_capability(cap) {
+                        out.push(format!("{at}: verify `{}`: lacks_caps: {e}", v.says));
+                    }
+                }
+                if let Some(mode) = &m.seccomp
+                    && crate::observe::process::seccomp_mode_number(mode).is_none()
+                {
+                    out.push(format!(
+                        "{at}: verify `{}`: seccomp is `{mode}`; write `disabled`, `strict` or `filter`, the modes of the Seccomp line in /proc/PID/status",
+                        v.says
+                    ));
+                }
             }
         }
     }
@@ -570,6 +583,14 @@ fn check_container(c: &ContainerDef, at: &str, out: &mut Vec<String>) {
     }
     if c.mount_proc && c.root == "host" {
         out.push(format!("{at}: mount_proc with root = \"host\" would hide the host's /proc for the process; use a rootfs"));
+    }
+    for cap in &c.cap_drop {
+        if let Err(e) = crate::runtime::security::parse_capability(cap) {
+            out.push(format!("{at}: cap_drop: {e}"));
+        }
+    }
+    if let Err(e) = crate::runtime::security::compile_deny(&c.seccomp_deny) {
+        out.push(format!("{at}: seccomp_deny: {e}"));
     }
 }
 
@@ -911,6 +932,69 @@ expect = { fails = true }
             .to_string();
         assert!(
             err.contains("same_namespaces_as is `{container.c9}`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn capability_syscall_and_seccomp_mode_names_are_checked() {
+        let with = |fields: &str| {
+            GOOD.replace(
+                "[containers.c1]\npid = true\n",
+                &format!("[containers.c1]\npid = true\n{fields}\n"),
+            )
+        };
+        let good = with(
+            r#"cap_drop = ["CAP_SYS_ADMIN"]
+no_new_privs = true
+seccomp_deny = ["sethostname", "mkdirat"]"#,
+        );
+        assert!(parse(&good, Path::new("t.toml")).is_ok(), "{good}");
+        let bad = with(r#"cap_drop = ["sys_admin"]"#);
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("cap_drop: `sys_admin` is not a capability: write it as capabilities(7) names it, in capitals with its prefix, like `CAP_SYS_ADMIN`"),
+            "{err}"
+        );
+        if std::env::consts::ARCH == "x86_64" {
+            let bad = with(r#"seccomp_deny = ["sethostnam"]"#);
+            let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+            assert!(
+                err.contains("seccomp_deny: `sethostnam` is not a system call on x86_64: write the name syscalls(2) lists, like `sethostname` or `mkdirat`"),
+                "{err}"
+            );
+        }
+        let bad = with(r#"seccomp_deny = ["execve"]"#);
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(err.contains("denying `execve` would stop"), "{err}");
+        // The same rules on `exec`, which mirrors a container.
+        let bad = GOOD.replace(
+            "action = { kind = \"decoy\", name = \"victim\" }",
+            "action = { kind = \"exec\", command = [\"true\"], cap_drop = [\"CAP_NOPE\"] }",
+        );
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(err.contains("`CAP_NOPE` is not a capability"), "{err}");
+        // Process conditions.
+        let challenge = |process: &str| {
+            GOOD.replace(
+                "expect = { fails = true }\n",
+                &format!(
+                    "expect = {{ fails = true }}\n[steps.challenge]\ngoal = \"g\"\nsolution = [\"true\"]\n[[steps.challenge.verify]]\nsays = \"s\"\nprocess = {process}\n"
+                ),
+            )
+        };
+        let good = challenge(
+            r#"{ lacks_caps = ["CAP_SYS_ADMIN"], no_new_privs = true, seccomp = "filter" }"#,
+        );
+        assert!(parse(&good, Path::new("t.toml")).is_ok(), "{good}");
+        let bad = challenge(r#"{ lacks_caps = ["SYS_ADMIN"], seccomp = "2" }"#);
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("lacks_caps: `SYS_ADMIN` is not a capability"),
+            "{err}"
+        );
+        assert!(
+            err.contains("seccomp is `2`; write `disabled`, `strict` or `filter`"),
             "{err}"
         );
     }
