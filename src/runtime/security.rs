@@ -237,10 +237,13 @@ fn compile(names: &[String], arch: &str) -> Result<Vec<sock_filter>, String> {
         .ok_or_else(|| "seccompiler returned no program".to_string())
 }
 
-// BPF opcodes (linux/bpf_common.h) for the x32 guard.
-const BPF_LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
-const BPF_JMP_JGE_K: u16 = 0x05 | 0x30 | 0x00;
-const BPF_RET_K: u16 = 0x06 | 0x00;
+// BPF opcodes (linux/bpf_common.h) for the x32 guard: class | op | source.
+/// `BPF_LD | BPF_W | BPF_ABS` (0x00 | 0x00 | 0x20): load a word of seccomp_data.
+const BPF_LD_W_ABS: u16 = 0x20;
+/// `BPF_JMP | BPF_JGE | BPF_K` (0x05 | 0x30 | 0x00): jump if A >= k.
+const BPF_JMP_JGE_K: u16 = 0x35;
+/// `BPF_RET | BPF_K` (0x06 | 0x00): return k.
+const BPF_RET_K: u16 = 0x06;
 /// `__X32_SYSCALL_BIT`: x32 calls arrive with AUDIT_ARCH_X86_64 and this bit set in the
 /// number, so a deny list keyed on x86_64 numbers would miss them.
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
