@@ -58,11 +58,11 @@ fn lesson_15_drops_a_capability_filters_a_call_and_sets_no_new_privs_for_real() 
     let own_bnd = mask(&own, "CapBnd");
     assert_ne!(own_bnd & SYS_ADMIN, 0, "the suite runs with CAP_SYS_ADMIN");
 
-    let out = lab.run(&["run", "15-capabilities-seccomp", "--yes"]);
+    let out = lab.run(&["run", "15-caps-seccomp", "--yes"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
-        stdout.contains("15-capabilities-seccomp: every check held"),
+        stdout.contains("15-caps-seccomp: every check held"),
         "{stdout}"
     );
     assert!(!stdout.contains('✗'), "a check failed:\n{stdout}");
@@ -215,10 +215,10 @@ fn lesson_15_challenge_by_hand_a_shell_with_the_capability_in_its_bounding_set_i
     let mut t = Pty::spawn(cmd, 80, 24);
     t.expect("fromscratch> ");
     t.line("start 15");
-    t.expect("[15-capabilities-seccomp 1/8] > ");
+    t.expect("[15-caps-seccomp 1/8] > ");
     t.line("run");
     t.expect("── your turn ──");
-    t.expect("[15-capabilities-seccomp 8/8] > ");
+    t.expect("[15-caps-seccomp 8/8] > ");
 
     // A wrong attempt: no_new_privs, but CAP_SYS_ADMIN kept in every set.
     t.line("shell");
@@ -234,7 +234,7 @@ fn lesson_15_challenge_by_hand_a_shell_with_the_capability_in_its_bounding_set_i
     t.line("exit");
     t.expect("[fromscratch host] # ");
     t.line("exit");
-    let report = unwrapped(&t.expect("[15-capabilities-seccomp 8/8] > "));
+    let report = unwrapped(&t.expect("[15-caps-seccomp 8/8] > "));
     assert!(
         report.contains("✗ not yet: a shell of yours runs as root without CAP_SYS_ADMIN"),
         "{report}"
@@ -265,7 +265,7 @@ fn lesson_15_challenge_by_hand_a_shell_with_the_capability_in_its_bounding_set_i
     t.line("exit");
     t.expect("[fromscratch host] # ");
     t.line("exit");
-    let report = unwrapped(&t.expect("15-capabilities-seccomp done"));
+    let report = unwrapped(&t.expect("15-caps-seccomp done"));
     assert!(report.contains("✓ challenge passed"), "{report}");
     t.line("quit");
     assert!(t.wait().success(), "{}", t.seen);
@@ -277,10 +277,10 @@ fn a_bad_capability_or_system_call_name_is_one_sentence_from_check() {
     let dir = tempfile::tempdir().expect("tempdir");
     let good = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/lessons/15-capabilities-seccomp.toml"
+        "/lessons/15-caps-seccomp.toml"
     ))
     .expect("lesson");
-    let path = dir.path().join("15-capabilities-seccomp.toml");
+    let path = dir.path().join("15-caps-seccomp.toml");
     for (from, to, sentence) in [
         (
             r#"cap_drop = ["CAP_SYS_ADMIN"], command = ["sh""#,

@@ -169,6 +169,14 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
             def.id
         ));
     }
+    if def.id.chars().count() > MAX_ID_CHARS {
+        let (at, _) = here("id", 0);
+        out.push(format!(
+            "{at}: id `{}` is {} characters; keep it to {MAX_ID_CHARS}, the width of the id column of `fromscratch list`",
+            def.id,
+            def.id.chars().count()
+        ));
+    }
     for (field, value) in [("title", &def.title), ("summary", &def.summary)] {
         if value.trim().is_empty() {
             let (at, _) = here(field, 0);
@@ -531,6 +539,10 @@ fn check_challenge(
         }
     }
 }
+
+/// The longest lesson id: `fromscratch list` pads ids to this width so the titles line
+/// up in one column.
+pub const MAX_ID_CHARS: usize = 22;
 
 /// Why a container or decoy name is refused: names appear in templates
 /// (`{container.NAME}`), prompts and file names, so they are letters, digits, `-` and
@@ -932,6 +944,16 @@ expect = { fails = true }
             .to_string();
         assert!(
             err.contains("same_namespaces_as is `{container.c9}`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_id_wider_than_the_list_column_is_refused() {
+        let long = GOOD.replace("id = \"t\"", "id = \"15-capabilities-seccomp\"");
+        let err = parse(&long, Path::new("x.txt")).unwrap_err().to_string();
+        assert!(
+            err.contains("id `15-capabilities-seccomp` is 23 characters; keep it to 22, the width of the id column of `fromscratch list`"),
             "{err}"
         );
     }
