@@ -685,6 +685,7 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
         env: Vec::new(),
         volumes: Vec::new(),
         share: None,
+        security: crate::runtime::security::Security::default(),
     };
     // Orphans of the command come back to us, to be stopped with it (a container without
     // a PID namespace has no init to take them down).

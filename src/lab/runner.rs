@@ -13,6 +13,7 @@ use crate::error::{Classify, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_HOST_CANNOT
 use crate::lab::{Lab, LabError};
 use crate::lesson::{self, ActionDef, ContainerDef, ExpectDef, Lesson, ProbeDef, StepDef};
 use crate::observe::{self, Context, DiffLine, Verdict};
+use crate::runtime::security::{self, Security};
 use crate::runtime::spawn::{self, Stdio};
 use crate::runtime::{ContainerSpec, Namespaces, RuntimeError};
 use crate::term;
@@ -310,6 +311,8 @@ impl Runner {
             command: self.expand_all(&c.command),
             guard: true,
             env: Vec::new(),
+            security: Security::new(c.no_new_privs, &c.cap_drop, &c.seccomp_deny)
+                .map_err(|e| RunError::BadInput(e.to_string()))?,
         })
     }
 
@@ -360,6 +363,9 @@ impl Runner {
         }
         let s = parts.join(" ");
         let mut cmd = term::shell_join(&self.expand_all(&c.command));
+        if let Some(p) = security::setpriv_prefix(c.no_new_privs, &c.cap_drop) {
+            cmd = format!("{p} {cmd}");
+        }
         if let Some(h) = &c.hostname {
             // unshare(1) has no option for it: by hand, the hostname is set inside (after
             // unshare --uts and the chroot, where the runtime calls sethostname), then the
@@ -401,6 +407,9 @@ impl Runner {
         }
         if c.init {
             notes.push("with the lab's init as PID 1, as `docker run --init`".to_string());
+        }
+        if let Some(note) = security::seccomp_note(&c.seccomp_deny) {
+            notes.push(note);
         }
         if notes.is_empty() {
             line

@@ -118,6 +118,19 @@ pub struct ContainerDef {
     /// joins the pause container's. See [`ShareDef`].
     #[serde(default)]
     pub share: Option<ShareDef>,
+    /// Capabilities to drop from every set, bounding included, just before exec, named
+    /// as capabilities(7) names them: `["CAP_SYS_ADMIN"]`. The rest are kept (a drop
+    /// list, as `docker run --cap-drop`).
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    /// Set no_new_privs (prctl(2) `PR_SET_NO_NEW_PRIVS`) just before exec: no execve
+    /// from then on may grant privileges.
+    #[serde(default)]
+    pub no_new_privs: bool,
+    /// System calls a seccomp filter refuses with EPERM, installed last before exec,
+    /// named as syscalls(2) lists them for this machine's architecture: `["sethostname"]`.
+    #[serde(default)]
+    pub seccomp_deny: Vec<String>,
 }
 
 /// One volume: `{ source = "lab:data", target = "/data", read_only = true }`.
@@ -291,6 +304,18 @@ pub struct ProcessMatch {
     /// open files, /proc/PID/fd/* (proc(5)).
     #[serde(default)]
     pub listens_tcp: Option<u16>,
+    /// It holds none of these capabilities (`CAP_SYS_ADMIN`…) in any set: not in
+    /// `CapEff`, `CapPrm`, `CapInh` nor `CapBnd` of /proc/PID/status (capabilities(7)).
+    /// A process that still has one in permitted or bounding could take it back.
+    #[serde(default)]
+    pub lacks_caps: Vec<String>,
+    /// Its no_new_privs flag (`NoNewPrivs` in /proc/PID/status, prctl(2)) is this.
+    #[serde(default)]
+    pub no_new_privs: Option<bool>,
+    /// Its seccomp mode (`Seccomp` in /proc/PID/status, proc(5)) is this: `"disabled"`
+    /// (0), `"strict"` (1) or `"filter"` (2).
+    #[serde(default)]
+    pub seccomp: Option<String>,
 }
 
 /// A command run to observe state, in a context.
@@ -411,6 +436,15 @@ pub enum ActionDef {
         share: Option<ShareDef>,
         /// argv. Templates allowed.
         command: Vec<String>,
+        /// As [`ContainerDef::cap_drop`].
+        #[serde(default)]
+        cap_drop: Vec<String>,
+        /// As [`ContainerDef::no_new_privs`].
+        #[serde(default)]
+        no_new_privs: bool,
+        /// As [`ContainerDef::seccomp_deny`].
+        #[serde(default)]
+        seccomp_deny: Vec<String>,
         /// Checks on the result.
         #[serde(default)]
         expect: Option<ExpectDef>,
@@ -563,6 +597,9 @@ impl ActionDef {
                 command,
                 volumes,
                 share,
+                cap_drop,
+                no_new_privs,
+                seccomp_deny,
                 ..
             } => Some(ContainerDef {
                 root: root.clone(),
@@ -578,6 +615,9 @@ impl ActionDef {
                 command: command.clone(),
                 volumes: volumes.clone(),
                 share: share.clone(),
+                cap_drop: cap_drop.clone(),
+                no_new_privs: *no_new_privs,
+                seccomp_deny: seccomp_deny.clone(),
             }),
             _ => None,
         }

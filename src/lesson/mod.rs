@@ -171,6 +171,14 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
             def.id
         ));
     }
+    if def.id.chars().count() > MAX_ID_CHARS {
+        let (at, _) = here("id", 0);
+        out.push(format!(
+            "{at}: id `{}` is {} characters; keep it to {MAX_ID_CHARS}, the width of the id column of `fromscratch list`",
+            def.id,
+            def.id.chars().count()
+        ));
+    }
     for (field, value) in [("title", &def.title), ("summary", &def.summary)] {
         if value.trim().is_empty() {
             let (at, _) = here(field, 0);
@@ -538,10 +546,27 @@ fn check_challenge(
                         ));
                     }
                 }
+                for cap in &m.lacks_caps {
+                    if let Err(e) = crate::runtime::security::parse_capability(cap) {
+                        out.push(format!("{at}: verify `{}`: lacks_caps: {e}", v.says));
+                    }
+                }
+                if let Some(mode) = &m.seccomp
+                    && crate::observe::process::seccomp_mode_number(mode).is_none()
+                {
+                    out.push(format!(
+                        "{at}: verify `{}`: seccomp is `{mode}`; write `disabled`, `strict` or `filter`, the modes of the Seccomp line in /proc/PID/status",
+                        v.says
+                    ));
+                }
             }
         }
     }
 }
+
+/// The longest lesson id: `fromscratch list` pads ids to this width so the titles line
+/// up in one column.
+pub const MAX_ID_CHARS: usize = 22;
 
 /// Why a container or decoy name is refused: names appear in templates
 /// (`{container.NAME}`), prompts and file names, so they are letters, digits, `-` and
@@ -597,6 +622,14 @@ fn check_container(c: &ContainerDef, at: &str, out: &mut Vec<String>) {
     }
     if c.mount_proc && c.root == "host" {
         out.push(format!("{at}: mount_proc with root = \"host\" would hide the host's /proc for the process; use a rootfs"));
+    }
+    for cap in &c.cap_drop {
+        if let Err(e) = crate::runtime::security::parse_capability(cap) {
+            out.push(format!("{at}: cap_drop: {e}"));
+        }
+    }
+    if let Err(e) = crate::runtime::security::compile_deny(&c.seccomp_deny) {
+        out.push(format!("{at}: seccomp_deny: {e}"));
     }
 }
 
@@ -950,6 +983,79 @@ expect = { fails = true }
             .to_string();
         assert!(
             err.contains("same_namespaces_as is `{container.c9}`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_id_wider_than_the_list_column_is_refused() {
+        let long = GOOD.replace("id = \"t\"", "id = \"15-capabilities-seccomp\"");
+        let err = parse(&long, Path::new("x.txt")).unwrap_err().to_string();
+        assert!(
+            err.contains("id `15-capabilities-seccomp` is 23 characters; keep it to 22, the width of the id column of `fromscratch list`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn capability_syscall_and_seccomp_mode_names_are_checked() {
+        let with = |fields: &str| {
+            GOOD.replace(
+                "[containers.c1]\npid = true\n",
+                &format!("[containers.c1]\npid = true\n{fields}\n"),
+            )
+        };
+        let good = with(
+            r#"cap_drop = ["CAP_SYS_ADMIN"]
+no_new_privs = true
+seccomp_deny = ["sethostname", "mkdirat"]"#,
+        );
+        assert!(parse(&good, Path::new("t.toml")).is_ok(), "{good}");
+        let bad = with(r#"cap_drop = ["sys_admin"]"#);
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("cap_drop: `sys_admin` is not a capability: write it as capabilities(7) names it, in capitals with its prefix, like `CAP_SYS_ADMIN`"),
+            "{err}"
+        );
+        if std::env::consts::ARCH == "x86_64" {
+            let bad = with(r#"seccomp_deny = ["sethostnam"]"#);
+            let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+            assert!(
+                err.contains("seccomp_deny: `sethostnam` is not a system call on x86_64: write the name syscalls(2) lists, like `sethostname` or `mkdirat`"),
+                "{err}"
+            );
+        }
+        let bad = with(r#"seccomp_deny = ["execve"]"#);
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(err.contains("denying `execve` would stop"), "{err}");
+        // The same rules on `exec`, which mirrors a container.
+        let bad = GOOD.replace(
+            "action = { kind = \"decoy\", name = \"victim\" }",
+            "action = { kind = \"exec\", command = [\"true\"], cap_drop = [\"CAP_NOPE\"] }",
+        );
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(err.contains("`CAP_NOPE` is not a capability"), "{err}");
+        // Process conditions.
+        let challenge = |process: &str| {
+            GOOD.replace(
+                "expect = { fails = true }\n",
+                &format!(
+                    "expect = {{ fails = true }}\n[steps.challenge]\ngoal = \"g\"\nsolution = [\"true\"]\n[[steps.challenge.verify]]\nsays = \"s\"\nprocess = {process}\n"
+                ),
+            )
+        };
+        let good = challenge(
+            r#"{ lacks_caps = ["CAP_SYS_ADMIN"], no_new_privs = true, seccomp = "filter" }"#,
+        );
+        assert!(parse(&good, Path::new("t.toml")).is_ok(), "{good}");
+        let bad = challenge(r#"{ lacks_caps = ["SYS_ADMIN"], seccomp = "2" }"#);
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("lacks_caps: `SYS_ADMIN` is not a capability"),
+            "{err}"
+        );
+        assert!(
+            err.contains("seccomp is `2`; write `disabled`, `strict` or `filter`"),
             "{err}"
         );
     }

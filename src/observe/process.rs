@@ -567,6 +567,117 @@ pub fn properties(w: &Wanted<'_>, p: &ProcInfo, lab_ns: &BTreeMap<String, u64>) 
             });
         }
     }
+    v.extend(security_properties(m, p.pid));
+    v
+}
+
+/// The seccomp modes of the `Seccomp` line of /proc/PID/status (proc(5)), by number.
+pub const SECCOMP_MODES: [&str; 3] = ["disabled", "strict", "filter"];
+
+/// `disabled` -> 0, `strict` -> 1, `filter` -> 2; `None` for anything else.
+#[must_use]
+pub fn seccomp_mode_number(mode: &str) -> Option<u32> {
+    SECCOMP_MODES
+        .iter()
+        .position(|m| *m == mode)
+        .and_then(|i| u32::try_from(i).ok())
+}
+
+/// The capability sets, no_new_privs flag and seccomp mode of a process, from
+/// /proc/PID/status (proc(5)): read only when a condition asks for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Privileges {
+    /// `CapEff`, `CapPrm`, `CapInh`, `CapBnd`: bit N for capability N (capabilities(7)).
+    pub sets: [(&'static str, u64); 4],
+    /// `NoNewPrivs`: 1 when set.
+    pub no_new_privs: Option<u64>,
+    /// `Seccomp`: 0 disabled, 1 strict, 2 filter.
+    pub seccomp: Option<u32>,
+}
+
+/// Read [`Privileges`] of `pid`; `None` when it has gone.
+#[must_use]
+pub fn privileges_of(pid: i32) -> Option<Privileges> {
+    let s = Process::new(pid).ok()?.status().ok()?;
+    Some(Privileges {
+        sets: [
+            ("effective", s.capeff),
+            ("permitted", s.capprm),
+            ("inheritable", s.capinh),
+            ("bounding", s.capbnd.unwrap_or(0)),
+        ],
+        no_new_privs: s.nonewprivs,
+        seccomp: s.seccomp,
+    })
+}
+
+fn security_properties(m: &ProcessMatch, pid: i32) -> Vec<Verdict> {
+    let mut v = Vec::new();
+    if m.lacks_caps.is_empty() && m.no_new_privs.is_none() && m.seccomp.is_none() {
+        return v;
+    }
+    let got = privileges_of(pid);
+    for name in &m.lacks_caps {
+        let Some(p) = got else {
+            v.push(Verdict {
+                ok: false,
+                what: format!("lacks {name} (its /proc/{pid}/status could not be read)"),
+            });
+            continue;
+        };
+        let bit = crate::runtime::security::parse_capability(name).map_or(0, |c| c.bitmask());
+        let held: Vec<&str> = p
+            .sets
+            .iter()
+            .filter(|(_, set)| set & bit != 0)
+            .map(|(n, _)| *n)
+            .collect();
+        let shown = format!(
+            "CapEff {}, CapBnd {}",
+            crate::runtime::security::hex(p.sets[0].1),
+            crate::runtime::security::hex(p.sets[3].1)
+        );
+        let ok = bit != 0 && held.is_empty();
+        v.push(Verdict {
+            ok,
+            what: if ok {
+                format!("has {name} in none of its capability sets ({shown})")
+            } else {
+                format!(
+                    "has {name} in none of its capability sets (it has it in {}: {shown}; from there it can take it back)",
+                    held.join(", ")
+                )
+            },
+        });
+    }
+    if let Some(want) = m.no_new_privs {
+        let now = got.and_then(|p| p.no_new_privs);
+        v.push(Verdict {
+            ok: now.map(|n| n != 0) == Some(want),
+            what: format!(
+                "has no_new_privs {} (NoNewPrivs in /proc/{pid}/status is {})",
+                if want { "set" } else { "unset" },
+                now.map_or_else(|| "unreadable".to_string(), |n| n.to_string())
+            ),
+        });
+    }
+    if let Some(want) = &m.seccomp {
+        let now = got.and_then(|p| p.seccomp);
+        let shown = now.map_or_else(
+            || "unreadable".to_string(),
+            |n| {
+                let name = usize::try_from(n)
+                    .ok()
+                    .and_then(|i| SECCOMP_MODES.get(i))
+                    .unwrap_or(&"unknown");
+                format!("{n}: {name}")
+            },
+        );
+        v.push(Verdict {
+            ok: now.is_some() && now == seccomp_mode_number(want),
+            what: format!("is in seccomp mode {want} (Seccomp in /proc/{pid}/status is {shown})"),
+        });
+    }
     v
 }
 
@@ -896,6 +1007,90 @@ mod tests {
         // The caller's own hostname did not change.
         let mine = nix::sys::utsname::uname().expect("uname");
         assert_ne!(mine.nodename().to_string_lossy(), "fs-unit-test");
+    }
+
+    #[test]
+    fn privileges_are_read_from_status_and_named_when_they_fail() {
+        let me = std::process::id().cast_signed();
+        let p = privileges_of(me).expect("read self");
+        let m = ProcessMatch {
+            lacks_caps: vec!["CAP_SYS_ADMIN".into()],
+            no_new_privs: Some(p.no_new_privs == Some(0)),
+            seccomp: Some("strict".into()),
+            ..Default::default()
+        };
+        let info = read(me).expect("read self");
+        let v = properties(&Wanted::new(&m, &str::to_string), &info, &own_namespaces());
+        assert_eq!(v.len(), 3, "{v:?}");
+        // Every process has CAP_SYS_ADMIN in its bounding set unless someone dropped it.
+        if p.sets[3].1 & (1 << 21) != 0 {
+            assert!(!v[0].ok, "{v:?}");
+            assert!(v[0].what.contains("bounding"), "{v:?}");
+            assert!(
+                v[0].what.contains("from there it can take it back"),
+                "{v:?}"
+            );
+        }
+        // Asked the opposite of what it is: fails, and says what it read.
+        assert!(!v[1].ok, "{v:?}");
+        assert!(v[1].what.contains("NoNewPrivs in /proc/"), "{v:?}");
+        // The test harness is not in strict mode (it could not even open a file).
+        assert!(!v[2].ok, "{v:?}");
+        assert!(
+            v[2].what
+                .starts_with("is in seccomp mode strict (Seccomp in /proc/"),
+            "{v:?}"
+        );
+        assert_eq!(seccomp_mode_number("filter"), Some(2));
+        assert_eq!(seccomp_mode_number("2"), None);
+    }
+
+    #[test]
+    fn a_process_that_dropped_a_capability_everywhere_lacks_it() {
+        if !nix::unistd::geteuid().is_root() || which::which("setpriv").is_err() {
+            return; // the suite runs as root with util-linux in CI
+        }
+        let mut child = std::process::Command::new("setpriv")
+            .args([
+                "--no-new-privs",
+                "--bounding-set",
+                "-sys_admin",
+                "sleep",
+                "30",
+            ])
+            .spawn()
+            .expect("setpriv");
+        let pid = child.id().cast_signed();
+        let m = ProcessMatch {
+            lacks_caps: vec!["CAP_SYS_ADMIN".into()],
+            no_new_privs: Some(true),
+            seccomp: Some("disabled".into()),
+            ..Default::default()
+        };
+        // Wait for setpriv to have exec'd sleep (its comm changes then).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut v = Vec::new();
+        while std::time::Instant::now() < deadline {
+            if let Some(info) = read(pid).filter(|i| i.comm == "sleep") {
+                v = properties(&Wanted::new(&m, &str::to_string), &info, &own_namespaces());
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(v.len(), 3, "{v:?}");
+        assert!(v[0].ok, "{v:?}");
+        assert!(
+            v[0].what
+                .starts_with("has CAP_SYS_ADMIN in none of its capability sets (CapEff "),
+            "{v:?}"
+        );
+        assert!(v[1].ok, "{v:?}");
+        assert_eq!(
+            v[1].what,
+            format!("has no_new_privs set (NoNewPrivs in /proc/{pid}/status is 1)")
+        );
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub fn explain_setup_failure(call: &str, errno: Errno, root: Option<&std::path::
         ("chroot", Errno::ENOENT) => format!("chroot failed: the rootfs {root_s} does not exist; build it with `fromscratch rootfs build`"),
         ("chdir", Errno::ENOENT) => format!("chdir failed inside {root_s}: the rootfs is not a usable tree"),
         ("mount", Errno::ENOENT) => format!("mount failed with ENOENT: the rootfs {root_s} has no /proc directory to mount on; create it (mkdir {root_s}/proc)"),
+        ("seccomp", Errno::EACCES) => "seccomp was refused with EACCES: installing a filter needs no_new_privs or CAP_SYS_ADMIN, and this container had dropped CAP_SYS_ADMIN without setting no_new_privs; set no_new_privs = true (seccomp(2))".to_string(),
+        ("prctl" | "capset", Errno::EPERM) => format!("{call} was refused with EPERM: dropping capabilities needs CAP_SETPCAP, which this process does not have; run fromscratch as root (sudo)"),
         ("fork", Errno::ENOMEM) => "fork failed with ENOMEM: the PID namespace's init (PID 1) has exited, and a namespace without its init accepts no new processes (pid_namespaces(7))".to_string(),
         _ => format!("{call} failed with {} ({})", super::syscalls::errno_name(errno), errno.desc()),
     }

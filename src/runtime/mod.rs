@@ -11,6 +11,7 @@
 //!   lab-made network namespace joined by a forked child
 //! - `volumes.rs`: bind mounts into the root before the chroot (`docker run -v`)
 //! - `share.rs`: joining a running container's namespaces before unsharing (a pod)
+//! - `security.rs`: no_new_privs, capabilities and a seccomp filter, last before exec
 //! - `syscalls.rs`: the trait, its Linux and recording implementations, trace rendering
 //!
 //! See namespaces(7), pid_namespaces(7), mount_namespaces(7), chroot(2), unshare(2), setns(2).
@@ -19,6 +20,7 @@ pub mod error;
 pub mod init;
 pub mod net;
 pub mod overlay;
+pub mod security;
 pub mod share;
 pub mod spawn;
 pub mod spec;

@@ -12,6 +12,8 @@
 //!   so nothing mounted inside can propagate back to the host (mount_namespaces(7)).
 //! - `/proc` is mounted by PID 1, after the PID fork and after chroot, so that it shows
 //!   the new PID namespace and lands inside the rootfs (proc(5)).
+//! - Last before exec, `security.rs` takes power away (no_new_privs, capabilities,
+//!   seccomp), after every setup call that needed it.
 //!
 //! The child reports every call with its result on a trace pipe; the parent reads it
 //! until every writer has exec'd (the pipe is close-on-exec) or exited.
@@ -670,6 +672,10 @@ fn child_main(
                 return fail(f);
             }
             if let Err(f) = prepare_root(&sys, spec) {
+                return fail(f);
+            }
+            // Last before exec (or our init): root changed, /proc and hostname done.
+            if let Err(f) = super::security::apply(&sys, &spec.security, super::security::capget) {
                 return fail(f);
             }
             if spec.init {

@@ -76,6 +76,9 @@ pub struct ContainerSpec {
     /// Namespaces joined from a running process before the others are unshared (a pod
     /// member). See `share.rs`.
     pub share: Option<super::share::Share>,
+    /// What is taken away just before exec: no_new_privs, capabilities, a seccomp filter
+    /// (compiled already). See `security.rs`.
+    pub security: super::security::Security,
 }
 
 impl ContainerSpec {

@@ -111,6 +111,23 @@ pub enum Sys<'a> {
     /// A change to the current network namespace through rtnetlink(7) (or its one
     /// sysctl file): see `net.rs`.
     Net(&'a super::net::NetOp),
+    /// prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0): no execve may grant privileges from now on
+    /// (prctl(2)). See `security.rs`.
+    SetNoNewPrivs,
+    /// prctl(PR_CAPBSET_DROP, cap): out of the bounding set; needs CAP_SETPCAP
+    /// (capabilities(7)).
+    CapbsetDrop(caps::Capability),
+    /// capset(2) on the calling thread: effective, permitted and inheritable at once.
+    Capset(super::security::CapSets),
+    /// prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, cap, 0, 0).
+    AmbientLower(caps::Capability),
+    /// seccomp(SECCOMP_SET_MODE_FILTER, 0, prog): install a BPF filter (seccomp(2)).
+    SeccompFilter {
+        /// The compiled program.
+        program: &'a [seccompiler::sock_filter],
+        /// What it does, in words, for the trace.
+        summary: &'a str,
+    },
 }
 
 impl Sys<'_> {
@@ -167,6 +184,43 @@ impl Sys<'_> {
             Self::Kill(pid, sig) => Call::new("kill", vec![pid.to_string(), sig.as_str().into()]),
             Self::Mkdir(p) => Call::new("mkdir", vec![q(p), "0755".into()]),
             Self::Net(op) => op.call(),
+            Self::SetNoNewPrivs => Call::new(
+                "prctl",
+                ["PR_SET_NO_NEW_PRIVS", "1", "0", "0", "0"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+            Self::CapbsetDrop(cap) => {
+                Call::new("prctl", vec!["PR_CAPBSET_DROP".into(), cap.to_string()])
+            }
+            Self::Capset(s) => Call::new(
+                "capset",
+                vec![
+                    "{version=_LINUX_CAPABILITY_VERSION_3, pid=0}".into(),
+                    format!(
+                        "{{effective=0x{:016x}, permitted=0x{:016x}, inheritable=0x{:016x}}}",
+                        s.effective, s.permitted, s.inheritable
+                    ),
+                ],
+            ),
+            Self::AmbientLower(cap) => Call::new(
+                "prctl",
+                vec![
+                    "PR_CAP_AMBIENT".into(),
+                    "PR_CAP_AMBIENT_LOWER".into(),
+                    cap.to_string(),
+                    "0".into(),
+                    "0".into(),
+                ],
+            ),
+            Self::SeccompFilter { program, summary } => Call::new(
+                "seccomp",
+                vec![
+                    "SECCOMP_SET_MODE_FILTER".into(),
+                    "0".into(),
+                    format!("{{len={}, filter=/* {summary} */}}", program.len()),
+                ],
+            ),
         }
     }
 }
@@ -333,6 +387,11 @@ impl Syscalls for LinuxSyscalls {
             Sys::Kill(pid, sig) => nix::sys::signal::kill(pid, sig),
             Sys::Mkdir(p) => nix::unistd::mkdir(p, nix::sys::stat::Mode::from_bits_truncate(0o755)),
             Sys::Net(op) => super::net::perform(op),
+            Sys::SetNoNewPrivs => nix::sys::prctl::set_no_new_privs(),
+            Sys::CapbsetDrop(cap) => super::security::sys_capbset_drop(cap),
+            Sys::Capset(sets) => super::security::sys_capset(sets),
+            Sys::AmbientLower(cap) => super::security::sys_ambient_lower(cap),
+            Sys::SeccompFilter { program, .. } => super::security::sys_seccomp_filter(program),
         };
         self.note(&call.call().render(r));
         r
