@@ -104,6 +104,11 @@ pub struct ContainerDef {
     /// argv; may be empty only with `init` (a pause container). Templates allowed.
     #[serde(default)]
     pub command: Vec<String>,
+    /// Change root with pivot_root(2) instead of chroot(2): bind the root onto itself,
+    /// a minimal `/dev`, pivot, detach the old root. Needs `mount` or `mount_proc`, and
+    /// a root other than `host`.
+    #[serde(default)]
+    pub pivot_root: bool,
 }
 
 fn rootfs_root() -> String {
@@ -240,6 +245,12 @@ pub struct ProcessMatch {
     /// /proc/PID/uid_map (user_namespaces(7)). `0`: root in there.
     #[serde(default)]
     pub uid_in_ns: Option<u32>,
+    /// Whether its mount namespace holds mounts outside its root: `true` for a chroot
+    /// (the host's tree is still above it) or an old root left mounted after
+    /// pivot_root(2); `false` once its root is its mount namespace's root, with no
+    /// mount of the lab's own `/` left in it (pivot_root, then the old root detached).
+    #[serde(default)]
+    pub mounts_outside_root: Option<bool>,
 }
 
 /// A command run to observe state, in a context.
@@ -349,6 +360,9 @@ pub enum ActionDef {
         /// As [`ContainerDef::init`].
         #[serde(default)]
         init: bool,
+        /// As [`ContainerDef::pivot_root`].
+        #[serde(default)]
+        pivot_root: bool,
         /// argv. Templates allowed.
         command: Vec<String>,
         /// Checks on the result.
@@ -408,6 +422,7 @@ impl ActionDef {
                 hostname,
                 init,
                 command,
+                pivot_root,
                 ..
             } => Some(ContainerDef {
                 root: root.clone(),
@@ -420,6 +435,7 @@ impl ActionDef {
                 hostname: hostname.clone(),
                 init: *init,
                 command: command.clone(),
+                pivot_root: *pivot_root,
             }),
             _ => None,
         }

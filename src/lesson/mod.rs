@@ -571,6 +571,11 @@ fn check_container(c: &ContainerDef, at: &str, out: &mut Vec<String>) {
     if c.mount_proc && c.root == "host" {
         out.push(format!("{at}: mount_proc with root = \"host\" would hide the host's /proc for the process; use a rootfs"));
     }
+    if c.pivot_root && c.root == "host" {
+        out.push(format!("{at}: pivot_root with root = \"host\" has no new root to pivot into; use a rootfs"));
+    } else if c.pivot_root && !c.mount && !c.mount_proc {
+        out.push(format!("{at}: pivot_root needs mount = true (or mount_proc = true): pivot_root(2) changes the root of a whole mount namespace, so it must be a new one of the container's"));
+    }
 }
 
 fn check_expect(e: Option<&ExpectDef>, at: &str, out: &mut Vec<String>) {

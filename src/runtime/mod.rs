@@ -6,12 +6,15 @@
 //!
 //! - `spawn.rs`: fork → unshare → private `/` → fork (PID namespace) → chroot → `/proc` → exec
 //! - `init.rs`: our PID 1 (reaps, forwards signals)
+//! - `pivot.rs`: pivot_root in place of chroot: bind, pivot, detach the old root, a
+//!   minimal `/dev`; a refused pivot diagnosed from /proc/self/mountinfo
 //! - `syscalls.rs`: the trait, its Linux and recording implementations, trace rendering
 //!
 //! See namespaces(7), pid_namespaces(7), mount_namespaces(7), chroot(2), unshare(2), setns(2).
 
 pub mod error;
 pub mod init;
+pub mod pivot;
 pub mod spawn;
 pub mod spec;
 pub mod syscalls;

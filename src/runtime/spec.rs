@@ -65,6 +65,11 @@ pub struct ContainerSpec {
     /// never reach the host. Traced as the lab's, not the lesson's. Off for `spawn`, which
     /// does exactly what its flags say, as unshare(1) does.
     pub guard: bool,
+    /// Change root with pivot_root(2) instead of chroot(2): bind the root onto itself,
+    /// give it a minimal `/dev`, pivot, detach the old root (see `pivot.rs`). Needs a
+    /// root; implies a mount namespace, as `mount_proc` does, so the host's own root can
+    /// never be pivoted.
+    pub pivot_root: bool,
 }
 
 impl ContainerSpec {
@@ -86,7 +91,7 @@ impl ContainerSpec {
     #[must_use]
     pub fn effective_namespaces(&self) -> Namespaces {
         let mut ns = self.namespaces;
-        if self.mount_proc {
+        if self.mount_proc || (self.pivot_root && self.root.is_some()) {
             ns.mount = true;
         }
         ns

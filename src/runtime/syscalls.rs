@@ -106,6 +106,9 @@ pub enum Sys<'a> {
     SetPdeathsig(Signal),
     /// kill(2).
     Kill(nix::unistd::Pid, Signal),
+    /// mknod(2): make a file of `kind` (`S_IFREG`: an empty regular file, the mount
+    /// point a bind-mounted device needs) with `perm` and device number `dev`.
+    Mknod(&'a Path, nix::sys::stat::SFlag, nix::sys::stat::Mode, u64),
 }
 
 impl Sys<'_> {
@@ -160,6 +163,14 @@ impl Sys<'_> {
                 vec!["PR_SET_PDEATHSIG".into(), sig.as_str().into()],
             ),
             Self::Kill(pid, sig) => Call::new("kill", vec![pid.to_string(), sig.as_str().into()]),
+            Self::Mknod(p, kind, perm, dev) => Call::new(
+                "mknod",
+                vec![
+                    q(p),
+                    format!("{}|{:04o}", sflag_str(*kind), perm.bits()),
+                    dev.to_string(),
+                ],
+            ),
         }
     }
 }
@@ -234,6 +245,16 @@ pub trait Syscalls {
     fn kill(&self, pid: nix::unistd::Pid, sig: Signal) -> Result<(), Errno> {
         self.sys(Sys::Kill(pid, sig))
     }
+    /// mknod(2).
+    fn mknod(
+        &self,
+        path: &Path,
+        kind: nix::sys::stat::SFlag,
+        perm: nix::sys::stat::Mode,
+        dev: u64,
+    ) -> Result<(), Errno> {
+        self.sys(Sys::Mknod(path, kind, perm, dev))
+    }
 }
 
 /// Render `CLONE_NEWPID|CLONE_NEWNS` from flags.
@@ -251,6 +272,16 @@ pub fn clone_flags_str(flags: CloneFlags) -> String {
 #[must_use]
 pub fn ms_flags_str(flags: MsFlags) -> String {
     let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.join("|")
+    }
+}
+
+/// Render a file type as strace does: `S_IFREG`, `S_IFCHR`…
+fn sflag_str(kind: nix::sys::stat::SFlag) -> String {
+    let names: Vec<&str> = kind.iter_names().map(|(n, _)| n).collect();
     if names.is_empty() {
         "0".into()
     } else {
@@ -320,6 +351,7 @@ impl Syscalls for LinuxSyscalls {
             Sys::Sethostname(name) => nix::unistd::sethostname(name),
             Sys::SetPdeathsig(sig) => nix::sys::prctl::set_pdeathsig(sig),
             Sys::Kill(pid, sig) => nix::sys::signal::kill(pid, sig),
+            Sys::Mknod(p, kind, perm, dev) => nix::sys::stat::mknod(p, kind, perm, dev),
         };
         self.note(&call.call().render(r));
         r
