@@ -833,6 +833,27 @@ expect = { fails = true }
     }
 
     #[test]
+    fn pivot_root_without_a_mount_namespace_or_a_root_is_refused() {
+        let bad = GOOD.replace("mount_proc = true\ninit = true", "init = true\npivot_root = true");
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("t.toml:8:1: pivot_root needs mount = true (or mount_proc = true): pivot_root(2) changes the root of a whole mount namespace, so it must be a new one of the container's"),
+            "{err}"
+        );
+        let ok = GOOD.replace("init = true", "init = true\npivot_root = true");
+        assert!(parse(&ok, Path::new("t.toml")).is_ok());
+        let host = GOOD.replace(
+            "mount_proc = true\ninit = true",
+            "mount = true\ninit = true\npivot_root = true\nroot = \"host\"",
+        );
+        let err = parse(&host, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("pivot_root with root = \"host\" has no new root to pivot into; use a rootfs"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn hostname_without_uts_is_refused() {
         let bad = GOOD.replace("init = true", "init = true\nhostname = \"lab\"");
         let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
