@@ -420,7 +420,7 @@ pub fn diagnose_now(new_root: &Path, put_old: &Path) -> Diagnosis {
 }
 
 /// The commands a learner types for the same pivot, for a step's `by hand:` line:
-/// `mount --bind R R`, `cd R`, `pivot_root . .`, a procfs on `/proc` (umount(8) reads
+/// `mount --bind R R`, the tmpfs on `R/dev` and its devices, `cd R`, `pivot_root . .`, a procfs on `/proc` (umount(8) reads
 /// /proc/self/mountinfo to find what to unmount, and the new root has none yet),
 /// `umount -l .`, and `cd /`. Without `keep_proc`, the procfs is unmounted again.
 #[must_use]
@@ -428,6 +428,11 @@ pub fn by_hand(root: &Path, keep_proc: bool) -> Vec<String> {
     let r = crate::term::shell_join(&[root.display().to_string()]);
     let mut v = vec![
         format!("mount --bind {r} {r}"),
+        format!("mount -t tmpfs -o {DEV_TMPFS_OPTIONS},nosuid,strictatime tmpfs {r}/dev"),
+        format!(
+            "for d in {}; do touch {r}/dev/$d && mount --bind /dev/$d {r}/dev/$d; done",
+            DEVICES.join(" ")
+        ),
         format!("cd {r}"),
         "pivot_root . .".to_string(),
         "mount -t proc proc /proc".to_string(),
