@@ -372,7 +372,10 @@ impl Runner {
         }
         let mut script = crate::runtime::pivot::by_hand(root, c.mount_proc);
         if let Some(h) = &c.hostname {
-            script.push(format!("hostname {}", term::shell_join(std::slice::from_ref(h))));
+            script.push(format!(
+                "hostname {}",
+                term::shell_join(std::slice::from_ref(h))
+            ));
         }
         let cmd = term::shell_join(&self.expand_all(&c.command));
         if !cmd.is_empty() {

@@ -572,7 +572,9 @@ fn check_container(c: &ContainerDef, at: &str, out: &mut Vec<String>) {
         out.push(format!("{at}: mount_proc with root = \"host\" would hide the host's /proc for the process; use a rootfs"));
     }
     if c.pivot_root && c.root == "host" {
-        out.push(format!("{at}: pivot_root with root = \"host\" has no new root to pivot into; use a rootfs"));
+        out.push(format!(
+            "{at}: pivot_root with root = \"host\" has no new root to pivot into; use a rootfs"
+        ));
     } else if c.pivot_root && !c.mount && !c.mount_proc {
         out.push(format!("{at}: pivot_root needs mount = true (or mount_proc = true): pivot_root(2) changes the root of a whole mount namespace, so it must be a new one of the container's"));
     }
@@ -834,7 +836,10 @@ expect = { fails = true }
 
     #[test]
     fn pivot_root_without_a_mount_namespace_or_a_root_is_refused() {
-        let bad = GOOD.replace("mount_proc = true\ninit = true", "init = true\npivot_root = true");
+        let bad = GOOD.replace(
+            "mount_proc = true\ninit = true",
+            "init = true\npivot_root = true",
+        );
         let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
         assert!(
             err.contains("t.toml:8:1: pivot_root needs mount = true (or mount_proc = true): pivot_root(2) changes the root of a whole mount namespace, so it must be a new one of the container's"),
@@ -848,7 +853,9 @@ expect = { fails = true }
         );
         let err = parse(&host, Path::new("t.toml")).unwrap_err().to_string();
         assert!(
-            err.contains("pivot_root with root = \"host\" has no new root to pivot into; use a rootfs"),
+            err.contains(
+                "pivot_root with root = \"host\" has no new root to pivot into; use a rootfs"
+            ),
             "{err}"
         );
     }

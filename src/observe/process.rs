@@ -508,11 +508,15 @@ pub fn properties(w: &Wanted<'_>, p: &ProcInfo, lab_ns: &BTreeMap<String, u64>) 
         let got = mounts_outside_root(p.pid);
         let why = match got {
             None => "it could not be read",
-            Some(Outside::None) => "its root is its mount namespace's root, and the lab's / is not mounted there",
+            Some(Outside::None) => {
+                "its root is its mount namespace's root, and the lab's / is not mounted there"
+            }
             Some(Outside::AboveRoot) => {
                 "its mount namespace's root is another directory: a chroot, or an old root still stacked on /"
             }
-            Some(Outside::HostRootMounted) => "the lab's / is still mounted inside it: the old root was not detached",
+            Some(Outside::HostRootMounted) => {
+                "the lab's / is still mounted inside it: the old root was not detached"
+            }
         };
         v.push(Verdict {
             ok: got.is_some_and(|g| (g != Outside::None) == want),
@@ -624,11 +628,12 @@ pub fn mounts_outside_root(pid: i32) -> Option<Outside> {
         (f.len() > 4).then(|| (f[2].to_string(), f[3].to_string(), f[4].to_string()))
     };
     let own = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    // The last line at `/` is the top of anything stacked there: the lab's root.
     let lab_root = own
         .lines()
+        .rev()
         .filter_map(key)
-        .filter(|(_, _, at)| at == "/")
-        .last()
+        .find(|(_, _, at)| at == "/")
         .map(|(dev, r, _)| (dev, r))?;
     let theirs = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).ok()?;
     let kept = theirs
