@@ -686,6 +686,7 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
         volumes: Vec::new(),
         share: None,
         security: crate::runtime::security::Security::default(),
+        pivot_root: false,
     };
     // Orphans of the command come back to us, to be stopped with it (a container without
     // a PID namespace has no init to take them down).

@@ -313,6 +313,7 @@ impl Runner {
             env: Vec::new(),
             security: Security::new(c.no_new_privs, &c.cap_drop, &c.seccomp_deny)
                 .map_err(|e| RunError::BadInput(e.to_string()))?,
+            pivot_root: c.pivot_root,
         })
     }
 
@@ -351,6 +352,9 @@ impl Runner {
             Some(_) if c.overlay => Some(overlay_base.join("merged")),
             other => other.clone(),
         };
+        if let Some(r) = root.as_ref().filter(|_| c.pivot_root) {
+            return self.pivot_equivalent_of(c, r);
+        }
         let mut chroot = Vec::new();
         if let Some(r) = &root {
             if c.mount_proc {
@@ -415,6 +419,39 @@ impl Runner {
             line
         } else {
             format!("{line}   # {}", notes.join("; "))
+        }
+    }
+
+    /// [`Runner::equivalent_of`] for a container with `pivot_root`: unshare(1), then a
+    /// shell that binds, pivots and detaches before it execs the command (util-linux has
+    /// no single command for it).
+    fn pivot_equivalent_of(&self, c: &ContainerDef, root: &std::path::Path) -> String {
+        let mut flags = vec!["unshare".to_string(), "--mount".to_string()];
+        for (f, on) in [("--uts", c.uts), ("--ipc", c.ipc), ("--net", c.net)] {
+            if on {
+                flags.push(f.to_string());
+            }
+        }
+        if c.pid {
+            flags.extend(["--pid".to_string(), "--fork".to_string()]);
+        }
+        let mut script = crate::runtime::pivot::by_hand(root, c.mount_proc);
+        if let Some(h) = &c.hostname {
+            script.push(format!(
+                "hostname {}",
+                term::shell_join(std::slice::from_ref(h))
+            ));
+        }
+        let cmd = term::shell_join(&self.expand_all(&c.command));
+        if !cmd.is_empty() {
+            script.push(format!("exec {cmd}"));
+        }
+        flags.extend(["sh".to_string(), "-c".to_string(), script.join(" && ")]);
+        let line = term::shell_join(&flags);
+        if c.init {
+            format!("{line}   # with the lab's init as PID 1, as `docker run --init`")
+        } else {
+            line
         }
     }
 

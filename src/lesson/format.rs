@@ -131,6 +131,11 @@ pub struct ContainerDef {
     /// named as syscalls(2) lists them for this machine's architecture: `["sethostname"]`.
     #[serde(default)]
     pub seccomp_deny: Vec<String>,
+    /// Change root with pivot_root(2) instead of chroot(2): bind the root onto itself,
+    /// a minimal `/dev`, pivot, detach the old root. Needs `mount` or `mount_proc`, and
+    /// a root other than `host`.
+    #[serde(default)]
+    pub pivot_root: bool,
 }
 
 /// One volume: `{ source = "lab:data", target = "/data", read_only = true }`.
@@ -316,6 +321,12 @@ pub struct ProcessMatch {
     /// (0), `"strict"` (1) or `"filter"` (2).
     #[serde(default)]
     pub seccomp: Option<String>,
+    /// Whether its mount namespace holds mounts outside its root: `true` for a chroot
+    /// (the host's tree is still above it) or an old root left mounted after
+    /// pivot_root(2); `false` once its root is its mount namespace's root, with no
+    /// mount of the lab's own `/` left in it (pivot_root, then the old root detached).
+    #[serde(default)]
+    pub mounts_outside_root: Option<bool>,
 }
 
 /// A command run to observe state, in a context.
@@ -434,6 +445,9 @@ pub enum ActionDef {
         /// As [`ContainerDef::share`].
         #[serde(default)]
         share: Option<ShareDef>,
+        /// As [`ContainerDef::pivot_root`].
+        #[serde(default)]
+        pivot_root: bool,
         /// argv. Templates allowed.
         command: Vec<String>,
         /// As [`ContainerDef::cap_drop`].
@@ -600,6 +614,7 @@ impl ActionDef {
                 cap_drop,
                 no_new_privs,
                 seccomp_deny,
+                pivot_root,
                 ..
             } => Some(ContainerDef {
                 root: root.clone(),
@@ -618,6 +633,7 @@ impl ActionDef {
                 cap_drop: cap_drop.clone(),
                 no_new_privs: *no_new_privs,
                 seccomp_deny: seccomp_deny.clone(),
+                pivot_root: *pivot_root,
             }),
             _ => None,
         }

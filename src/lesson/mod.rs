@@ -631,6 +631,13 @@ fn check_container(c: &ContainerDef, at: &str, out: &mut Vec<String>) {
     if let Err(e) = crate::runtime::security::compile_deny(&c.seccomp_deny) {
         out.push(format!("{at}: seccomp_deny: {e}"));
     }
+    if c.pivot_root && c.root == "host" {
+        out.push(format!(
+            "{at}: pivot_root with root = \"host\" has no new root to pivot into; use a rootfs"
+        ));
+    } else if c.pivot_root && !c.mount && !c.mount_proc {
+        out.push(format!("{at}: pivot_root needs mount = true (or mount_proc = true): pivot_root(2) changes the root of a whole mount namespace, so it must be a new one of the container's"));
+    }
 }
 
 fn check_expect(e: Option<&ExpectDef>, at: &str, out: &mut Vec<String>) {
@@ -897,6 +904,32 @@ expect = { fails = true }
         assert!(err.contains("overlay needs a root to lay over"), "{err}");
         let good = GOOD.replace("init = true", "init = true\noverlay = true");
         assert!(parse(&good, Path::new("t.toml")).is_ok());
+    }
+
+    #[test]
+    fn pivot_root_without_a_mount_namespace_or_a_root_is_refused() {
+        let bad = GOOD.replace(
+            "mount_proc = true\ninit = true",
+            "init = true\npivot_root = true",
+        );
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("t.toml:8:1: pivot_root needs mount = true (or mount_proc = true): pivot_root(2) changes the root of a whole mount namespace, so it must be a new one of the container's"),
+            "{err}"
+        );
+        let ok = GOOD.replace("init = true", "init = true\npivot_root = true");
+        assert!(parse(&ok, Path::new("t.toml")).is_ok());
+        let host = GOOD.replace(
+            "mount_proc = true\ninit = true",
+            "mount = true\ninit = true\npivot_root = true\nroot = \"host\"",
+        );
+        let err = parse(&host, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "pivot_root with root = \"host\" has no new root to pivot into; use a rootfs"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -403,12 +403,21 @@ pub fn properties(w: &Wanted<'_>, p: &ProcInfo, lab_ns: &BTreeMap<String, u64>) 
     }
     if let Some(root) = &w.root {
         let got = p.root.as_ref();
+        // After pivot_root the link reads `/` (the path in the process's own mount
+        // namespace); the directory is still the same one: compare device and inode.
+        let by_path = got.is_some_and(|g| same_path(g, root));
+        let by_id = !by_path && same_dir(&PathBuf::from(format!("/proc/{}/root", p.pid)), root);
         v.push(Verdict {
-            ok: got.is_some_and(|g| same_path(g, root)),
+            ok: by_path || by_id,
             what: format!(
-                "has its root in {} (its root is {})",
+                "has its root in {} (its root is {}{})",
                 root.display(),
-                got.map_or_else(|| "unreadable".to_string(), |g| g.display().to_string())
+                got.map_or_else(|| "unreadable".to_string(), |g| g.display().to_string()),
+                if by_id {
+                    " in its own mount namespace: the same directory"
+                } else {
+                    ""
+                }
             ),
         });
     }
@@ -542,6 +551,30 @@ pub fn properties(w: &Wanted<'_>, p: &ProcInfo, lab_ns: &BTreeMap<String, u64>) 
                 "has the hostname {want} (its UTS namespace says {})",
                 got.as_deref().unwrap_or("nothing: it could not be read")
             ),
+        });
+    }
+    if let Some(want) = m.mounts_outside_root {
+        // Read only when asked for: it costs a fork per process looked at.
+        let got = mounts_outside_root(p.pid);
+        let why = match got {
+            None => "it could not be read",
+            Some(Outside::None) => {
+                "its root is its mount namespace's root, and the lab's / is not mounted there"
+            }
+            Some(Outside::AboveRoot) => {
+                "its mount namespace's root is another directory: a chroot, or an old root still stacked on /"
+            }
+            Some(Outside::HostRootMounted) => {
+                "the lab's / is still mounted inside it: the old root was not detached"
+            }
+        };
+        v.push(Verdict {
+            ok: got.is_some_and(|g| (g != Outside::None) == want),
+            what: if want {
+                format!("has mounts outside its root ({why})")
+            } else {
+                format!("has no mount outside its root ({why})")
+            },
         });
     }
     if m.host_uid.is_some() || m.uid_in_ns.is_some() {
@@ -756,6 +789,145 @@ fn map_id(map: &str, outside: u32) -> Option<u32> {
             .then(|| u32::try_from(inner + (o - outer)).ok())
             .flatten()
     })
+}
+
+/// True when `a` and `b` are the same directory (device and inode, stat(2) following
+/// links: /proc/PID/root leads to the process's root even in another mount namespace).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    let id = |p: &Path| nix::sys::stat::stat(p).ok().map(|s| (s.st_dev, s.st_ino));
+    id(a).is_some_and(|x| Some(x) == id(b))
+}
+
+/// What lies outside a process's root in its mount namespace: see [`mounts_outside_root`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outside {
+    /// Nothing: its root is its mount namespace's root, and the lab's `/` is not mounted
+    /// in it (pivot_root, then the old root detached).
+    None,
+    /// Its mount namespace's root, as setns(2) gives it, is not its root: it is
+    /// chrooted, or an old root is stacked on `/` after `pivot_root . .`.
+    AboveRoot,
+    /// Its root is the namespace's, but the lab's own `/` is mounted in it somewhere
+    /// (an old root kept at put_old, not unmounted).
+    HostRootMounted,
+}
+
+/// Whether `pid`'s mount namespace holds mounts outside its root. The namespace's root
+/// is read the way `nsenter --target PID --mount` finds it: the lab forks, the child
+/// joins the mount namespace with setns(2) (which sets its root to the namespace's
+/// root, on top of anything stacked there, mount_namespaces(7)) and stat(2)s `/`; that
+/// is compared, by device and inode, with `/proc/PID/root`. Then /proc/PID/mountinfo
+/// (proc(5)) is searched for the lab's own root mount (the device and root of the line
+/// whose mount point is `/` in /proc/self/mountinfo). `None` when the process is gone or
+/// its namespace cannot be joined (not root).
+///
+/// Between fork and `_exit` the child makes only raw system calls (prctl, setns,
+/// stat, write), as [`hostname_of`]'s does.
+#[must_use]
+pub fn mounts_outside_root(pid: i32) -> Option<Outside> {
+    let root = nix::sys::stat::stat(format!("/proc/{pid}/root").as_str())
+        .ok()
+        .map(|s| (s.st_dev, s.st_ino))?;
+    let ns_root = ns_root_of(pid)?;
+    if ns_root != root {
+        return Some(Outside::AboveRoot);
+    }
+    let key = |line: &str| {
+        let f: Vec<&str> = line.split(' ').collect();
+        (f.len() > 4).then(|| (f[2].to_string(), f[3].to_string(), f[4].to_string()))
+    };
+    let own = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    // The last line at `/` is the top of anything stacked there: the lab's root.
+    let lab_root = own
+        .lines()
+        .rev()
+        .filter_map(key)
+        .find(|(_, _, at)| at == "/")
+        .map(|(dev, r, _)| (dev, r))?;
+    let theirs = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).ok()?;
+    let kept = theirs
+        .lines()
+        .filter_map(key)
+        .any(|(dev, r, _)| (dev, r) == lab_root);
+    Some(if kept {
+        Outside::HostRootMounted
+    } else {
+        Outside::None
+    })
+}
+
+/// (device, inode) of the root of `pid`'s mount namespace, read by a forked child that
+/// joins it with setns(2) and stat(2)s `/`.
+fn ns_root_of(pid: i32) -> Option<(u64, u64)> {
+    use nix::fcntl::{OFlag, open};
+    use nix::sys::stat::Mode;
+    use std::os::fd::AsFd;
+    let ns = open(
+        format!("/proc/{pid}/ns/mnt").as_str(),
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ok()?;
+    // SAFETY: the child runs only async-signal-safe system calls, then _exit.
+    #[allow(unsafe_code)]
+    let forked = unsafe { nix::unistd::fork() }.ok()?;
+    match forked {
+        nix::unistd::ForkResult::Child => {
+            let ok = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).is_ok()
+                && nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNS).is_ok();
+            let code = match (ok, nix::sys::stat::stat("/")) {
+                (true, Ok(st)) => {
+                    let mut buf = [0u8; 16];
+                    buf[..8].copy_from_slice(&st.st_dev.to_ne_bytes());
+                    buf[8..].copy_from_slice(&st.st_ino.to_ne_bytes());
+                    i32::from(nix::unistd::write(&w, &buf).is_err())
+                }
+                _ => 1,
+            };
+            // SAFETY: _exit skips the atexit handlers and buffers that belong to the parent.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::_exit(code)
+            }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(w);
+            drop(ns);
+            // Read to EOF, which comes when the child has exited: killing it earlier
+            // could end it before its _exit(0).
+            let mut buf = [0u8; 17];
+            let mut got = 0;
+            while got < buf.len() {
+                let mut pfd = [nix::poll::PollFd::new(
+                    r.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                )];
+                match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(2000u16)) {
+                    Ok(0) => break, // never: stat does not block; give up rather than hang
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => break,
+                    Ok(_) => {}
+                }
+                match nix::unistd::read(&r, &mut buf[got..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got += n,
+                }
+            }
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let status = loop {
+                match nix::sys::wait::waitpid(child, None) {
+                    Err(nix::errno::Errno::EINTR) => {}
+                    other => break other,
+                }
+            };
+            let exited_ok = matches!(status, Ok(nix::sys::wait::WaitStatus::Exited(_, 0)));
+            let word = |b: &[u8]| b.try_into().ok().map(u64::from_ne_bytes);
+            (exited_ok && got == 16)
+                .then(|| word(&buf[..8]).zip(word(&buf[8..16])))
+                .flatten()
+        }
+    }
 }
 
 fn or_list(v: &[String]) -> String {

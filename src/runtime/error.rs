@@ -55,6 +55,16 @@ pub enum RuntimeError {
         /// The limit, in seconds.
         secs: u64,
     },
+    /// pivot_root(2) refused, and /proc/self/mountinfo shows which of its rules was broken.
+    #[error("pivot_root into {} failed with {} ({}): {condition}", root.display(), super::syscalls::errno_name(*errno), errno.desc())]
+    PivotRoot {
+        /// The new root.
+        root: std::path::PathBuf,
+        /// The rule broken (see `pivot.rs`).
+        condition: super::pivot::PivotCondition,
+        /// The kernel's answer.
+        errno: Errno,
+    },
     /// Ctrl-C or SIGTERM arrived; the work was stopped and cleaned up.
     #[error("interrupted")]
     Interrupted,
@@ -97,6 +107,14 @@ impl Classify for RuntimeError {
 #[must_use]
 pub fn explain_setup_failure(call: &str, errno: Errno, root: Option<&std::path::Path>) -> String {
     let root_s = root.map_or_else(String::new, |r| r.display().to_string());
+    if let Some(condition) = super::pivot::PivotCondition::from_tag(call) {
+        return RuntimeError::PivotRoot {
+            root: root.map(std::path::Path::to_path_buf).unwrap_or_default(),
+            condition,
+            errno,
+        }
+        .to_string();
+    }
     match (call, errno) {
         ("chroot", Errno::EPERM) => "chroot was refused with EPERM: it needs CAP_SYS_CHROOT, so run fromscratch as root (sudo); rootless mode through user namespaces is not available yet".to_string(),
         ("unshare" | "setns" | "mount" | "sethostname" | "pivot_root", Errno::EPERM) => format!(

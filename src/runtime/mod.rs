@@ -12,6 +12,8 @@
 //! - `volumes.rs`: bind mounts into the root before the chroot (`docker run -v`)
 //! - `share.rs`: joining a running container's namespaces before unsharing (a pod)
 //! - `security.rs`: no_new_privs, capabilities and a seccomp filter, last before exec
+//! - `pivot.rs`: pivot_root in place of chroot: bind, pivot, detach the old root, a
+//!   minimal `/dev`; a refused pivot diagnosed from /proc/self/mountinfo
 //! - `syscalls.rs`: the trait, its Linux and recording implementations, trace rendering
 //!
 //! See namespaces(7), pid_namespaces(7), mount_namespaces(7), chroot(2), unshare(2), setns(2).
@@ -20,6 +22,7 @@ pub mod error;
 pub mod init;
 pub mod net;
 pub mod overlay;
+pub mod pivot;
 pub mod security;
 pub mod share;
 pub mod spawn;

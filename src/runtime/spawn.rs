@@ -11,7 +11,8 @@
 //! - Right after a new mount namespace, `/` is made `MS_REC|MS_PRIVATE` before any mount,
 //!   so nothing mounted inside can propagate back to the host (mount_namespaces(7)).
 //! - `/proc` is mounted by PID 1, after the PID fork and after chroot, so that it shows
-//!   the new PID namespace and lands inside the rootfs (proc(5)).
+//!   the new PID namespace and lands inside the rootfs (proc(5)). With `pivot_root`,
+//!   `pivot.rs` replaces the chroot and `/proc` is mounted after the pivot, in the new root.
 //! - Last before exec, `security.rs` takes power away (no_new_privs, capabilities,
 //!   seccomp), after every setup call that needed it.
 //!
@@ -176,7 +177,8 @@ fn make_root_private(sys: &dyn Syscalls) -> SetupResult {
 }
 
 /// Phase 2, in the process that will exec (PID 1 when there is a PID namespace): change
-/// root, then mount /proc inside it, then set the hostname.
+/// root (chroot and chdir, or with `spec.pivot_root` the sequence of `pivot.rs`), then
+/// mount /proc inside it, then set the hostname.
 ///
 /// # Errors
 /// The failing call's name and errno.
@@ -195,7 +197,10 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
         root.as_deref().unwrap_or(Path::new("/")),
         &spec.volumes,
     )?;
-    if let Some(root) = &root {
+    if let Some(root) = root.as_ref().filter(|_| spec.pivot_root) {
+        // A new mount namespace is certain here: effective_namespaces adds one.
+        super::pivot::pivot_into(sys, root, true)?;
+    } else if let Some(root) = &root {
         sys.chroot(root).map_err(|e| ("chroot", e))?;
         // chroot(2) leaves the cwd outside the new root: the classic escape. Close it.
         sys.chdir(Path::new("/")).map_err(|e| ("chdir", e))?;

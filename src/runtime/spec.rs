@@ -79,6 +79,11 @@ pub struct ContainerSpec {
     /// What is taken away just before exec: no_new_privs, capabilities, a seccomp filter
     /// (compiled already). See `security.rs`.
     pub security: super::security::Security,
+    /// Change root with pivot_root(2) instead of chroot(2): bind the root onto itself,
+    /// give it a minimal `/dev`, pivot, detach the old root (see `pivot.rs`). Needs a
+    /// root; implies a mount namespace, as `mount_proc` does, so the host's own root can
+    /// never be pivoted.
+    pub pivot_root: bool,
 }
 
 impl ContainerSpec {
@@ -104,6 +109,7 @@ impl ContainerSpec {
         let mut ns = self.namespaces;
         if self.mount_proc
             || (self.overlay.is_some() && self.root.is_some())
+            || (self.pivot_root && self.root.is_some())
             || !self.volumes.is_empty()
         {
             ns.mount = true;

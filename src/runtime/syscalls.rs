@@ -128,6 +128,9 @@ pub enum Sys<'a> {
         /// What it does, in words, for the trace.
         summary: &'a str,
     },
+    /// mknod(2): make a file of `kind` (`S_IFREG`: an empty regular file, the mount
+    /// point a bind-mounted device needs) with `perm` and device number `dev`.
+    Mknod(&'a Path, nix::sys::stat::SFlag, nix::sys::stat::Mode, u64),
 }
 
 impl Sys<'_> {
@@ -221,6 +224,14 @@ impl Sys<'_> {
                     format!("{{len={}, filter=/* {summary} */}}", program.len()),
                 ],
             ),
+            Self::Mknod(p, kind, perm, dev) => Call::new(
+                "mknod",
+                vec![
+                    q(p),
+                    format!("{}|{:04o}", sflag_str(*kind), perm.bits()),
+                    dev.to_string(),
+                ],
+            ),
         }
     }
 }
@@ -299,6 +310,16 @@ pub trait Syscalls {
     fn mkdir(&self, path: &Path) -> Result<(), Errno> {
         self.sys(Sys::Mkdir(path))
     }
+    /// mknod(2).
+    fn mknod(
+        &self,
+        path: &Path,
+        kind: nix::sys::stat::SFlag,
+        perm: nix::sys::stat::Mode,
+        dev: u64,
+    ) -> Result<(), Errno> {
+        self.sys(Sys::Mknod(path, kind, perm, dev))
+    }
 }
 
 /// Render `CLONE_NEWPID|CLONE_NEWNS` from flags.
@@ -316,6 +337,16 @@ pub fn clone_flags_str(flags: CloneFlags) -> String {
 #[must_use]
 pub fn ms_flags_str(flags: MsFlags) -> String {
     let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.join("|")
+    }
+}
+
+/// Render a file type as strace does: `S_IFREG`, `S_IFCHR`…
+fn sflag_str(kind: nix::sys::stat::SFlag) -> String {
+    let names: Vec<&str> = kind.iter_names().map(|(n, _)| n).collect();
     if names.is_empty() {
         "0".into()
     } else {
@@ -392,6 +423,7 @@ impl Syscalls for LinuxSyscalls {
             Sys::Capset(sets) => super::security::sys_capset(sets),
             Sys::AmbientLower(cap) => super::security::sys_ambient_lower(cap),
             Sys::SeccompFilter { program, .. } => super::security::sys_seccomp_filter(program),
+            Sys::Mknod(p, kind, perm, dev) => nix::sys::stat::mknod(p, kind, perm, dev),
         };
         self.note(&call.call().render(r));
         r
