@@ -6,10 +6,12 @@
 //!
 //! - `spawn.rs`: fork → unshare → private `/` → fork (PID namespace) → chroot → `/proc` → exec
 //! - `init.rs`: our PID 1 (reaps, forwards signals)
+//! - `cgroup.rs`: the lab's cgroups on v1, v2 and hybrid hosts: layout, limits, events, teardown
 //! - `syscalls.rs`: the trait, its Linux and recording implementations, trace rendering
 //!
 //! See namespaces(7), pid_namespaces(7), mount_namespaces(7), chroot(2), unshare(2), setns(2).
 
+pub mod cgroup;
 pub mod error;
 pub mod init;
 pub mod spawn;

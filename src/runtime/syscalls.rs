@@ -106,6 +106,15 @@ pub enum Sys<'a> {
     SetPdeathsig(Signal),
     /// kill(2).
     Kill(nix::unistd::Pid, Signal),
+    /// mkdir(2) with mode 0755: in a cgroup filesystem, this makes a cgroup (cgroups(7)).
+    Mkdir(&'a Path),
+    /// rmdir(2): in a cgroup filesystem, removes an empty cgroup (EBUSY while it holds
+    /// processes or child cgroups).
+    Rmdir(&'a Path),
+    /// open(2) an existing file write-only, one write(2) of the bytes, close(2): how a
+    /// cgroup file takes a value (`pids.max`, `cgroup.procs`). Traced as one line,
+    /// `write("…/pids.max", "20") = 0`.
+    WriteFile(&'a Path, &'a str),
 }
 
 impl Sys<'_> {
@@ -160,6 +169,9 @@ impl Sys<'_> {
                 vec!["PR_SET_PDEATHSIG".into(), sig.as_str().into()],
             ),
             Self::Kill(pid, sig) => Call::new("kill", vec![pid.to_string(), sig.as_str().into()]),
+            Self::Mkdir(p) => Call::new("mkdir", vec![q(p), "0755".into()]),
+            Self::Rmdir(p) => Call::new("rmdir", vec![q(p)]),
+            Self::WriteFile(p, data) => Call::new("write", vec![q(p), format!("{data:?}")]),
         }
     }
 }
@@ -233,6 +245,18 @@ pub trait Syscalls {
     /// kill(2).
     fn kill(&self, pid: nix::unistd::Pid, sig: Signal) -> Result<(), Errno> {
         self.sys(Sys::Kill(pid, sig))
+    }
+    /// mkdir(2), mode 0755.
+    fn mkdir(&self, path: &Path) -> Result<(), Errno> {
+        self.sys(Sys::Mkdir(path))
+    }
+    /// rmdir(2).
+    fn rmdir(&self, path: &Path) -> Result<(), Errno> {
+        self.sys(Sys::Rmdir(path))
+    }
+    /// Write `data` to the existing file `path` in one write(2).
+    fn write_file(&self, path: &Path, data: &str) -> Result<(), Errno> {
+        self.sys(Sys::WriteFile(path, data))
     }
 }
 
@@ -320,6 +344,10 @@ impl Syscalls for LinuxSyscalls {
             Sys::Sethostname(name) => nix::unistd::sethostname(name),
             Sys::SetPdeathsig(sig) => nix::sys::prctl::set_pdeathsig(sig),
             Sys::Kill(pid, sig) => nix::sys::signal::kill(pid, sig),
+            Sys::Mkdir(p) => nix::unistd::mkdir(p, nix::sys::stat::Mode::from_bits_truncate(0o755)),
+            Sys::Rmdir(p) => std::fs::remove_dir(p)
+                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))),
+            Sys::WriteFile(p, data) => write_once(p, data),
         };
         self.note(&call.call().render(r));
         r
@@ -334,6 +362,22 @@ impl Syscalls for LinuxSyscalls {
         #[allow(unsafe_code)]
         let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
         let _ = nix::unistd::write(bfd, msg.as_bytes());
+    }
+}
+
+/// open(2) `path` write-only (never creating it), one write(2) of `data`, close(2). A
+/// cgroup file takes each write(2) as one command, so the value is never split.
+fn write_once(path: &Path, data: &str) -> Result<(), Errno> {
+    let fd = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    let n = nix::unistd::write(&fd, data.as_bytes())?;
+    if n == data.len() {
+        Ok(())
+    } else {
+        Err(Errno::EIO)
     }
 }
 
