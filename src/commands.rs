@@ -675,6 +675,7 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
         command: a.command.clone(),
         guard: false,
         env: Vec::new(),
+        cgroup_procs: Vec::new(),
     };
     // Orphans of the command come back to us, to be stopped with it (a container without
     // a PID namespace has no init to take them down).

@@ -104,6 +104,29 @@ pub struct ContainerDef {
     /// argv; may be empty only with `init` (a pause container). Templates allowed.
     #[serde(default)]
     pub command: Vec<String>,
+    /// Put it in a cgroup of the lab's, with these limits, before it execs.
+    #[serde(default)]
+    pub cgroup: Option<CgroupDef>,
+}
+
+/// A cgroup for a container (or an `exec`): its name and limits. On v1 hosts it is one
+/// directory per controller, on v2 one directory (cgroups(7)).
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CgroupDef {
+    /// The directory's name below the lab's cgroup directory, for `{cgroup.NAME}`;
+    /// default: the container's name (for `exec`, the step's id). Letters, digits, `-`
+    /// and `_`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Memory limit: bytes, or a number with K, M or G (binary: `"32M"`), at least 1M.
+    /// v2 `memory.max` (and `memory.swap.max` 0), v1 `memory.limit_in_bytes` (and
+    /// `memory.memsw.limit_in_bytes`).
+    #[serde(default)]
+    pub memory_max: Option<String>,
+    /// Most processes and threads at once: `pids.max`, 1 to 4194304.
+    #[serde(default)]
+    pub pids_max: Option<u64>,
 }
 
 fn rootfs_root() -> String {
@@ -240,6 +263,24 @@ pub struct ProcessMatch {
     /// /proc/PID/uid_map (user_namespaces(7)). `0`: root in there.
     #[serde(default)]
     pub uid_in_ns: Option<u32>,
+    /// It is in a cgroup whose own limits are these: for each limit given, the cgroup
+    /// the process is directly in (from /proc/PID/cgroup) on the hierarchy carrying that
+    /// controller has this value in `pids.max` / `memory.max` (v1:
+    /// `memory.limit_in_bytes`).
+    #[serde(default)]
+    pub in_cgroup_with: Option<CgroupLimitsDef>,
+}
+
+/// Cgroup limits a process's cgroup must have (see [`ProcessMatch::in_cgroup_with`]).
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CgroupLimitsDef {
+    /// `pids.max` is this number.
+    #[serde(default)]
+    pub pids_max: Option<u64>,
+    /// The memory limit is this size (`"64M"`, as in [`CgroupDef::memory_max`]).
+    #[serde(default)]
+    pub memory_max: Option<String>,
 }
 
 /// A command run to observe state, in a context.
@@ -354,6 +395,9 @@ pub enum ActionDef {
         /// Checks on the result.
         #[serde(default)]
         expect: Option<ExpectDef>,
+        /// As [`ContainerDef::cgroup`]; its name defaults to the step's id.
+        #[serde(default)]
+        cgroup: Option<CgroupDef>,
     },
     /// Start a named container from `[containers.NAME]`; it lives until `stop` or the end.
     Start {
@@ -388,6 +432,19 @@ pub enum ActionDef {
         /// The name.
         name: String,
     },
+    /// Make an empty cgroup the lab owns, below the lab's cgroup directory, for
+    /// processes to be put in by hand (a challenge): on v2 its controllers are enabled
+    /// for its children, so it holds cgroups, not processes.
+    Cgroup {
+        /// Its name, for `{cgroup.NAME}`.
+        name: String,
+        /// As [`CgroupDef::memory_max`].
+        #[serde(default)]
+        memory_max: Option<String>,
+        /// As [`CgroupDef::pids_max`].
+        #[serde(default)]
+        pids_max: Option<u64>,
+    },
     /// Nothing: the step only explains and observes.
     Observe {},
 }
@@ -408,6 +465,7 @@ impl ActionDef {
                 hostname,
                 init,
                 command,
+                cgroup,
                 ..
             } => Some(ContainerDef {
                 root: root.clone(),
@@ -420,6 +478,7 @@ impl ActionDef {
                 hostname: hostname.clone(),
                 init: *init,
                 command: command.clone(),
+                cgroup: cgroup.clone(),
             }),
             _ => None,
         }
@@ -437,6 +496,7 @@ impl ActionDef {
             Self::ExecIn { .. } => "exec_in",
             Self::Decoy { .. } => "decoy",
             Self::Stop { .. } => "stop",
+            Self::Cgroup { .. } => "cgroup",
             Self::Observe {} => "observe",
         }
     }

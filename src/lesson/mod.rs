@@ -352,6 +352,20 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                 check_expect(expect.as_ref(), &at, &mut out);
                 check_no_settle(expect.as_ref(), &at, &mut out);
             }
+            ActionDef::Cgroup {
+                name,
+                memory_max,
+                pids_max,
+            } => {
+                if let Some(problem) = name_problem(name) {
+                    out.push(format!("{at}: cgroup name `{name}`: {problem}"));
+                }
+                if let Some(problem) =
+                    crate::runtime::cgroup::limits_problem(memory_max.as_deref(), *pids_max)
+                {
+                    out.push(format!("{at}: cgroup `{name}`: {problem}"));
+                }
+            }
             ActionDef::BuildRootfs {} | ActionDef::Observe {} => {}
         }
         for p in &step.after {
@@ -364,6 +378,7 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
         let known = Known {
             decoys: &decoy_names,
             containers: &def.containers.keys().cloned().collect(),
+            cgroups: &cgroup_names(def),
         };
         let mut strings = step_strings(step);
         match &step.action {
@@ -506,6 +521,19 @@ fn check_challenge(
                         ));
                     }
                 }
+                if let Some(l) = &m.in_cgroup_with {
+                    if l.pids_max.is_none() && l.memory_max.is_none() {
+                        out.push(format!(
+                            "{at}: verify `{}`: in_cgroup_with names no limit; give pids_max or memory_max",
+                            v.says
+                        ));
+                    }
+                    if let Some(problem) =
+                        crate::runtime::cgroup::limits_problem(l.memory_max.as_deref(), l.pids_max)
+                    {
+                        out.push(format!("{at}: verify `{}`: {problem}", v.says));
+                    }
+                }
                 for sig in &m.catches {
                     if crate::observe::process::signal_number(sig).is_none() {
                         out.push(format!(
@@ -565,6 +593,18 @@ fn check_root(root: &str, lab_dirs: &BTreeSet<String>, at: &str, out: &mut Vec<S
 }
 
 fn check_container(c: &ContainerDef, at: &str, out: &mut Vec<String>) {
+    if let Some(cg) = &c.cgroup {
+        if let Some(n) = &cg.name
+            && let Some(problem) = name_problem(n)
+        {
+            out.push(format!("{at}: cgroup name `{n}`: {problem}"));
+        }
+        if let Some(problem) =
+            crate::runtime::cgroup::limits_problem(cg.memory_max.as_deref(), cg.pids_max)
+        {
+            out.push(format!("{at}: cgroup: {problem}"));
+        }
+    }
     if c.hostname.is_some() && !c.uts {
         out.push(format!("{at}: hostname needs uts = true: sethostname outside a new UTS namespace would rename the host"));
     }
@@ -604,6 +644,35 @@ thread_local! {
 struct Known<'a> {
     decoys: &'a BTreeSet<String>,
     containers: &'a BTreeSet<String>,
+    cgroups: &'a BTreeSet<String>,
+}
+
+/// Every cgroup name the lesson makes: each container's and `exec`'s `cgroup` (its
+/// `name`, else the container's name or the step's id) and each `cgroup` action's.
+fn cgroup_names(def: &format::LessonFile) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = def
+        .containers
+        .iter()
+        .filter_map(|(n, c)| {
+            c.cgroup
+                .as_ref()
+                .map(|g| g.name.clone().unwrap_or_else(|| n.clone()))
+        })
+        .collect();
+    for s in &def.steps {
+        match &s.action {
+            ActionDef::Cgroup { name, .. } => {
+                out.insert(name.clone());
+            }
+            ActionDef::Exec {
+                cgroup: Some(g), ..
+            } => {
+                out.insert(g.name.clone().unwrap_or_else(|| s.id.clone()));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 impl Known<'_> {
@@ -611,6 +680,15 @@ impl Known<'_> {
         if let Some(n) = t.strip_prefix("decoy.") {
             return (!self.decoys.contains(n)).then(|| {
                 format!("template {{{t}}} names decoy `{n}`, which no earlier step starts")
+            });
+        }
+        if let Some(n) = t.strip_prefix("cgroup.") {
+            let n = n
+                .strip_suffix(".memory")
+                .or_else(|| n.strip_suffix(".pids"))
+                .unwrap_or(n);
+            return (!self.cgroups.contains(n)).then(|| {
+                format!("template {{{t}}} names cgroup `{n}`, which no container, exec or cgroup action of the lesson makes")
             });
         }
         if let Some(n) = t.strip_prefix("container.") {
@@ -625,11 +703,12 @@ impl Known<'_> {
 }
 
 static TEMPLATE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-    Regex::new(r"\{(rootfs|lab|decoy\.[A-Za-z0-9_-]+|container\.[A-Za-z0-9_-]+)\}")
+    Regex::new(r"\{(rootfs|lab|decoy\.[A-Za-z0-9_-]+|container\.[A-Za-z0-9_-]+|cgroup\.[A-Za-z0-9_-]+(?:\.memory|\.pids)?)\}")
         .expect("static regex")
 });
 
-/// The templates (`rootfs`, `lab`, `decoy.NAME`, `container.NAME`) used in `s`.
+/// The templates (`rootfs`, `lab`, `decoy.NAME`, `container.NAME`, `cgroup.NAME`,
+/// `cgroup.NAME.memory`, `cgroup.NAME.pids`) used in `s`.
 #[must_use]
 pub fn templates(s: &str) -> Vec<String> {
     TEMPLATE

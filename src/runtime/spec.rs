@@ -65,6 +65,11 @@ pub struct ContainerSpec {
     /// never reach the host. Traced as the lab's, not the lesson's. Off for `spawn`, which
     /// does exactly what its flags say, as unshare(1) does.
     pub guard: bool,
+    /// `cgroup.procs` files (one per cgroup hierarchy, see `cgroup.rs`) the first child
+    /// writes its own PID into before anything else, so the container and everything
+    /// it forks are born in the lab's cgroup, before exec (cgroups(7)). Empty: the
+    /// container stays in the lab's own cgroups.
+    pub cgroup_procs: Vec<PathBuf>,
 }
 
 impl ContainerSpec {
