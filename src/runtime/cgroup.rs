@@ -291,15 +291,18 @@ impl LabCgroups {
     }
 
     /// The controllers the lab must enable on a parent it does not own: (parent,
-    /// controller) for each one missing from the parent's `cgroup.subtree_control`.
-    /// Record them before [`LabCgroups::create`], to be undone at teardown.
+    /// controller) for each one missing from the parent's `cgroup.subtree_control`, and
+    /// each one another lab's `fromscratch-*` directory there may have enabled (the
+    /// last lab out disables it, see [`disable`]). Record them before
+    /// [`LabCgroups::create`], to be undone at teardown.
     #[must_use]
     pub fn parent_enables(&self) -> Vec<(PathBuf, String)> {
         let mut out = Vec::new();
         for h in self.hierarchies.iter().filter(|h| h.v2) {
             let on = words(&h.parent.join("cgroup.subtree_control"));
+            let shared = !other_labs(&h.parent, &h.lab_dir).is_empty();
             for c in &h.enable {
-                if !on.contains(c) {
+                if !on.contains(c) || shared {
                     out.push((h.parent.clone(), c.clone()));
                 }
             }
@@ -693,9 +696,32 @@ pub fn populated(dir: &Path) -> bool {
     counter(&dir.join("cgroup.events"), "populated") == 1
 }
 
+/// The `fromscratch-*` directories in `parent` other than `mine`: other labs' (live or
+/// stale).
+#[must_use]
+pub fn other_labs(parent: &Path, mine: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(parent)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p != mine
+                && p.is_dir()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("fromscratch-"))
+        })
+        .collect()
+}
+
 /// Stop enabling `controller` for the children of `parent` (the undo of
-/// [`LabCgroups::parent_enables`]). EBUSY (another cgroup still uses it) is left alone.
+/// [`LabCgroups::parent_enables`]), unless another lab's directory is still there (the
+/// last lab out does it). EBUSY (some cgroup still uses it) is left alone.
 pub fn disable(sys: &dyn Syscalls, parent: &Path, controller: &str) {
+    if !other_labs(parent, Path::new("")).is_empty() {
+        return;
+    }
     let _ = sys.write_file(
         &parent.join("cgroup.subtree_control"),
         &format!("-{controller}"),
