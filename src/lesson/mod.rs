@@ -907,6 +907,39 @@ expect = { fails = true }
     }
 
     #[test]
+    fn cgroup_limits_names_and_templates_are_checked() {
+        let good = GOOD.replace(
+            "init = true",
+            "init = true\ncgroup = { memory_max = \"32M\", pids_max = 20 }",
+        ) + "[[steps]]\nid = \"cg\"\ntitle = \"C\"\nexplain = \"E\"\naction = { kind = \"cgroup\", name = \"yours\" }\n[[steps.after]]\nlabel = \"m\"\ncommand = [\"cat\", \"{cgroup.c1.memory}/x\", \"{cgroup.yours}\"]\n";
+        assert!(parse(&good, Path::new("t.toml")).is_ok());
+        for (from, to, why) in [
+            ("\"32M\"", "\"32MB\"", "memory_max `32MB` is not a size"),
+            ("\"32M\"", "\"100K\"", "memory_max `100K` is below 1M"),
+            (
+                "pids_max = 20",
+                "pids_max = 0",
+                "pids_max 0 is out of range: give a number of processes from 1 to 4194304",
+            ),
+            (
+                "{cgroup.yours}",
+                "{cgroup.theirs}",
+                "template {cgroup.theirs} names cgroup `theirs`, which no container, exec or cgroup action of the lesson makes",
+            ),
+            (
+                "name = \"yours\"",
+                "name = \"your s\"",
+                "cgroup name `your s`: use only letters",
+            ),
+        ] {
+            let err = parse(&good.replace(from, to), Path::new("t.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.lines().any(|l| l.contains(why)), "{err}");
+        }
+    }
+
+    #[test]
     fn hostname_without_uts_is_refused() {
         let bad = GOOD.replace("init = true", "init = true\nhostname = \"lab\"");
         let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
