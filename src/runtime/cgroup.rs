@@ -1042,7 +1042,7 @@ mod tests {
 
     #[test]
     fn v2_lab_dir_goes_beside_the_lab_in_the_nearest_cgroup_without_processes() {
-        let (t, fs, lab) = v2_tree("cpu memory pids hugetlb");
+        let (t, _fs, lab) = v2_tree("cpu memory pids hugetlb");
         let h = &lab.hierarchies[0];
         assert!(h.v2);
         assert_eq!(h.parent, t.path().join("user"));

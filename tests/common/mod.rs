@@ -227,11 +227,12 @@ impl Snapshot {
             // A cgroup2 root's subtree_control is compared only when both snapshots
             // could read it (a lab of a test running beside this one was not there).
             let unseen = |x: &String, other: &BTreeSet<String>| {
-                x.split_once("/cgroup.subtree_control: ").is_some_and(|(m, _)| {
-                    !other
-                        .iter()
-                        .any(|o| o.starts_with(&format!("{m}/cgroup.subtree_control: ")))
-                })
+                x.split_once("/cgroup.subtree_control: ")
+                    .is_some_and(|(m, _)| {
+                        !other
+                            .iter()
+                            .any(|o| o.starts_with(&format!("{m}/cgroup.subtree_control: ")))
+                    })
             };
             for x in b.difference(a) {
                 if !unseen(x, a) {
