@@ -75,6 +75,10 @@ pub struct Lab {
     /// the probes that check they are gone.
     stopped: BTreeMap<String, LiveProcess>,
     state: StateFile,
+    /// The lab's cgroup directories, made on first use.
+    cgroups: Option<crate::runtime::cgroup::LabCgroups>,
+    /// Cgroups made below them, by name (`{cgroup.NAME}`).
+    named_cgroups: BTreeMap<String, crate::runtime::cgroup::Cgroup>,
 }
 
 impl Lab {
@@ -102,6 +106,8 @@ impl Lab {
             decoys: BTreeMap::new(),
             stopped: BTreeMap::new(),
             state,
+            cgroups: None,
+            named_cgroups: BTreeMap::new(),
         })
     }
 
@@ -156,6 +162,118 @@ impl Lab {
             self.containers.insert(name.to_string(), live.clone());
         }
         Ok((live, trace))
+    }
+
+    /// Make (or reuse) the cgroup `name` below the lab's cgroup directories, which are
+    /// made on first use, and write `limits` into it. With `parent`, it is made to hold
+    /// cgroups (on v2 its controllers are enabled for children), not processes. Every
+    /// directory and every controller enabled on a cgroup the lab does not own is
+    /// recorded in the state file before it is made. Returns the cgroup and the
+    /// syscalls made (`mkdir`, `write`), traced as the lab's.
+    ///
+    /// # Errors
+    /// No usable cgroup hierarchy, or a mkdir or write refused (the error names the rule).
+    pub fn cgroup(
+        &mut self,
+        name: &str,
+        limits: crate::runtime::cgroup::Limits,
+        parent: bool,
+    ) -> Result<(crate::runtime::cgroup::Cgroup, Vec<String>), LabError> {
+        use crate::runtime::cgroup::{LabCgroups, Layout, Membership, own_dir};
+        let (trace_r, trace_w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .map_err(|e| RuntimeError::sys("pipe2", e))?;
+        let sys = crate::runtime::LinuxSyscalls::new(
+            Some(std::os::fd::AsRawFd::as_raw_fd(&trace_w)),
+            "lab",
+        );
+        let result = (|| -> Result<crate::runtime::cgroup::Cgroup, LabError> {
+            let lab = if let Some(l) = &self.cgroups {
+                l.clone()
+            } else {
+                let plan = LabCgroups::plan(
+                    &Layout::detect()?,
+                    &Membership::of("self"),
+                    std::process::id(),
+                )?;
+                for (p, c) in plan.parent_enables() {
+                    self.state.add_cgroup_enable(&p, &c)?;
+                }
+                for h in &plan.hierarchies {
+                    self.state.add_cgroup(state::CgroupRecord {
+                        path: h.lab_dir.clone(),
+                        v2: h.v2,
+                        refuge: own_dir(&h.mount, h.v2, &h.serves),
+                    })?;
+                }
+                self.cgroups = Some(plan.clone());
+                plan.create(&sys)?;
+                plan
+            };
+            let cg = lab.cgroup(name);
+            for (d, h) in cg.dirs.iter().zip(&lab.hierarchies) {
+                self.state.add_cgroup(state::CgroupRecord {
+                    path: d.path.clone(),
+                    v2: d.v2,
+                    refuge: own_dir(&h.mount, h.v2, &h.serves),
+                })?;
+            }
+            cg.create(&sys, limits, parent)?;
+            self.named_cgroups.insert(name.to_string(), cg.clone());
+            Ok(cg)
+        })();
+        drop(sys);
+        drop(trace_w);
+        let mut text = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = nix::unistd::read(&trace_r, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            text.extend_from_slice(&buf[..n]);
+        }
+        let trace: Vec<String> = String::from_utf8_lossy(&text)
+            .lines()
+            .filter_map(|l| l.strip_prefix("T "))
+            .map(|l| {
+                let (role, call) = l.split_once('\t').unwrap_or(("", l));
+                format!("{role:>7}  {call}")
+            })
+            .collect();
+        match result {
+            Ok(cg) => Ok((cg, trace)),
+            Err(LabError::Cgroup(e)) => Err(LabError::Setup {
+                message: e.to_string(),
+                trace,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A cgroup made by [`Lab::cgroup`], by name.
+    #[must_use]
+    pub fn cgroup_of(&self, name: &str) -> Option<&crate::runtime::cgroup::Cgroup> {
+        self.named_cgroups.get(name)
+    }
+
+    /// Remove every cgroup the lab made, children first (a learner's directories
+    /// inside go with them), killing only the lab's processes left in them, and
+    /// disable the controllers it enabled on cgroups it does not own.
+    fn remove_cgroups(&mut self) {
+        let (records, enables) = self.state.cgroups();
+        if records.is_empty() && enables.is_empty() {
+            return;
+        }
+        let me = std::process::id();
+        let scratch = self.scratch.clone();
+        let is_ours = |pid: i32| state::has_lab_mark(pid, &scratch) || descends_from(pid, me);
+        let (_, failed) = state::remove_cgroups(records, enables, &is_ours);
+        for f in failed {
+            eprintln!("fromscratch: {f}");
+        }
+        self.cgroups = None;
+        self.named_cgroups.clear();
+        let _ = self.state.clear_cgroups();
     }
 
     /// A live container by name.
@@ -338,6 +456,7 @@ impl Lab {
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
         }
         spawn::kill_orphans();
+        self.remove_cgroups();
         if self.scratch.exists() {
             let _ = state::remove_tree(&self.scratch, &crate::paths::run_dir());
         }
@@ -349,6 +468,31 @@ impl Drop for Lab {
     fn drop(&mut self) {
         self.teardown();
     }
+}
+
+/// True when `pid` is `ancestor` or one of its descendants (parent links in
+/// /proc/PID/stat, field 4).
+fn descends_from(pid: i32, ancestor: u32) -> bool {
+    let mut p = pid;
+    for _ in 0..64 {
+        if p <= 1 {
+            return false;
+        }
+        if u32::try_from(p).is_ok_and(|p| p == ancestor) {
+            return true;
+        }
+        let Some(pp) = std::fs::read_to_string(format!("/proc/{p}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(") ")
+                    .and_then(|(_, r)| r.split(' ').nth(1)?.parse().ok())
+            })
+        else {
+            return false;
+        };
+        p = pp;
+    }
+    false
 }
 
 /// Wait until `pid` no longer exists (or is a zombie someone else must reap), at most `limit`.
@@ -451,6 +595,9 @@ pub enum LabError {
     /// The runtime failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// A cgroup could not be made or set.
+    #[error(transparent)]
+    Cgroup(#[from] crate::runtime::cgroup::CgroupError),
 }
 
 impl crate::error::Classify for LabError {
@@ -462,6 +609,7 @@ impl crate::error::Classify for LabError {
             Self::Setup { .. } => crate::error::EXIT_HOST_CANNOT,
             Self::Gone { .. } => crate::error::EXIT_CHECK_FAILED,
             Self::Runtime(e) => e.exit_code(),
+            Self::Cgroup(e) => e.exit_code(),
         }
     }
 }

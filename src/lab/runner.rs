@@ -209,7 +209,18 @@ impl Runner {
             "rootfs" => self.lab.rootfs.as_ref().map(|p| p.display().to_string()),
             "lab" => Some(self.lab.scratch.display().to_string()),
             _ => {
-                if let Some(n) = t.strip_prefix("decoy.") {
+                if let Some(n) = t.strip_prefix("cgroup.") {
+                    let (n, ctrl) = match n.rsplit_once('.') {
+                        Some((n, c)) => (n, Some(c)),
+                        None => (n, None),
+                    };
+                    let cg = self.lab.cgroup_of(n)?;
+                    let dir = match ctrl {
+                        Some(c) => cg.dir_for(c).map(|d| d.path.as_path()),
+                        None => cg.main_dir(),
+                    };
+                    dir.map(|d| d.display().to_string())
+                } else if let Some(n) = t.strip_prefix("decoy.") {
                     self.lab.any_process(n).map(|d| d.child.to_string())
                 } else if let Some(n) = t.strip_prefix("container.") {
                     self.lab.any_process(n).map(|c| c.pid1.to_string())
@@ -314,7 +325,71 @@ impl Runner {
             security: Security::new(c.no_new_privs, &c.cap_drop, &c.seccomp_deny)
                 .map_err(|e| RunError::BadInput(e.to_string()))?,
             pivot_root: c.pivot_root,
+            cgroup_procs: Vec::new(),
         })
+    }
+
+    /// Make the cgroup a container, `exec` or `cgroup` action asks for (named `name`),
+    /// show where it is, and return its `cgroup.procs` files and the syscalls made.
+    fn make_cgroup(
+        &mut self,
+        name: &str,
+        memory_max: Option<&str>,
+        pids_max: Option<u64>,
+        parent: bool,
+        out: &mut dyn Write,
+    ) -> Result<(Vec<PathBuf>, Vec<String>), RunError> {
+        let memory_max = memory_max
+            .map(crate::runtime::cgroup::parse_size)
+            .transpose()
+            .map_err(|e| RunError::BadInput(format!("cgroup `{name}`: memory_max {e}")))?;
+        let limits = crate::runtime::cgroup::Limits {
+            memory_max,
+            pids_max,
+        };
+        let (cg, trace) = self.lab.cgroup(name, limits, parent)?;
+        for d in &cg.dirs {
+            let what = if d.serves.is_empty() {
+                if d.v2 {
+                    "v2: cgroup.procs, cgroup.events, cgroup.kill".to_string()
+                } else {
+                    String::new()
+                }
+            } else {
+                format!(
+                    "{}{}",
+                    if d.v2 { "v2: " } else { "v1: " },
+                    d.serves.join(", ")
+                )
+            };
+            writeln!(out, "  cgroup `{name}`: {} ({what})", d.path.display())?;
+        }
+        Ok((cg.procs_files(), trace))
+    }
+
+    /// One line with a cgroup's event counters, after a command ran in it.
+    fn show_events(&self, name: &str, out: &mut dyn Write) -> std::io::Result<()> {
+        let Some(cg) = self.lab.cgroup_of(name) else {
+            return Ok(());
+        };
+        let ev = cg.events();
+        let mut parts = Vec::new();
+        if let Some(d) = cg.dir_for("memory") {
+            let f = if d.v2 {
+                "memory.events"
+            } else {
+                "memory.oom_control"
+            };
+            parts.push(format!("oom_kill {} ({f})", ev.oom_kill));
+        }
+        if cg.dir_for("pids").is_some() {
+            parts.push(format!("max {} (pids.events)", ev.pids_max));
+        }
+        writeln!(
+            out,
+            "  {}",
+            term::dim(&format!("cgroup `{name}` events: {}", parts.join(", ")))
+        )
     }
 
     /// The learner-facing shell command equivalent to a container definition; `name`
@@ -815,13 +890,26 @@ impl Runner {
                 if def.root == "rootfs" {
                     self.ensure_rootfs(out)?;
                 }
-                let spec = self.spec(&def, &step.id)?;
+                let mut spec = self.spec(&def, &step.id)?;
+                let mut cg_trace = Vec::new();
+                let cg_name = def
+                    .cgroup
+                    .as_ref()
+                    .map(|c| c.name.clone().unwrap_or_else(|| step.id.clone()));
+                if let (Some(c), Some(n)) = (&def.cgroup, &cg_name) {
+                    let (procs, t) =
+                        self.make_cgroup(n, c.memory_max.as_deref(), c.pids_max, false, out)?;
+                    spec.cgroup_procs = procs;
+                    cg_trace = t;
+                }
                 writeln!(
                     out,
                     "  {}",
                     term::command(&self.equivalent_of(&def, &step.id))
                 )?;
-                let (outcome, sp) = spawn::run(&spec, observe::timeout_or_env(ACTION_TIMEOUT))?;
+                let (outcome, mut sp) = spawn::run(&spec, observe::timeout_or_env(ACTION_TIMEOUT))?;
+                cg_trace.append(&mut sp.trace);
+                sp.trace = cg_trace;
                 let mut outcome = outcome;
                 if let Some((call, errno)) = &sp.setup_failure {
                     outcome.output.push_str(&format!(
@@ -841,6 +929,9 @@ impl Runner {
                     ));
                 }
                 show_output(&outcome, &self.salient_of(expect.as_ref()), out)?;
+                if let Some(n) = &cg_name {
+                    self.show_events(n, out)?;
+                }
                 Ok((sp.trace, self.check(expect.as_ref(), &outcome)))
             }
             ActionDef::Start { container } => {
@@ -854,20 +945,29 @@ impl Runner {
                 if def.root == "rootfs" {
                     self.ensure_rootfs(out)?;
                 }
-                let spec = self.spec(&def, container)?;
+                let mut spec = self.spec(&def, container)?;
+                let mut cg_trace = Vec::new();
+                if let Some(c) = &def.cgroup {
+                    let n = c.name.clone().unwrap_or_else(|| container.clone());
+                    let (procs, t) =
+                        self.make_cgroup(&n, c.memory_max.as_deref(), c.pids_max, false, out)?;
+                    spec.cgroup_procs = procs;
+                    cg_trace = t;
+                }
                 let eq = self.equivalent_of(&def, container);
                 let eq = match eq.split_once("   #") {
                     Some((cmd, note)) => format!("{cmd} &   #{note}"),
                     None => format!("{eq} &"),
                 };
                 writeln!(out, "  {}", term::command(&eq))?;
-                let (live, trace) = self.lab.start(container, &spec, false)?;
+                let (live, mut trace) = self.lab.start(container, &spec, false)?;
                 writeln!(
                     out,
                     "  container `{container}` is running: {}",
                     live.describe()
                 )?;
-                Ok((trace, Vec::new()))
+                cg_trace.append(&mut trace);
+                Ok((cg_trace, Vec::new()))
             }
             ActionDef::ExecIn {
                 container,
@@ -890,7 +990,20 @@ impl Runner {
                         term::shell_join(&argv)
                     ))
                 )?;
-                let mut sp = spawn::join(pid1, &argv, Stdio::Capture)?;
+                // Into the container's cgroup too, as `docker exec` does.
+                let cg_name = self
+                    .lesson
+                    .def
+                    .containers
+                    .get(container)
+                    .and_then(|c| c.cgroup.as_ref())
+                    .map(|c| c.name.clone().unwrap_or_else(|| container.clone()));
+                let procs = cg_name
+                    .as_ref()
+                    .and_then(|n| self.lab.cgroup_of(n))
+                    .map(crate::runtime::cgroup::Cgroup::procs_files)
+                    .unwrap_or_default();
+                let mut sp = spawn::join_in_cgroup(pid1, &argv, Stdio::Capture, &procs)?;
                 let mut outcome =
                     spawn::wait_captured(&mut sp, observe::timeout_or_env(ACTION_TIMEOUT))?;
                 if let Some((call, errno)) = &sp.setup_failure {
@@ -900,6 +1013,9 @@ impl Runner {
                     ));
                 }
                 show_output(&outcome, &self.salient_of(expect.as_ref()), out)?;
+                if let Some(n) = &cg_name {
+                    self.show_events(n, out)?;
+                }
                 Ok((sp.trace, self.check(expect.as_ref(), &outcome)))
             }
             ActionDef::Decoy {
@@ -966,6 +1082,15 @@ impl Runner {
                         )
                     )?;
                 }
+                Ok((trace, Vec::new()))
+            }
+            ActionDef::Cgroup {
+                name,
+                memory_max,
+                pids_max,
+            } => {
+                let (_, trace) =
+                    self.make_cgroup(name, memory_max.as_deref(), *pids_max, true, out)?;
                 Ok((trace, Vec::new()))
             }
             ActionDef::Stop { name } => {

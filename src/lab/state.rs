@@ -59,6 +59,26 @@ pub struct LabState {
     /// Network links it made (lesson 09), each recorded before it was made.
     #[serde(default)]
     pub links: Vec<super::net::LinkRecord>,
+    /// Cgroup directories it made, each recorded before its mkdir, in the order made
+    /// (so a child comes after its parent).
+    #[serde(default)]
+    pub cgroups: Vec<CgroupRecord>,
+    /// Controllers it enabled in the `cgroup.subtree_control` of a v2 cgroup it does not
+    /// own, recorded before the write, to be disabled again.
+    #[serde(default)]
+    pub cgroup_enables: Vec<(PathBuf, String)>,
+}
+
+/// A cgroup directory the lab made.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CgroupRecord {
+    /// The directory.
+    pub path: PathBuf,
+    /// On the v2 (unified) hierarchy.
+    pub v2: bool,
+    /// Where a process found in it that the lab did not start is moved before the
+    /// directory is removed: the lab's own cgroup on that hierarchy.
+    pub refuge: PathBuf,
 }
 
 /// A state file on disk, kept in step with the lab.
@@ -81,6 +101,8 @@ impl StateFile {
             scratch: scratch.to_path_buf(),
             processes: Vec::new(),
             links: Vec::new(),
+            cgroups: Vec::new(),
+            cgroup_enables: Vec::new(),
         };
         let f = Self { path, state };
         f.save()?;
@@ -117,6 +139,45 @@ impl StateFile {
         } else {
             self.save()
         }
+    }
+
+    /// Record a cgroup directory, before it is made (an existing record is kept).
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn add_cgroup(&mut self, rec: CgroupRecord) -> Result<(), RuntimeError> {
+        if self.state.cgroups.iter().any(|c| c.path == rec.path) {
+            return Ok(());
+        }
+        self.state.cgroups.push(rec);
+        self.save()
+    }
+
+    /// Record a controller about to be enabled in `parent`'s `cgroup.subtree_control`.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn add_cgroup_enable(&mut self, parent: &Path, ctrl: &str) -> Result<(), RuntimeError> {
+        self.state
+            .cgroup_enables
+            .push((parent.to_path_buf(), ctrl.to_string()));
+        self.save()
+    }
+
+    /// The cgroups and enabled controllers recorded.
+    #[must_use]
+    pub fn cgroups(&self) -> (&[CgroupRecord], &[(PathBuf, String)]) {
+        (&self.state.cgroups, &self.state.cgroup_enables)
+    }
+
+    /// Forget every cgroup record (they were removed).
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn clear_cgroups(&mut self) -> Result<(), RuntimeError> {
+        self.state.cgroups.clear();
+        self.state.cgroup_enables.clear();
+        self.save()
     }
 
     /// True when `pid` is a live process this lab started.
@@ -201,6 +262,59 @@ pub fn marked_processes(scratch: &Path) -> Vec<Pid> {
         }
     }
     out
+}
+
+/// True when process `pid` carries the mark of the lab whose scratch directory is
+/// `scratch` (see [`marked_processes`]).
+#[must_use]
+pub fn has_lab_mark(pid: i32, scratch: &Path) -> bool {
+    let needle = format!(
+        "{}={}\0",
+        crate::runtime::spec::LAB_MARK_VAR,
+        scratch.display()
+    );
+    let Ok(mut env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    env.push(0);
+    env.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Remove recorded cgroups, newest first (children before parents; a directory the
+/// learner made below one goes with it), then disable the controllers the lab enabled.
+/// Processes inside that `is_ours` accepts are killed; any other is moved to the
+/// record's refuge, never signalled. Returns the directories removed and one sentence
+/// per failure.
+#[must_use]
+pub fn remove_cgroups(
+    cgroups: &[CgroupRecord],
+    enables: &[(PathBuf, String)],
+    is_ours: &dyn Fn(i32) -> bool,
+) -> (Vec<PathBuf>, Vec<String>) {
+    use crate::runtime::cgroup;
+    let sys = crate::runtime::LinuxSyscalls::new(None, "lab");
+    let (mut removed, mut failed) = (Vec::new(), Vec::new());
+    for c in cgroups.iter().rev() {
+        if !c.path.exists() {
+            continue;
+        }
+        // Only directories named by the lab's own pattern, inside a cgroup filesystem.
+        if !c.path.components().any(|p| {
+            p.as_os_str()
+                .to_str()
+                .is_some_and(|s| s.starts_with("fromscratch-"))
+        }) {
+            continue;
+        }
+        match cgroup::remove_tree(&sys, &c.path, c.v2, is_ours, Some(&c.refuge)) {
+            Ok(()) => removed.push(c.path.clone()),
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    for (parent, ctrl) in enables.iter().rev() {
+        cgroup::disable(&sys, parent, ctrl);
+    }
+    (removed, failed)
 }
 
 /// /proc/PID/stat field 22, the start time in clock ticks; `None` when the PID is gone.
@@ -293,6 +407,12 @@ pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
                     .push(format!("a process the lab's processes started (pid {pid})"));
             }
         }
+        // Then the cgroups it made: what is left in them of its processes carries its mark.
+        let scratch = state.scratch.clone();
+        let (gone, _) = remove_cgroups(&state.cgroups, &state.cgroup_enables, &|pid| {
+            has_lab_mark(pid, &scratch)
+        });
+        report.removed.extend(gone);
         if state.scratch.starts_with(run)
             && state.scratch.exists()
             && remove_tree(&state.scratch, run).is_ok()
@@ -397,6 +517,8 @@ mod tests {
             }),
             scratch: run.path().join("lab-x"),
             links: Vec::new(),
+            cgroups: Vec::new(),
+            cgroup_enables: Vec::new(),
             processes: vec![ProcessRecord {
                 name: "impostor".into(),
                 pid: me.as_raw(),

@@ -136,6 +136,9 @@ pub struct ContainerDef {
     /// a root other than `host`.
     #[serde(default)]
     pub pivot_root: bool,
+    /// Put it in a cgroup of the lab's, with these limits, before it execs.
+    #[serde(default)]
+    pub cgroup: Option<CgroupDef>,
 }
 
 /// One volume: `{ source = "lab:data", target = "/data", read_only = true }`.
@@ -164,6 +167,26 @@ pub struct ShareDef {
     /// Which of its namespaces: `net`, `ipc`, `uts` (for a container's `share`); any
     /// namespace name for a process condition's `shares_namespaces_with`.
     pub namespaces: Vec<String>,
+}
+
+/// A cgroup for a container (or an `exec`): its name and limits. On v1 hosts it is one
+/// directory per controller, on v2 one directory (cgroups(7)).
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CgroupDef {
+    /// The directory's name below the lab's cgroup directory, for `{cgroup.NAME}`;
+    /// default: the container's name (for `exec`, the step's id). Letters, digits, `-`
+    /// and `_`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Memory limit: bytes, or a number with K, M or G (binary: `"32M"`), at least 1M.
+    /// v2 `memory.max` (and `memory.swap.max` 0), v1 `memory.limit_in_bytes` (and
+    /// `memory.memsw.limit_in_bytes`).
+    #[serde(default)]
+    pub memory_max: Option<String>,
+    /// Most processes and threads at once: `pids.max`, 1 to 4194304.
+    #[serde(default)]
+    pub pids_max: Option<u64>,
 }
 
 fn rootfs_root() -> String {
@@ -327,6 +350,24 @@ pub struct ProcessMatch {
     /// mount of the lab's own `/` left in it (pivot_root, then the old root detached).
     #[serde(default)]
     pub mounts_outside_root: Option<bool>,
+    /// It is in a cgroup whose own limits are these: for each limit given, the cgroup
+    /// the process is directly in (from /proc/PID/cgroup) on the hierarchy carrying that
+    /// controller has this value in `pids.max` / `memory.max` (v1:
+    /// `memory.limit_in_bytes`).
+    #[serde(default)]
+    pub in_cgroup_with: Option<CgroupLimitsDef>,
+}
+
+/// Cgroup limits a process's cgroup must have (see [`ProcessMatch::in_cgroup_with`]).
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CgroupLimitsDef {
+    /// `pids.max` is this number.
+    #[serde(default)]
+    pub pids_max: Option<u64>,
+    /// The memory limit is this size (`"64M"`, as in [`CgroupDef::memory_max`]).
+    #[serde(default)]
+    pub memory_max: Option<String>,
 }
 
 /// A command run to observe state, in a context.
@@ -462,6 +503,9 @@ pub enum ActionDef {
         /// Checks on the result.
         #[serde(default)]
         expect: Option<ExpectDef>,
+        /// As [`ContainerDef::cgroup`]; its name defaults to the step's id.
+        #[serde(default)]
+        cgroup: Option<CgroupDef>,
     },
     /// Start a named container from `[containers.NAME]`; it lives until `stop` or the end.
     Start {
@@ -504,6 +548,19 @@ pub enum ActionDef {
         name: String,
         /// The signal's name as signal(7) writes it: `SIGTERM`, `SIGKILL`, `SIGINT`…
         signal: String,
+    },
+    /// Make an empty cgroup the lab owns, below the lab's cgroup directory, for
+    /// processes to be put in by hand (a challenge): on v2 its controllers are enabled
+    /// for its children, so it holds cgroups, not processes.
+    Cgroup {
+        /// Its name, for `{cgroup.NAME}`.
+        name: String,
+        /// As [`CgroupDef::memory_max`].
+        #[serde(default)]
+        memory_max: Option<String>,
+        /// As [`CgroupDef::pids_max`].
+        #[serde(default)]
+        pids_max: Option<u64>,
     },
     /// Nothing: the step only explains and observes.
     Observe {},
@@ -615,6 +672,7 @@ impl ActionDef {
                 no_new_privs,
                 seccomp_deny,
                 pivot_root,
+                cgroup,
                 ..
             } => Some(ContainerDef {
                 root: root.clone(),
@@ -634,6 +692,7 @@ impl ActionDef {
                 no_new_privs: *no_new_privs,
                 seccomp_deny: seccomp_deny.clone(),
                 pivot_root: *pivot_root,
+                cgroup: cgroup.clone(),
             }),
             _ => None,
         }
@@ -652,6 +711,7 @@ impl ActionDef {
             Self::Decoy { .. } => "decoy",
             Self::Stop { .. } => "stop",
             Self::Signal { .. } => "signal",
+            Self::Cgroup { .. } => "cgroup",
             Self::Observe {} => "observe",
             Self::Net { .. } => "net",
         }

@@ -382,6 +382,20 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                 check_expect(expect.as_ref(), &at, &mut out);
                 check_no_settle(expect.as_ref(), &at, &mut out);
             }
+            ActionDef::Cgroup {
+                name,
+                memory_max,
+                pids_max,
+            } => {
+                if let Some(problem) = name_problem(name) {
+                    out.push(format!("{at}: cgroup name `{name}`: {problem}"));
+                }
+                if let Some(problem) =
+                    crate::runtime::cgroup::limits_problem(memory_max.as_deref(), *pids_max)
+                {
+                    out.push(format!("{at}: cgroup `{name}`: {problem}"));
+                }
+            }
             ActionDef::BuildRootfs {} | ActionDef::Observe {} => {}
             ActionDef::Net { ops } => net::check(ops, &started, &at, &mut out),
         }
@@ -395,6 +409,7 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
         let known = Known {
             decoys: &decoy_names,
             containers: &def.containers.keys().cloned().collect(),
+            cgroups: &cgroup_names(def),
         };
         let mut strings = step_strings(step);
         match &step.action {
@@ -538,6 +553,19 @@ fn check_challenge(
                     }
                 }
                 container_checks::check_process_match(m, &v.says, started, at, out);
+                if let Some(l) = &m.in_cgroup_with {
+                    if l.pids_max.is_none() && l.memory_max.is_none() {
+                        out.push(format!(
+                            "{at}: verify `{}`: in_cgroup_with names no limit; give pids_max or memory_max",
+                            v.says
+                        ));
+                    }
+                    if let Some(problem) =
+                        crate::runtime::cgroup::limits_problem(l.memory_max.as_deref(), l.pids_max)
+                    {
+                        out.push(format!("{at}: verify `{}`: {problem}", v.says));
+                    }
+                }
                 for sig in &m.catches {
                     if crate::observe::process::signal_number(sig).is_none() {
                         out.push(format!(
@@ -617,6 +645,18 @@ fn check_container(c: &ContainerDef, at: &str, out: &mut Vec<String>) {
     if c.overlay && c.root == "host" {
         out.push(format!("{at}: overlay needs a root to lay over: set root = \"rootfs\" or \"lab:DIR\", not \"host\""));
     }
+    if let Some(cg) = &c.cgroup {
+        if let Some(n) = &cg.name
+            && let Some(problem) = name_problem(n)
+        {
+            out.push(format!("{at}: cgroup name `{n}`: {problem}"));
+        }
+        if let Some(problem) =
+            crate::runtime::cgroup::limits_problem(cg.memory_max.as_deref(), cg.pids_max)
+        {
+            out.push(format!("{at}: cgroup: {problem}"));
+        }
+    }
     if c.hostname.is_some() && !c.uts {
         out.push(format!("{at}: hostname needs uts = true: sethostname outside a new UTS namespace would rename the host"));
     }
@@ -671,6 +711,35 @@ thread_local! {
 struct Known<'a> {
     decoys: &'a BTreeSet<String>,
     containers: &'a BTreeSet<String>,
+    cgroups: &'a BTreeSet<String>,
+}
+
+/// Every cgroup name the lesson makes: each container's and `exec`'s `cgroup` (its
+/// `name`, else the container's name or the step's id) and each `cgroup` action's.
+fn cgroup_names(def: &format::LessonFile) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = def
+        .containers
+        .iter()
+        .filter_map(|(n, c)| {
+            c.cgroup
+                .as_ref()
+                .map(|g| g.name.clone().unwrap_or_else(|| n.clone()))
+        })
+        .collect();
+    for s in &def.steps {
+        match &s.action {
+            ActionDef::Cgroup { name, .. } => {
+                out.insert(name.clone());
+            }
+            ActionDef::Exec {
+                cgroup: Some(g), ..
+            } => {
+                out.insert(g.name.clone().unwrap_or_else(|| s.id.clone()));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 impl Known<'_> {
@@ -678,6 +747,15 @@ impl Known<'_> {
         if let Some(n) = t.strip_prefix("decoy.") {
             return (!self.decoys.contains(n)).then(|| {
                 format!("template {{{t}}} names decoy `{n}`, which no earlier step starts")
+            });
+        }
+        if let Some(n) = t.strip_prefix("cgroup.") {
+            let n = n
+                .strip_suffix(".memory")
+                .or_else(|| n.strip_suffix(".pids"))
+                .unwrap_or(n);
+            return (!self.cgroups.contains(n)).then(|| {
+                format!("template {{{t}}} names cgroup `{n}`, which no container, exec or cgroup action of the lesson makes")
             });
         }
         if let Some(n) = t.strip_prefix("container.") {
@@ -692,11 +770,12 @@ impl Known<'_> {
 }
 
 static TEMPLATE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-    Regex::new(r"\{(rootfs|lab|decoy\.[A-Za-z0-9_-]+|container\.[A-Za-z0-9_-]+)\}")
+    Regex::new(r"\{(rootfs|lab|decoy\.[A-Za-z0-9_-]+|container\.[A-Za-z0-9_-]+|cgroup\.[A-Za-z0-9_-]+(?:\.memory|\.pids)?)\}")
         .expect("static regex")
 });
 
-/// The templates (`rootfs`, `lab`, `decoy.NAME`, `container.NAME`) used in `s`.
+/// The templates (`rootfs`, `lab`, `decoy.NAME`, `container.NAME`, `cgroup.NAME`,
+/// `cgroup.NAME.memory`, `cgroup.NAME.pids`) used in `s`.
 #[must_use]
 pub fn templates(s: &str) -> Vec<String> {
     TEMPLATE
@@ -930,6 +1009,39 @@ expect = { fails = true }
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn cgroup_limits_names_and_templates_are_checked() {
+        let good = GOOD.replace(
+            "init = true",
+            "init = true\ncgroup = { memory_max = \"32M\", pids_max = 20 }",
+        ) + "[[steps]]\nid = \"cg\"\ntitle = \"C\"\nexplain = \"E\"\naction = { kind = \"cgroup\", name = \"yours\" }\n[[steps.after]]\nlabel = \"m\"\ncommand = [\"cat\", \"{cgroup.c1.memory}/x\", \"{cgroup.yours}\"]\n";
+        assert!(parse(&good, Path::new("t.toml")).is_ok());
+        for (from, to, why) in [
+            ("\"32M\"", "\"32MB\"", "memory_max `32MB` is not a size"),
+            ("\"32M\"", "\"100K\"", "memory_max `100K` is below 1M"),
+            (
+                "pids_max = 20",
+                "pids_max = 0",
+                "pids_max 0 is out of range: give a number of processes from 1 to 4194304",
+            ),
+            (
+                "{cgroup.yours}",
+                "{cgroup.theirs}",
+                "template {cgroup.theirs} names cgroup `theirs`, which no container, exec or cgroup action of the lesson makes",
+            ),
+            (
+                "name = \"yours\"",
+                "name = \"your s\"",
+                "cgroup name `your s`: use only letters",
+            ),
+        ] {
+            let err = parse(&good.replace(from, to), Path::new("t.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.lines().any(|l| l.contains(why)), "{err}");
+        }
     }
 
     #[test]

@@ -601,6 +601,77 @@ pub fn properties(w: &Wanted<'_>, p: &ProcInfo, lab_ns: &BTreeMap<String, u64>) 
         }
     }
     v.extend(security_properties(m, p.pid));
+    if let Some(want) = &m.in_cgroup_with {
+        v.extend(cgroup_limit_verdicts(p.pid, want));
+    }
+    v
+}
+
+/// For each limit in `want`: the cgroup `pid` is directly in, on the hierarchy carrying
+/// that controller (/proc/PID/cgroup, with the layout from /proc/self/mountinfo), has
+/// that value in its own limit file.
+fn cgroup_limit_verdicts(pid: i32, want: &crate::lesson::format::CgroupLimitsDef) -> Vec<Verdict> {
+    use crate::runtime::cgroup::{Layout, Membership, dir_of, parse_size};
+    let layout =
+        Layout::parse(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
+    let member = Membership::of(&pid.to_string());
+    // (directory, is v2) of the process's cgroup holding `ctrl`.
+    let dir = |ctrl: &str| -> Option<(std::path::PathBuf, bool)> {
+        if let (Some(mount), Some(path)) = (layout.v1.get(ctrl), member.v1.get(ctrl)) {
+            return Some((dir_of(mount, path), false));
+        }
+        let (mount, path) = (layout.v2.as_ref()?, member.v2.as_ref()?);
+        Some((dir_of(mount, path), true))
+    };
+    let mut v = Vec::new();
+    let read = |d: &Path, f: &str| {
+        std::fs::read_to_string(d.join(f))
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    if let Some(n) = want.pids_max {
+        let got = dir("pids").map(|(d, _)| (read(&d, "pids.max"), d));
+        v.push(Verdict {
+            ok: got.as_ref().and_then(|(g, _)| g.as_deref()) == Some(n.to_string().as_str()),
+            what: match got {
+                Some((Some(g), d)) => format!("is in a cgroup whose pids.max is {n} (it is in {}, pids.max {g})", d.display()),
+                Some((None, d)) => format!("is in a cgroup whose pids.max is {n} (it is in {}, which has no pids.max: the root cgroup has no limits)", d.display()),
+                None => format!("is in a cgroup whose pids.max is {n} (no pids controller is mounted)"),
+            },
+        });
+    }
+    if let Some(m) = &want.memory_max {
+        let bytes = parse_size(m).ok();
+        let got = dir("memory").map(|(d, v2)| {
+            let f = if v2 {
+                "memory.max"
+            } else {
+                "memory.limit_in_bytes"
+            };
+            (read(&d, f), d, f)
+        });
+        v.push(Verdict {
+            ok: bytes.is_some()
+                && got
+                    .as_ref()
+                    .and_then(|(g, _, _)| g.as_ref())
+                    .and_then(|g| g.parse::<u64>().ok())
+                    == bytes,
+            what: match got {
+                Some((Some(g), d, f)) => format!(
+                    "is in a cgroup whose memory limit is {m} (it is in {}, {f} {g})",
+                    d.display()
+                ),
+                Some((None, d, f)) => format!(
+                    "is in a cgroup whose memory limit is {m} (it is in {}, which has no {f})",
+                    d.display()
+                ),
+                None => format!(
+                    "is in a cgroup whose memory limit is {m} (no memory controller is mounted)"
+                ),
+            },
+        });
+    }
     v
 }
 

@@ -14,10 +14,12 @@
 //! - `security.rs`: no_new_privs, capabilities and a seccomp filter, last before exec
 //! - `pivot.rs`: pivot_root in place of chroot: bind, pivot, detach the old root, a
 //!   minimal `/dev`; a refused pivot diagnosed from /proc/self/mountinfo
+//! - `cgroup.rs`: the lab's cgroups on v1, v2 and hybrid hosts: layout, limits, events, teardown
 //! - `syscalls.rs`: the trait, its Linux and recording implementations, trace rendering
 //!
 //! See namespaces(7), pid_namespaces(7), mount_namespaces(7), chroot(2), unshare(2), setns(2).
 
+pub mod cgroup;
 pub mod error;
 pub mod init;
 pub mod net;

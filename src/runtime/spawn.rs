@@ -133,6 +133,7 @@ pub fn enter_namespaces_sharing(
 ) -> SetupResult {
     sys.set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| ("prctl", e))?;
+    enter_cgroups(sys, &spec.cgroup_procs)?;
     super::share::join_shared(sys, shared)?;
     let ns = spec.effective_namespaces();
     let joined = spec.share.map_or(CloneFlags::empty(), |s| s.flags());
@@ -158,6 +159,25 @@ pub fn enter_namespaces_sharing(
         if guard.mount {
             make_root_private(sys)?;
         }
+    }
+    Ok(())
+}
+
+/// Move the calling process into a cgroup on each hierarchy by writing its PID to each
+/// `cgroup.procs` (cgroups(7)), before it unshares or forks, so that everything it
+/// starts is born there and counted against the limits. Done by the child itself,
+/// through [`Syscalls`], so the writes appear in the trace.
+///
+/// # Errors
+/// `("write", errno)`: on cgroup v2, EBUSY means the cgroup is not a leaf (the "no
+/// internal processes" rule).
+pub fn enter_cgroups(sys: &dyn Syscalls, procs: &[PathBuf]) -> SetupResult {
+    if procs.is_empty() {
+        return Ok(());
+    }
+    let me = nix::unistd::getpid().to_string();
+    for f in procs {
+        sys.write_file(f, &me).map_err(|e| ("write", e))?;
     }
     Ok(())
 }
@@ -291,8 +311,13 @@ pub fn enter_root(sys: &dyn Syscalls, root_fd: BorrowedFd<'_>, root_path: &Path)
 enum Plan<'a> {
     /// A new container from a spec.
     New(&'a ContainerSpec),
-    /// Join a running container whose first process is `target`.
-    Join { target: Pid, command: &'a [String] },
+    /// Join a running container whose first process is `target` (and its cgroups,
+    /// through these `cgroup.procs` files, as `docker exec` does).
+    Join {
+        target: Pid,
+        command: &'a [String],
+        cgroup_procs: &'a [PathBuf],
+    },
 }
 
 /// Start a new container from `spec`.
@@ -315,6 +340,20 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Spawned, RuntimeError
 /// # Errors
 /// As [`spawn`]; [`RuntimeError::NoSuchContainer`] when `target` is gone.
 pub fn join(target: Pid, command: &[String], stdio: Stdio) -> Result<Spawned, RuntimeError> {
+    join_in_cgroup(target, command, stdio, &[])
+}
+
+/// As [`join`], and the joining process first writes its PID to each of `cgroup_procs`
+/// (the container's cgroups), so the command counts against the container's limits.
+///
+/// # Errors
+/// As [`join`].
+pub fn join_in_cgroup(
+    target: Pid,
+    command: &[String],
+    stdio: Stdio,
+    cgroup_procs: &[PathBuf],
+) -> Result<Spawned, RuntimeError> {
     if command.first().is_none_or(String::is_empty) {
         return Err(RuntimeError::EmptyCommand);
     }
@@ -323,7 +362,14 @@ pub fn join(target: Pid, command: &[String], stdio: Stdio) -> Result<Spawned, Ru
             pid: target.as_raw(),
         });
     }
-    launch(&Plan::Join { target, command }, stdio)
+    launch(
+        &Plan::Join {
+            target,
+            command,
+            cgroup_procs,
+        },
+        stdio,
+    )
 }
 
 fn cstrings(v: &[String]) -> Result<Vec<CString>, RuntimeError> {
@@ -366,7 +412,9 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
             None,
             PathBuf::new(),
         ),
-        Plan::Join { target, command } => {
+        Plan::Join {
+            target, command, ..
+        } => {
             let fds = open_namespaces(*target).map_err(|(c, e)| RuntimeError::sys(c, e))?;
             let root_path = PathBuf::from(format!("/proc/{target}/root"));
             let rfd = open(
@@ -627,7 +675,10 @@ fn child_main(
             }
             (spec.effective_namespaces().pid, Some(*spec))
         }
-        Plan::Join { .. } => {
+        Plan::Join { cgroup_procs, .. } => {
+            if let Err(f) = enter_cgroups(&sys, cgroup_procs) {
+                return fail(f);
+            }
             if let Err(f) = join_namespaces(&sys, join_fds) {
                 return fail(f);
             }

@@ -84,6 +84,11 @@ pub struct ContainerSpec {
     /// root; implies a mount namespace, as `mount_proc` does, so the host's own root can
     /// never be pivoted.
     pub pivot_root: bool,
+    /// `cgroup.procs` files (one per cgroup hierarchy, see `cgroup.rs`) the first child
+    /// writes its own PID into before anything else, so the container and everything
+    /// it forks are born in the lab's cgroup, before exec (cgroups(7)). Empty: the
+    /// container stays in the lab's own cgroups.
+    pub cgroup_procs: Vec<PathBuf>,
 }
 
 impl ContainerSpec {

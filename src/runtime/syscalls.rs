@@ -131,6 +131,13 @@ pub enum Sys<'a> {
     /// mknod(2): make a file of `kind` (`S_IFREG`: an empty regular file, the mount
     /// point a bind-mounted device needs) with `perm` and device number `dev`.
     Mknod(&'a Path, nix::sys::stat::SFlag, nix::sys::stat::Mode, u64),
+    /// rmdir(2): in a cgroup filesystem, removes an empty cgroup (EBUSY while it holds
+    /// processes or child cgroups).
+    Rmdir(&'a Path),
+    /// open(2) an existing file write-only, one write(2) of the bytes, close(2): how a
+    /// cgroup file takes a value (`pids.max`, `cgroup.procs`). Traced as one line,
+    /// `write("…/pids.max", "20") = 0`.
+    WriteFile(&'a Path, &'a str),
 }
 
 impl Sys<'_> {
@@ -232,6 +239,8 @@ impl Sys<'_> {
                     dev.to_string(),
                 ],
             ),
+            Self::Rmdir(p) => Call::new("rmdir", vec![q(p)]),
+            Self::WriteFile(p, data) => Call::new("write", vec![q(p), format!("{data:?}")]),
         }
     }
 }
@@ -319,6 +328,14 @@ pub trait Syscalls {
         dev: u64,
     ) -> Result<(), Errno> {
         self.sys(Sys::Mknod(path, kind, perm, dev))
+    }
+    /// rmdir(2).
+    fn rmdir(&self, path: &Path) -> Result<(), Errno> {
+        self.sys(Sys::Rmdir(path))
+    }
+    /// Write `data` to the existing file `path` in one write(2).
+    fn write_file(&self, path: &Path, data: &str) -> Result<(), Errno> {
+        self.sys(Sys::WriteFile(path, data))
     }
 }
 
@@ -424,6 +441,9 @@ impl Syscalls for LinuxSyscalls {
             Sys::AmbientLower(cap) => super::security::sys_ambient_lower(cap),
             Sys::SeccompFilter { program, .. } => super::security::sys_seccomp_filter(program),
             Sys::Mknod(p, kind, perm, dev) => nix::sys::stat::mknod(p, kind, perm, dev),
+            Sys::Rmdir(p) => std::fs::remove_dir(p)
+                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))),
+            Sys::WriteFile(p, data) => write_once(p, data),
         };
         self.note(&call.call().render(r));
         r
@@ -438,6 +458,22 @@ impl Syscalls for LinuxSyscalls {
         #[allow(unsafe_code)]
         let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
         let _ = nix::unistd::write(bfd, msg.as_bytes());
+    }
+}
+
+/// open(2) `path` write-only (never creating it), one write(2) of `data`, close(2). A
+/// cgroup file takes each write(2) as one command, so the value is never split.
+fn write_once(path: &Path, data: &str) -> Result<(), Errno> {
+    let fd = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    let n = nix::unistd::write(&fd, data.as_bytes())?;
+    if n == data.len() {
+        Ok(())
+    } else {
+        Err(Errno::EIO)
     }
 }
 

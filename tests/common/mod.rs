@@ -111,6 +111,51 @@ pub struct Snapshot {
     pub run_files: BTreeSet<String>,
     /// Network links.
     pub links: BTreeSet<String>,
+    /// Cgroups a lab left: `fromscratch-PID` directories under /sys/fs/cgroup whose lab
+    /// PID is no longer running (a live lab's belong to a test running beside this one),
+    /// and each cgroup2 root's `cgroup.subtree_control` while no lab directory is there.
+    pub cgroups: BTreeSet<String>,
+}
+
+/// See [`Snapshot::cgroups`].
+fn cgroup_leftovers() -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut live_lab_on: BTreeSet<String> = BTreeSet::new();
+    for e in walkdir::WalkDir::new("/sys/fs/cgroup")
+        .max_depth(6)
+        .into_iter()
+        .filter_entry(|e| e.file_type().is_dir())
+        .flatten()
+    {
+        let Some(name) = e.file_name().to_str() else {
+            continue;
+        };
+        let Some(pid) = name.strip_prefix("fromscratch-") else {
+            continue;
+        };
+        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if alive {
+            if let Some(p) = e.path().parent() {
+                live_lab_on.insert(p.display().to_string());
+            }
+        } else {
+            out.insert(e.path().display().to_string());
+        }
+    }
+    for line in std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+    {
+        if line.contains(" - cgroup2 ") {
+            let target = line.split(' ').nth(4).unwrap_or("");
+            if !live_lab_on.contains(target) {
+                let ctl = std::fs::read_to_string(format!("{target}/cgroup.subtree_control"))
+                    .unwrap_or_default();
+                out.insert(format!("{target}/cgroup.subtree_control: {}", ctl.trim()));
+            }
+        }
+    }
+    out
 }
 
 impl Snapshot {
@@ -164,6 +209,7 @@ impl Snapshot {
             lab_processes,
             run_files,
             links,
+            cgroups: cgroup_leftovers(),
         }
     }
 
@@ -176,12 +222,27 @@ impl Snapshot {
             ("lab process", &self.lab_processes, &after.lab_processes),
             ("file in the run dir", &self.run_files, &after.run_files),
             ("network link", &self.links, &after.links),
+            ("cgroup", &self.cgroups, &after.cgroups),
         ] {
+            // A cgroup2 root's subtree_control is compared only when both snapshots
+            // could read it (a lab of a test running beside this one was not there).
+            let unseen = |x: &String, other: &BTreeSet<String>| {
+                x.split_once("/cgroup.subtree_control: ")
+                    .is_some_and(|(m, _)| {
+                        !other
+                            .iter()
+                            .any(|o| o.starts_with(&format!("{m}/cgroup.subtree_control: ")))
+                    })
+            };
             for x in b.difference(a) {
-                diffs.push(format!("new {what}: {x}"));
+                if !unseen(x, a) {
+                    diffs.push(format!("new {what}: {x}"));
+                }
             }
             for x in a.difference(b) {
-                diffs.push(format!("{what} gone: {x}"));
+                if !unseen(x, b) {
+                    diffs.push(format!("{what} gone: {x}"));
+                }
             }
         }
         assert!(diffs.is_empty(), "the host changed:\n{}", diffs.join("\n"));
