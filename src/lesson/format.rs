@@ -422,6 +422,9 @@ pub struct ExpectDef {
 }
 
 /// What a step does. `kind` selects the variant.
+// `exec` carries a whole container definition and is much larger than the rest; a
+// lesson holds a few dozen actions, parsed once, so boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ActionDef {
