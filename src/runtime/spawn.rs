@@ -586,7 +586,9 @@ fn parse_trace(child: Pid, text: &str) -> Spawned {
         if l.trim_start()
             .split_once("  ")
             .is_some_and(|(_, c)| c.starts_with("execve("))
-            && !l.contains(" = ")
+            // Not yet given a result: the line still ends with the environment, the
+            // last argument (an argv string may itself hold " = ").
+            && l.ends_with(" vars */])")
         {
             match &exec_failure {
                 Some((_, e)) => {
@@ -1142,6 +1144,12 @@ mod tests {
             "T child\tchroot(\"/r\") = 0\nT child\texecve(\"/bin/true\", [\"true\"], [/* 3 vars */])\n",
         );
         assert!(ok.trace[1].ends_with("= 0"), "{:?}", ok.trace);
+        // An argument holding " = " is still an execve without a result yet.
+        let eq = parse_trace(
+            Pid::from_raw(10),
+            "T child\texecve(\"/bin/sh\", [\"sh\", \"-c\", \"x = 1\"], [/* 3 vars */])\n",
+        );
+        assert!(eq.trace[0].ends_with("*/]) = 0"), "{:?}", eq.trace);
         let bad = parse_trace(
             Pid::from_raw(10),
             "T child\texecve(\"/bin/x\", [\"x\"], [/* 3 vars */])\nX 2 /bin/x\n",
