@@ -179,3 +179,65 @@ fn check_refuses_a_signal_without_its_sig_prefix() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_veth_end_never_lands_in_the_hosts_network_namespace() {
+    // check refuses a peer without a network namespace of its own...
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let out = lab.run(&["check", &fixture("veth-into-host.toml")]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("`net` op `veth` acts in container `h`, which has no network namespace of its own (it is the host's): give `h` net = true"),
+        "{stdout}"
+    );
+    let out = lab.run(&["run", &fixture("veth-into-host.toml"), "--yes"]);
+    assert_eq!(out.status.code(), Some(2));
+    lab.snapshot().assert_same(&before);
+}
+
+#[test]
+fn the_runtime_refuses_to_move_a_veth_end_into_the_labs_own_namespace() {
+    // ...and the runtime refuses it too, before any fork, whatever a lesson says.
+    common::require_root();
+    let mut holder = std::process::Command::new("unshare")
+        .args(["--net", "sleep", "30"])
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(holder.id() as i32);
+    assert!(common::wait_for(5, || {
+        std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()
+            != std::fs::read_link("/proc/self/ns/net").ok()
+    }));
+    let err = fromscratch::runtime::net::run_in(
+        pid,
+        &[fromscratch::runtime::net::NetOp::MoveToNetns {
+            ifname: "lo".into(),
+            netns: "/proc/self/ns/net".into(),
+        }],
+    )
+    .err()
+    .expect("refused");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(
+        err.to_string().starts_with(
+            "refusing to move `lo` into /proc/self/ns/net: that network namespace is the host's own"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_step_id_of_dotdot_never_reaches_the_hosts_cgroups() {
+    let lab = Lab::new();
+    let out = lab.run(&["run", &fixture("step-id-dotdot.toml"), "--yes"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("step id `..`: use only letters, digits, `-` and `_`")
+            || stderr.contains("step id `..`: use only letters, digits, `-` and `_`"),
+        "{stdout}\n{stderr}"
+    );
+}

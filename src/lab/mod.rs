@@ -180,6 +180,18 @@ impl Lab {
         parent: bool,
     ) -> Result<(crate::runtime::cgroup::Cgroup, Vec<String>), LabError> {
         use crate::runtime::cgroup::{LabCgroups, Layout, Membership, own_dir};
+        // The name becomes one directory below the lab's: never `..`, `.` or a path,
+        // whatever the lesson passed `check` with.
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(LabError::BadName {
+                what: "cgroup",
+                name: name.to_string(),
+            });
+        }
         let (trace_r, trace_w) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
                 .map_err(|e| RuntimeError::sys("pipe2", e))?;
@@ -568,6 +580,14 @@ pub enum LabError {
         /// The name.
         name: String,
     },
+    /// A name that would become a path component is not a plain name.
+    #[error("{what} name `{name}` is not a plain name: use only letters, digits, `-` and `_`")]
+    BadName {
+        /// What it names.
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
     /// The named process has already ended; nothing was signalled.
     #[error(
         "`{name}` has already ended, so it was not signalled (its PID may belong to another process by now); start it again first"
@@ -603,9 +623,10 @@ pub enum LabError {
 impl crate::error::Classify for LabError {
     fn exit_code(&self) -> u8 {
         match self {
-            Self::NameTaken { .. } | Self::UnknownName { .. } | Self::OutsideLab { .. } => {
-                crate::error::EXIT_BAD_INPUT
-            }
+            Self::NameTaken { .. }
+            | Self::UnknownName { .. }
+            | Self::OutsideLab { .. }
+            | Self::BadName { .. } => crate::error::EXIT_BAD_INPUT,
             Self::Setup { .. } => crate::error::EXIT_HOST_CANNOT,
             Self::Gone { .. } => crate::error::EXIT_CHECK_FAILED,
             Self::Runtime(e) => e.exit_code(),

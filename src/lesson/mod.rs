@@ -250,6 +250,11 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
         if !ids.insert(step.id.clone()) {
             out.push(format!("{at}: step id `{}` is used twice", step.id));
         }
+        // A step id names things the lab makes (an `exec`'s cgroup and overlay
+        // directory), so it is a plain name: never `..` or a path.
+        if let Some(problem) = name_problem(&step.id) {
+            out.push(format!("{at}: step id `{}`: {problem}", step.id));
+        }
         if step.title.trim().is_empty() {
             out.push(format!("{at}: step `{}` has an empty title", step.id));
         }
@@ -397,7 +402,10 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                 }
             }
             ActionDef::BuildRootfs {} | ActionDef::Observe {} => {}
-            ActionDef::Net { ops } => net::check(ops, &started, &at, &mut out),
+            ActionDef::Net { ops } => {
+                net::check(ops, &started, &at, &mut out);
+                net::check_own_netns(ops, &def.containers, &at, &mut out);
+            }
         }
         for p in &step.after {
             check_ctx(p, &started, &mut out);
@@ -1041,6 +1049,21 @@ expect = { fails = true }
                 .unwrap_err()
                 .to_string();
             assert!(err.lines().any(|l| l.contains(why)), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_step_id_that_is_a_path_is_refused() {
+        for bad_id in ["..", "../x", "a/b", "a b"] {
+            let bad = GOOD.replacen("id = \"a\"", &format!("id = \"{bad_id}\""), 1);
+            assert_ne!(bad, GOOD, "the fixture has no step a");
+            let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!(
+                    "step id `{bad_id}`: use only letters, digits, `-` and `_`"
+                )),
+                "{err}"
+            );
         }
     }
 

@@ -118,3 +118,37 @@ pub fn kind(op: &NetOpDef) -> &'static str {
         NetOpDef::Delete { .. } => "delete",
     }
 }
+
+/// Every container a `net` op acts in, or moves a veth end into, must have a network
+/// namespace of its own (`net = true`, or `share` of a container that has one): any
+/// other container is in the host's network namespace, which the lab never changes.
+pub fn check_own_netns(
+    ops: &[NetOpDef],
+    containers: &std::collections::BTreeMap<String, crate::lesson::ContainerDef>,
+    at: &str,
+    out: &mut Vec<String>,
+) {
+    let own = |name: &str| {
+        containers.get(name).is_some_and(|c| {
+            c.net
+                || c.share.as_ref().is_some_and(|s| {
+                    s.namespaces.iter().any(|n| n == "net")
+                        && containers.get(&s.container).is_some_and(|h| h.net)
+                })
+        })
+    };
+    for op in ops {
+        let mut names = vec![op.container()];
+        if let NetOpDef::Veth { peer_container, .. } = op {
+            names.push(peer_container);
+        }
+        for n in names {
+            if containers.contains_key(n) && !own(n) {
+                out.push(format!(
+                    "{at}: `net` op `{}` acts in container `{n}`, which has no network namespace of its own (it is the host's): give `{n}` net = true",
+                    kind(op)
+                ));
+            }
+        }
+    }
+}

@@ -25,6 +25,14 @@ pub enum RuntimeError {
         /// The offending argument.
         arg: String,
     },
+    /// A network change aimed at the lab's own network namespace (the host's).
+    #[error(
+        "refusing to {what}: that network namespace is the host's own; a lesson's `net` ops act only in containers with net = true"
+    )]
+    HostNetns {
+        /// What was asked, in words: "move veth end `x` into PID 42's network namespace".
+        what: String,
+    },
     /// The container to join has exited.
     #[error("no process {pid}: the container has exited (start it again)")]
     NoSuchContainer {
@@ -93,7 +101,7 @@ impl RuntimeError {
 impl Classify for RuntimeError {
     fn exit_code(&self) -> u8 {
         match self {
-            Self::EmptyCommand | Self::NulByte { .. } => EXIT_BAD_INPUT,
+            Self::EmptyCommand | Self::NulByte { .. } | Self::HostNetns { .. } => EXIT_BAD_INPUT,
             Self::Interrupted => 130,
             // A hung command is a step that did not do what it should.
             Self::Timeout { .. } => crate::error::EXIT_CHECK_FAILED,

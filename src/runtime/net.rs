@@ -515,12 +515,20 @@ pub fn run_in(target: Pid, ops: &[NetOp]) -> Result<NetRun, RuntimeError> {
     })?;
     let our_ino = netns_inode(Path::new("/proc/self/ns/net")).unwrap_or(0);
     if their_ino == our_ino {
-        return Err(RuntimeError::Sys {
-            call: format!(
-                "refusing to change the network namespace of PID {target}: it is the lab's own (the host's); links are made only in namespaces the lab made"
-            ),
-            errno: Errno::EPERM,
+        return Err(RuntimeError::HostNetns {
+            what: format!("change the network namespace of PID {target}"),
         });
+    }
+    // A veth end is never moved into the lab's own namespace either (a peer container
+    // without a network namespace of its own would be the host's).
+    for op in ops {
+        if let NetOp::MoveToNetns { ifname, netns } = op
+            && netns_inode(netns).is_none_or(|i| i == our_ino)
+        {
+            return Err(RuntimeError::HostNetns {
+                what: format!("move `{ifname}` into {}", netns.display()),
+            });
+        }
     }
     super::spawn::ensure_single_threaded()?;
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe2", e))?;
