@@ -71,12 +71,11 @@ impl Runner {
                         v.target
                     )));
                 }
-                let host = crate::runtime::syscalls::in_root(root, &v.target);
-                if lab_root && !host.exists() {
-                    // The lab's own tree: make the mount point (never in a shared rootfs).
-                    std::fs::create_dir_all(&host).map_err(|e| {
-                        RunError::BadInput(format!("cannot create {}: {e}", host.display()))
-                    })?;
+                if lab_root {
+                    // The lab's own tree: make the mount point (never in a shared rootfs),
+                    // one directory at a time, never through a symbolic link: a link a
+                    // container left in the tree could point anywhere on the host.
+                    make_target_dirs(root, &v.target)?;
                 }
                 target_in_root(root, &v.target).map_err(RunError::BadInput)?;
                 Ok(Volume::new(source, PathBuf::from(&v.target), v.read_only))
@@ -128,5 +127,59 @@ impl Runner {
         }
         let script = format!("{} && exec {inner}", lines.join(" && "));
         term::shell_join(&["sh".to_string(), "-c".to_string(), script])
+    }
+}
+
+/// Make `target` (absolute, inside `root`) and its missing parents, one `mkdir` per
+/// component, refusing at the first component that is a symbolic link or not a
+/// directory, so nothing is ever created outside `root`.
+///
+/// # Errors
+/// [`RunError::BadInput`] naming the component, or the mkdir(2) error.
+fn make_target_dirs(root: &Path, target: &str) -> Result<(), RunError> {
+    let mut cur = root.to_path_buf();
+    for comp in Path::new(target).components() {
+        let std::path::Component::Normal(name) = comp else {
+            continue;
+        };
+        cur.push(name);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(RunError::BadInput(format!(
+                    "volume target `{target}` goes through a symbolic link ({}) inside the root; the lab never follows one to make a mount point",
+                    cur.display()
+                )));
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(RunError::BadInput(format!(
+                    "volume target `{target}`: {} is not a directory",
+                    cur.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(_) => std::fs::create_dir(&cur)
+                .map_err(|e| RunError::BadInput(format!("cannot create {}: {e}", cur.display())))?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod make_target_tests {
+    use super::*;
+
+    #[test]
+    fn a_symlink_in_the_target_is_refused_and_nothing_is_made_through_it() {
+        let root = tempfile::tempdir().unwrap();
+        let victim = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(victim.path(), root.path().join("evil")).unwrap();
+        let err = make_target_dirs(root.path(), "/evil/made-by-lab").unwrap_err();
+        assert!(
+            err.to_string().contains("goes through a symbolic link"),
+            "{err}"
+        );
+        assert!(!victim.path().join("made-by-lab").exists());
+        make_target_dirs(root.path(), "/a/b").unwrap();
+        assert!(root.path().join("a/b").is_dir());
     }
 }
