@@ -669,6 +669,7 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
     }
     let spec = ContainerSpec {
         overlay: None,
+        protect: None,
         root: Some(root.clone()),
         namespaces: Namespaces {
             pid: a.pid,

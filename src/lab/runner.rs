@@ -304,7 +304,14 @@ impl Runner {
             None
         };
         let root = self.root_dir(&c.root)?;
+        // Every container on the lesson's (cached, shared) rootfs sees it read-only.
+        let protect = self
+            .lab
+            .rootfs
+            .clone()
+            .filter(|r| c.root == "rootfs" && root.as_ref() == Some(r));
         Ok(ContainerSpec {
+            protect,
             overlay,
             volumes: self.volumes_of(c, root.as_deref())?,
             share: self.share_of(c)?,

@@ -6,6 +6,7 @@
 //!
 //! - `spawn.rs`: fork → unshare → private `/` → fork (PID namespace) → chroot → `/proc` → exec
 //! - `init.rs`: our PID 1 (reaps, forwards signals)
+//! - `protect.rs`: the shared rootfs bind-mounted read-only in the lab's namespaces
 //! - `overlay.rs`: a container's root as an overlay of the rootfs, writes on its own tmpfs
 //! - `net.rs`: veth pairs, addresses, routes and ip_forward through rtnetlink, in a
 //!   lab-made network namespace joined by a forked child
@@ -25,6 +26,7 @@ pub mod init;
 pub mod net;
 pub mod overlay;
 pub mod pivot;
+pub mod protect;
 pub mod security;
 pub mod share;
 pub mod spawn;

@@ -789,7 +789,9 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.to_string().contains("it is the lab's own (the host's)"),
+            e.to_string().starts_with(&format!(
+                "refusing to change the network namespace of PID {me}: that network namespace is the host's own"
+            )),
             "{e}"
         );
     }

@@ -203,6 +203,12 @@ fn make_root_private(sys: &dyn Syscalls) -> SetupResult {
 /// # Errors
 /// The failing call's name and errno.
 pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
+    // The shared rootfs, read-only in this mount namespace (the lab's guard).
+    if let Some(tree) = &spec.protect
+        && (spec.effective_namespaces().mount || spec.guard_namespaces().mount)
+    {
+        super::protect::read_only(sys, tree)?;
+    }
     // The root: the rootfs itself, or the merged directory of an overlay over it.
     let mut root = spec.root.clone();
     if let (Some(lower), Some(base)) = (&spec.root, &spec.overlay) {

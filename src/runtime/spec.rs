@@ -65,6 +65,11 @@ pub struct ContainerSpec {
     /// workdir and merged; merged becomes the root. The rootfs is never written. Implies
     /// a mount namespace; needs `root`.
     pub overlay: Option<PathBuf>,
+    /// A tree to make read-only in this process's mount namespace before anything is
+    /// mounted under it (protect.rs): the shared cached rootfs, so nothing run in the
+    /// container changes it. Honoured only when the process has a mount namespace of its
+    /// own (the lesson's or the guard's); never a mount on the host.
+    pub protect: Option<PathBuf>,
     /// The lab's guard: when the process is chrooted without a mount (or UTS) namespace
     /// of its own, give it private ones anyway, so a `mount` or `hostname` it runs can
     /// never reach the host. Traced as the lab's, not the lesson's. Off for `spawn`, which
