@@ -221,6 +221,9 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
         // A new mount namespace is certain here: effective_namespaces adds one.
         super::pivot::pivot_into(sys, root, true)?;
     } else if let Some(root) = &root {
+        if spec.minimal_dev {
+            super::devfs::mount_minimal(sys, root)?;
+        }
         sys.chroot(root).map_err(|e| ("chroot", e))?;
         // chroot(2) leaves the cwd outside the new root: the classic escape. Close it.
         sys.chdir(Path::new("/")).map_err(|e| ("chdir", e))?;
