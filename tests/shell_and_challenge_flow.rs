@@ -202,7 +202,7 @@ expect = {{ exit = 0 }}"#,
     let stdout = unwrapped(&stdout);
     let after = &stdout[stdout
         .find("the reference solution reached the goal")
-        .expect(&format!("{stdout}\n{stderr}"))..];
+        .unwrap_or_else(|| panic!("{stdout}\n{stderr}"))..];
     assert!(
         after.contains(
             "the lab typed the reference solution (`skip`), which does not count as your pass"
