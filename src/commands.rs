@@ -689,6 +689,7 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
         security: crate::runtime::security::Security::default(),
         pivot_root: false,
         cgroup_procs: Vec::new(),
+        minimal_dev: false,
     };
     // Orphans of the command come back to us, to be stopped with it (a container without
     // a PID namespace has no init to take them down).

@@ -6,35 +6,11 @@
 mod common;
 use common::{Lab, require_root, text};
 
-use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use fromscratch::observe::process::{self, Outside};
 use fromscratch::runtime::pivot::{PivotCondition, diagnose_now};
-
-/// Every entry of the tree with its type, mode, size and modification time: what a
-/// write into the cached rootfs (a /dev/null file, an `x` directory) would change.
-fn manifest(root: &Path) -> BTreeMap<String, String> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .filter_map(Result::ok)
-        .map(|e| {
-            let m = e.path().symlink_metadata().expect("metadata");
-            (
-                e.path().display().to_string(),
-                format!(
-                    "{:o} {} {}.{}",
-                    m.mode(),
-                    m.len(),
-                    m.mtime(),
-                    m.mtime_nsec()
-                ),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn lesson_06_escapes_the_chroot_not_the_pivot_and_leaves_the_rootfs_as_it_was() {
@@ -42,7 +18,7 @@ fn lesson_06_escapes_the_chroot_not_the_pivot_and_leaves_the_rootfs_as_it_was() 
     let rootfs = common::host_rootfs();
     let lab = Lab::new();
     let before = lab.snapshot();
-    let tree = manifest(&rootfs);
+    let tree = common::manifest(&rootfs);
     let out = lab.run(&["run", "06-pivot-root", "--yes"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -140,7 +116,7 @@ fn lesson_06_escapes_the_chroot_not_the_pivot_and_leaves_the_rootfs_as_it_was() 
     );
 
     // Nothing was written into the cached rootfs: no x, no /dev/null file, no mtime moved.
-    let now = manifest(&rootfs);
+    let now = common::manifest(&rootfs);
     let changed: Vec<_> = now
         .iter()
         .filter(|(k, v)| tree.get(*k) != Some(*v))

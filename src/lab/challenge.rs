@@ -15,7 +15,7 @@
 
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -56,6 +56,9 @@ pub struct Attempt {
     pub passed: bool,
     /// Each condition, in the lesson's order.
     pub conditions: Vec<Condition>,
+    /// Processes the learner left running, stopped by the lab after its last look (the
+    /// looks were made while they ran).
+    pub stopped_after: usize,
 }
 
 impl Attempt {
@@ -113,6 +116,23 @@ impl Attempt {
                 };
                 write!(out, "{text}")?;
             }
+        }
+        if self.stopped_after > 0 {
+            // After the conditions: they were looked at while those processes ran.
+            let n = self.stopped_after;
+            let s = if n == 1 { "" } else { "es" };
+            write!(
+                out,
+                "{}",
+                term::hang_painted(
+                    &format!(
+                        "(the lab looked while the {n} process{s} you left running in the challenge's shell still ran; then it stopped them)"
+                    ),
+                    2,
+                    3,
+                    term::dim
+                )
+            )?;
         }
         Ok(())
     }
@@ -184,6 +204,14 @@ enum ShellState {
 /// lab's first (with `/` made private), so whatever the learner mounts, names or links
 /// never reaches the host.
 ///
+/// In a chroot the shell always gets a minimal `/dev` (`devfs.rs`), so `2>/dev/null`
+/// never makes a file in the shared rootfs cache. With `layer` (an empty directory of the
+/// lab's), its root is an overlay of the rootfs whose writes land on a tmpfs mounted on
+/// `layer` in the shell's mount namespace (`overlay.rs`): nothing the learner writes
+/// reaches the cache, and it all vanishes with the shell. Without it (a challenge whose
+/// conditions say the root must be the rootfs itself), writes outside `/dev` still land
+/// in the rootfs.
+///
 /// # Errors
 /// The runtime could not start the shell, or its setup failed (named in one sentence).
 pub fn open_shell(
@@ -191,6 +219,8 @@ pub fn open_shell(
     label: &str,
     mark: &str,
     stdio: Stdio,
+    layer: Option<PathBuf>,
+    protect: Option<&Path>,
 ) -> Result<(Session, Spawned), RunError> {
     let ps1 = format!("[fromscratch {label}] # ");
     let mut argv = vec!["/bin/sh".to_string()];
@@ -214,11 +244,27 @@ pub fn open_shell(
         },
         command: argv.clone(),
         env: env.clone(),
+        // The shared rootfs read-only in this shell's mount namespace: a learner's own
+        // `chroot ROOTFS` here cannot change the cache either (protect.rs).
+        protect: protect.map(Path::to_path_buf),
         ..Default::default()
     };
     let sp = match ctx {
-        Context::Host => spawn::spawn(&guarded(None), stdio)?,
-        Context::Chroot(root) => spawn::spawn(&guarded(Some(root.clone())), stdio)?,
+        Context::Host => spawn::spawn(
+            &ContainerSpec {
+                minimal_dev: true,
+                ..guarded(None)
+            },
+            stdio,
+        )?,
+        Context::Chroot(root) => spawn::spawn(
+            &ContainerSpec {
+                overlay: layer,
+                minimal_dev: true,
+                ..guarded(Some(root.clone()))
+            },
+            stdio,
+        )?,
         Context::Container { pid1, .. } => {
             let inner = if stdio == Stdio::Inherit { " -i" } else { "" };
             spawn::join(
@@ -301,8 +347,9 @@ impl Runner {
         format!("{}{}:", mark_prefix(), self.sessions)
     }
 
-    /// Start a shell in `ctx` for a challenge (or a plain `shell`), marked as a new
-    /// session: see [`open_shell`].
+    /// Start a shell in `ctx` for a challenge, marked as a new session: see
+    /// [`open_shell`]. Its root, in the rootfs, is the rootfs itself: the challenges'
+    /// conditions (and the decoys' notes) name `{rootfs}` as the root.
     ///
     /// # Errors
     /// As [`open_shell`].
@@ -313,7 +360,36 @@ impl Runner {
     ) -> Result<(Session, Spawned), RunError> {
         let mark = self.next_mark();
         let label = self.shell_label(ctx);
-        open_shell(ctx, &label, &mark, stdio)
+        open_shell(ctx, &label, &mark, stdio, None, self.lab.rootfs.as_deref())
+    }
+
+    /// Start the plain `shell` (no challenge open) in `ctx`, marked as a new session. In
+    /// the rootfs its root is an overlay of it on a scratch layer (`{lab}/shell-N`, made
+    /// here, empty from the host): see [`open_shell`].
+    ///
+    /// # Errors
+    /// As [`open_shell`]; the layer's directory could not be made.
+    pub fn open_scratch_shell(
+        &mut self,
+        ctx: &Context,
+        stdio: Stdio,
+    ) -> Result<(Session, Spawned), RunError> {
+        let mark = self.next_mark();
+        let label = self.shell_label(ctx);
+        let layer = match ctx {
+            Context::Chroot(_) => {
+                let base = self.lab.scratch_path(&format!("shell-{}", self.sessions))?;
+                std::fs::create_dir_all(&base).map_err(|e| {
+                    RunError::HostCannot(format!(
+                        "cannot make the shell's scratch layer {}: {e}",
+                        base.display()
+                    ))
+                })?;
+                Some(base)
+            }
+            _ => None,
+        };
+        open_shell(ctx, &label, &mark, stdio, layer, self.lab.rootfs.as_deref())
     }
 
     /// Look at the machine and check every condition of step `idx`'s challenge.
@@ -349,6 +425,7 @@ impl Runner {
         let mut attempt = Attempt {
             passed: true,
             conditions: Vec::new(),
+            stopped_after: 0,
         };
         for v in &ch.verify {
             let cond = if let Some(m) = &v.process {
@@ -475,15 +552,8 @@ impl Runner {
         let after = self.look(idx, Some(&session));
         let left = self.stop_session(&session);
         best.keep_best(after?);
-        if left > 0 {
-            writeln!(
-                out,
-                "  {}",
-                term::dim(&format!(
-                    "stopped {left} process(es) you left running in the challenge's shell"
-                ))
-            )?;
-        }
+        // Said with the report, after the conditions it looked at while they ran.
+        best.stopped_after = left;
         Ok(best)
     }
 
@@ -512,7 +582,7 @@ impl Runner {
             let first = process::read(session.shell.as_raw());
             for line in &ch.solution {
                 let line = self.expand(line);
-                let prompt = reader_prompt(&session, first.as_ref(), &label);
+                let prompt = reader_prompt(&session, first.as_ref(), &label, input);
                 write!(out, "  {} ", term::dim(&prompt))?;
                 self.type_out(&line, out)?;
                 writeln!(out)?;
@@ -635,11 +705,34 @@ impl Runner {
 }
 
 /// The prompt a person would see before typing the next line into the session: that
-/// of the program now reading it, the deepest process of the session. A shell gets the
-/// lab's prompt with where it really is (its PID namespace and root, compared with the
-/// first shell's); python3 gets `>>>`; anything else `›`.
-fn reader_prompt(session: &Session, first: Option<&ProcInfo>, label: &str) -> String {
-    let procs = session.members();
+/// of the program that will read it. That is a process whose standard input is the
+/// session's pipe (`input`'s), the deepest of them: a nested shell or an interpreter
+/// started in the foreground. A background job is never it: a shell without job control
+/// gives an asynchronous command `/dev/null` as its standard input (sh(1p), "Asynchronous
+/// Lists"), and one that took the pipe does not read at a prompt. When no process shows
+/// the pipe (its fds unreadable), the deepest process of the session is taken. A shell
+/// gets the lab's prompt with where it really is (its PID namespace and root, compared
+/// with the first shell's); python3 gets `>>>`; anything else `›`.
+fn reader_prompt(
+    session: &Session,
+    first: Option<&ProcInfo>,
+    label: &str,
+    input: &OwnedFd,
+) -> String {
+    let all = session.members();
+    let pipe = nix::sys::stat::fstat(input.as_fd())
+        .ok()
+        .map(|st| format!("pipe:[{}]", st.st_ino));
+    let reads_pipe = |p: &ProcInfo| {
+        pipe.as_ref().is_some_and(|want| {
+            std::fs::read_link(format!("/proc/{}/fd/0", p.pid))
+                .is_ok_and(|l| l.as_os_str() == want.as_str())
+        })
+    };
+    let readers: Vec<ProcInfo> = all.iter().filter(|p| reads_pipe(p)).cloned().collect();
+    // Depth counts every ancestor in the session, readers or not.
+    let procs = &all;
+    let candidates = if readers.is_empty() { &all } else { &readers };
     let depth = |p: &ProcInfo| {
         let mut d = 0;
         let mut at = p.ppid;
@@ -649,7 +742,7 @@ fn reader_prompt(session: &Session, first: Option<&ProcInfo>, label: &str) -> St
         }
         d
     };
-    let Some(reader) = procs.iter().max_by_key(|p| (depth(p), p.pid)) else {
+    let Some(reader) = candidates.iter().max_by_key(|p| (depth(p), p.pid)) else {
         return format!("[fromscratch {label}] #");
     };
     match reader.comm.as_str() {
@@ -671,13 +764,36 @@ fn reader_prompt(session: &Session, first: Option<&ProcInfo>, label: &str) -> St
     }
 }
 
+/// The most of a command's first line a report shows; past it, the line is cut at a
+/// word and ends in `…`, so a cut value never reads as another value.
+const FIRST_LINE_MAX: usize = 200;
+
+/// A command's first line of output for a report: `(nothing)` when empty; cut visibly
+/// (`…`) past [`FIRST_LINE_MAX`] characters; `(and N more lines)` when there are more.
 fn first_line(s: &str) -> String {
-    let l = s.lines().next().unwrap_or("").trim();
-    if l.is_empty() {
-        "(nothing)".into()
+    let mut lines = s.lines().map(str::trim).skip_while(|l| l.is_empty());
+    let Some(l) = lines.next() else {
+        return "(nothing)".into();
+    };
+    let mut shown = if l.chars().count() <= FIRST_LINE_MAX {
+        l.to_string()
     } else {
-        l.chars().take(100).collect()
+        let cut: String = l.chars().take(FIRST_LINE_MAX).collect();
+        // At a space, so no number or name is shown half.
+        let at = cut
+            .rfind(' ')
+            .filter(|i| *i > FIRST_LINE_MAX / 2)
+            .unwrap_or(cut.len());
+        format!("{} …", cut[..at].trim_end())
+    };
+    let more = lines.filter(|l| !l.is_empty()).count();
+    if more > 0 {
+        shown.push_str(&format!(
+            " (and {more} more line{})",
+            if more == 1 { "" } else { "s" }
+        ));
     }
+    shown
 }
 
 fn set_nonblocking(fd: &OwnedFd) {
@@ -770,5 +886,57 @@ impl Echo {
             self.line(&l, out)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_first_line_is_cut_visibly_at_a_word_never_into_another_value() {
+        let long = format!(
+            "6: eth0@if7: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN mode DEFAULT group default qlen 1000 {}",
+            "x ".repeat(80)
+        );
+        let shown = first_line(&long);
+        assert!(shown.ends_with(" …"), "{shown}");
+        assert!(shown.contains("qlen 1000"), "{shown}");
+        // Cut where a value would be halved: the value goes, whole, not a shorter one.
+        let at_value = format!("{} qlen 1000", "a".repeat(FIRST_LINE_MAX - 7));
+        let shown = first_line(&at_value);
+        assert!(shown.ends_with("qlen …"), "{shown}");
+        assert!(!shown.contains("qlen 10 "), "{shown}");
+    }
+
+    #[test]
+    fn a_short_output_is_whole_and_more_lines_are_counted() {
+        assert_eq!(first_line(""), "(nothing)");
+        assert_eq!(first_line("\n  \nqlen 1000\n"), "qlen 1000");
+        assert_eq!(first_line("a\nb\nc\n"), "a (and 2 more lines)");
+        assert_eq!(first_line("a\nb"), "a (and 1 more line)");
+    }
+
+    #[test]
+    fn processes_stopped_after_the_looks_are_said_after_the_conditions() {
+        let a = Attempt {
+            passed: true,
+            conditions: vec![Condition {
+                says: "inside the pod, 127.0.0.1:8080 accepts a connection".into(),
+                ok: true,
+                subject: None,
+                details: Vec::new(),
+            }],
+            stopped_after: 2,
+        };
+        let mut out = Vec::new();
+        a.show(&mut out).unwrap();
+        let out = String::from_utf8(out).unwrap().replace('\n', " ");
+        let ok = out.find("✓ inside the pod").expect("condition");
+        let stopped = out
+            .find("looked while the 2 processes you left running")
+            .expect("stopped line");
+        assert!(ok < stopped, "{out}");
+        assert!(out.contains("then it stopped them"), "{out}");
     }
 }

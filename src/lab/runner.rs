@@ -333,6 +333,7 @@ impl Runner {
                 .map_err(|e| RunError::BadInput(e.to_string()))?,
             pivot_root: c.pivot_root,
             cgroup_procs: Vec::new(),
+            minimal_dev: false,
         })
     }
 

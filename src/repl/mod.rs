@@ -163,6 +163,18 @@ pub struct Repl {
     plain: bool,
     /// The plain-line reader: the loop and `confirm` share it, and its buffer.
     lines: term::LineReader,
+    /// The challenge passed last in this lesson, for `check` (and `solution`, `skip`)
+    /// typed after it: they say it was passed rather than "set it up first".
+    last_pass: Option<Pass>,
+}
+
+/// A challenge that passed: its step, whether the lab typed the solution (`skip`), and
+/// whether the learner saw the solution first.
+#[derive(Debug, Clone, Copy)]
+struct Pass {
+    idx: usize,
+    by_lab: bool,
+    solution_seen: bool,
 }
 
 /// Start the REPL on the terminal (or on plain stdin lines when it is not one).
@@ -174,6 +186,7 @@ pub fn main(out: &mut dyn Write) -> anyhow::Result<u8> {
         runner: None,
         plain: !std::io::stdin().is_terminal(),
         lines: term::LineReader::default(),
+        last_pass: None,
     };
     writeln!(
         out,
@@ -459,6 +472,7 @@ fn cmd_start(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<
         }
     };
     repl.runner = None; // tear down the previous lesson first
+    repl.last_pass = None;
     match Runner::new(l, recipe) {
         Ok(mut r) => {
             r.auto_solve = false;
@@ -688,32 +702,76 @@ fn cmd_hint(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flo
 
 /// The open challenge's step, or a sentence saying there is none.
 fn open_challenge(repl: &mut Repl, out: &mut dyn Write) -> anyhow::Result<Option<usize>> {
+    let last_pass = repl.last_pass;
     let Some(r) = repl.runner(out)? else {
         return Ok(None);
     };
-    match r.open_challenge {
-        Some(i) => Ok(Some(i)),
-        None => {
-            let what = if r.challenge(r.next.min(r.len() - 1)).is_some() {
-                "press Enter to set up the challenge first"
-            } else {
-                "this step is not a challenge"
-            };
-            writeln!(out, "no challenge is open: {what}")?;
-            Ok(None)
-        }
+    if let Some(i) = r.open_challenge {
+        return Ok(Some(i));
     }
+    // Right after a pass, the step is past the challenge: say so, and what comes next.
+    let just_passed = last_pass.filter(|p| {
+        p.idx + 1 == r.next
+            && r.reports
+                .get(p.idx)
+                .and_then(Option::as_ref)
+                .is_some_and(|rep| rep.passed)
+    });
+    if let Some(p) = just_passed {
+        let done = if p.by_lab {
+            format!(
+                "the challenge of step {} is done: the lab typed the reference solution (`skip`), which does not count as your pass",
+                p.idx + 1
+            )
+        } else if p.solution_seen {
+            format!(
+                "you passed the challenge of step {}, after seeing the solution",
+                p.idx + 1
+            )
+        } else {
+            format!(
+                "you passed the challenge of step {} without seeing the solution",
+                p.idx + 1
+            )
+        };
+        let next = if r.next < r.len() {
+            format!(
+                "press Enter for step {}, {}",
+                r.next + 1,
+                r.lesson.def.steps[r.next].title
+            )
+        } else {
+            "the lesson is done: `list` for the next one, `reset` to do it again".to_string()
+        };
+        write!(out, "{}", term::hang(&format!("{done}; {next}"), 0, 2))?;
+        return Ok(None);
+    }
+    let what = if r.next < r.len() && r.challenge(r.next).is_some() {
+        "press Enter to set up the challenge first (or `shell`, which sets it up and opens its shell)"
+    } else {
+        "this step is not a challenge"
+    };
+    writeln!(out, "no challenge is open: {what}")?;
+    Ok(None)
 }
 
-/// Close the open challenge with `attempt`; when it passed, show the next step.
+/// Close the open challenge with `attempt`; when it passed, remember it (for `check`
+/// typed next) and show the next step.
 fn after_attempt(
     r: &mut Runner,
+    last_pass: &mut Option<Pass>,
     idx: usize,
     attempt: &crate::lab::challenge::Attempt,
     by_lab: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    let solution_seen = r.solution_seen;
     if r.finish_challenge(idx, attempt, by_lab, out)? {
+        *last_pass = Some(Pass {
+            idx,
+            by_lab,
+            solution_seen,
+        });
         if r.next < r.len() {
             r.show_intro(r.next, out)?;
         } else {
@@ -731,7 +789,7 @@ fn cmd_check(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
         return Ok(Flow::Continue);
     };
     match r.look(idx, None) {
-        Ok(a) => after_attempt(r, idx, &a, false, out)?,
+        Ok(a) => after_attempt(r, &mut repl.last_pass, idx, &a, false, out)?,
         Err(e) => return repl.step_failed(&e, out),
     }
     Ok(Flow::Continue)
@@ -781,7 +839,7 @@ fn cmd_skip(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Flo
     )?;
     r.solution_seen = true;
     match r.type_solution(idx, out) {
-        Ok(a) => after_attempt(r, idx, &a, true, out)?,
+        Ok(a) => after_attempt(r, &mut repl.last_pass, idx, &a, true, out)?,
         Err(e) => return repl.step_failed(&e, out),
     }
     Ok(Flow::Continue)
@@ -823,6 +881,25 @@ fn cmd_shell(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
     let Some(r) = repl.runner.as_mut() else {
         return Ok(Flow::Continue);
     };
+    // At a challenge step not set up yet (its goal is on screen): what the learner wants
+    // is the challenge's shell, so set the challenge up first, as Enter does.
+    if r.open_challenge.is_none() && r.next < r.len() && r.challenge(r.next).is_some() {
+        writeln!(
+            out,
+            "{}",
+            term::dim(&format!(
+                "step {} is a challenge: setting it up first (as Enter does), then its shell opens",
+                r.next + 1
+            ))
+        )?;
+        let idx = r.next;
+        if let Err(e) = r.run_step(idx, out) {
+            return repl.step_failed(&e, out);
+        }
+    }
+    let Some(r) = repl.runner.as_mut() else {
+        return Ok(Flow::Continue);
+    };
     if let Some(idx) = r.open_challenge {
         let ctx = match r.challenge_context(idx) {
             Ok(c) => c,
@@ -842,7 +919,7 @@ fn cmd_shell(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
         out.flush()?;
         return match r.play_challenge(idx, out) {
             Ok(a) => {
-                after_attempt(r, idx, &a, false, out)?;
+                after_attempt(r, &mut repl.last_pass, idx, &a, false, out)?;
                 Ok(Flow::Continue)
             }
             Err(e) => repl.step_failed(&e, out),
@@ -870,22 +947,31 @@ fn shell_in(r: Option<&mut Runner>, ctx: &Context, out: &mut dyn Write) -> anyho
     let label = r
         .as_ref()
         .map_or_else(|| "host".to_string(), |r| r.shell_label(ctx));
+    // In the rootfs, the shell runs on an overlay of it: the cache every lesson shares
+    // is never written (see `open_scratch_shell`).
+    let scratch = if matches!(ctx, Context::Chroot(_)) {
+        " (on an overlay of it: your writes go to a scratch layer and vanish when you exit)"
+    } else {
+        ""
+    };
     writeln!(
         out,
         "{}",
         term::dim(&format!(
-            "opening a shell {}; `exit` returns to the lab",
+            "opening a shell {}{scratch}; `exit` returns to the lab",
             place(&label)
         ))
     )?;
     out.flush()?;
     let opened = match r {
-        Some(r) => r.open_shell(ctx, Stdio::Inherit),
+        Some(r) => r.open_scratch_shell(ctx, Stdio::Inherit),
         None => crate::lab::challenge::open_shell(
             ctx,
             &label,
             &crate::lab::challenge::loose_mark(),
             Stdio::Inherit,
+            None,
+            None,
         ),
     };
     let _tty = term::TtyGuard::save();

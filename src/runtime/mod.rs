@@ -7,6 +7,7 @@
 //! - `spawn.rs`: fork → unshare → private `/` → fork (PID namespace) → chroot → `/proc` → exec
 //! - `init.rs`: our PID 1 (reaps, forwards signals)
 //! - `protect.rs`: the shared rootfs bind-mounted read-only in the lab's namespaces
+//! - `devfs.rs`: a minimal `/dev` (tmpfs, host devices bound) for a chrooted root
 //! - `overlay.rs`: a container's root as an overlay of the rootfs, writes on its own tmpfs
 //! - `net.rs`: veth pairs, addresses, routes and ip_forward through rtnetlink, in a
 //!   lab-made network namespace joined by a forked child
@@ -21,6 +22,7 @@
 //! See namespaces(7), pid_namespaces(7), mount_namespaces(7), chroot(2), unshare(2), setns(2).
 
 pub mod cgroup;
+pub mod devfs;
 pub mod error;
 pub mod init;
 pub mod net;

@@ -208,6 +208,11 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
         && (spec.effective_namespaces().mount || spec.guard_namespaces().mount)
     {
         super::protect::read_only(sys, tree)?;
+        // A host shell (no root of its own) whose learner may chroot into the tree by
+        // hand: give the tree its devices, so `2>/dev/null` there works.
+        if spec.root.is_none() && spec.minimal_dev {
+            super::devfs::mount_minimal(sys, tree)?;
+        }
     }
     // The root: the rootfs itself, or the merged directory of an overlay over it.
     let mut root = spec.root.clone();
@@ -227,6 +232,9 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
         // A new mount namespace is certain here: effective_namespaces adds one.
         super::pivot::pivot_into(sys, root, true)?;
     } else if let Some(root) = &root {
+        if spec.minimal_dev {
+            super::devfs::mount_minimal(sys, root)?;
+        }
         sys.chroot(root).map_err(|e| ("chroot", e))?;
         // chroot(2) leaves the cwd outside the new root: the classic escape. Close it.
         sys.chdir(Path::new("/")).map_err(|e| ("chdir", e))?;

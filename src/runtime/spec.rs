@@ -94,6 +94,10 @@ pub struct ContainerSpec {
     /// it forks are born in the lab's cgroup, before exec (cgroups(7)). Empty: the
     /// container stays in the lab's own cgroups.
     pub cgroup_procs: Vec<PathBuf>,
+    /// With a chroot (not `pivot_root`, which makes its own): mount a minimal `/dev` on
+    /// the root's `dev` before the chroot (see `devfs.rs`), so `2>/dev/null` writes to
+    /// the device, never a file in the rootfs. Implies a mount namespace.
+    pub minimal_dev: bool,
 }
 
 impl ContainerSpec {
@@ -120,6 +124,7 @@ impl ContainerSpec {
         if self.mount_proc
             || (self.overlay.is_some() && self.root.is_some())
             || (self.pivot_root && self.root.is_some())
+            || (self.minimal_dev && self.root.is_some())
             || !self.volumes.is_empty()
         {
             ns.mount = true;

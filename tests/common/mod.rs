@@ -332,3 +332,40 @@ pub fn check_then_skip(lab: &Lab, lesson: &str) -> String {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     unwrapped(&stdout)
 }
+
+/// Every entry of the tree with its type, mode, size and modification time: what any
+/// write into the cached rootfs (a `/dev/null` file, a `__pycache__`, an `x`) changes.
+#[allow(dead_code)]
+pub fn manifest(root: &Path) -> std::collections::BTreeMap<String, String> {
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| {
+            let m = e.path().symlink_metadata().expect("metadata");
+            (
+                e.path().display().to_string(),
+                format!(
+                    "{:o} {} {}.{}",
+                    m.mode(),
+                    m.len(),
+                    m.mtime(),
+                    m.mtime_nsec()
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The entries that differ between two manifests (changed, added or gone).
+#[allow(dead_code)]
+pub fn changed(
+    before: &std::collections::BTreeMap<String, String>,
+    now: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    now.iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .chain(before.keys().filter(|k| !now.contains_key(*k)).cloned())
+        .collect()
+}
