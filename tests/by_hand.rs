@@ -13,11 +13,14 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use common::{Lab, require_root, text, wait_for};
 
 /// Whether `s` ends outside any quote (a whole shell command): single quotes, double
-/// quotes and backslashes, as sh(1) reads them.
+/// quotes, backslashes and `#` comments, as sh(1) reads them.
 fn complete(s: &str) -> bool {
-    let (mut single, mut double, mut esc) = (false, false, false);
+    let (mut single, mut double, mut esc, mut comment) = (false, false, false, false);
+    let mut prev = ' ';
     for c in s.chars() {
-        if esc {
+        if comment {
+            comment = c != '\n';
+        } else if esc {
             esc = false;
         } else if single {
             single = c != '\'';
@@ -29,7 +32,10 @@ fn complete(s: &str) -> bool {
             single = true;
         } else if c == '"' {
             double = true;
+        } else if c == '#' && prev.is_whitespace() {
+            comment = true;
         }
+        prev = c;
     }
     !single && !double && !esc
 }
@@ -511,4 +517,142 @@ fn lesson_06_escape_lines_run_as_shown() {
         "the rootfs's /tmp is untouched (the tmpfs took /tmp/x)"
     );
     lab.snapshot().assert_same(&before);
+}
+
+/// Lesson 16's by-hand lines, run while the lab's pod is up: web's server line listens
+/// in the pod (and `kill -KILL $!` ends it), the client's fails while lo is down and
+/// connects once it is up, and the outsider's reaches nothing.
+#[test]
+fn lesson_16_pod_lines_run_as_shown() {
+    require_root();
+    common::host_rootfs();
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let mut repl = Repl::start(&lab);
+    repl.until("start 16\n\n", "Step 2/7");
+    let web = repl.until("", "  by hand: $ ");
+    let web = runnable(commands(&web, "  by hand: $ ").last().unwrap());
+    let pause = regex::Regex::new(r"^nsenter --target (\d+) ")
+        .unwrap()
+        .captures(&web)
+        .unwrap_or_else(|| panic!("{web}"))[1]
+        .to_string();
+    let listening = || {
+        let out = Command::new("nsenter")
+            .args(["--target", &pause, "--net", "ss", "-Htln"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("127.0.0.1:8000")
+    };
+    assert!(!listening());
+    let mut server = Command::new("bash")
+        .args(["-c", &format!("exec {web}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = server.id() as i32;
+    assert!(wait_for(20, listening), "{web}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(wait_for(10, || descendants(pid).is_empty() && !listening()));
+
+    // Step 2 runs web; step 3's client line, lo still down.
+    repl.until("\n", "Step 3/7");
+    let client = repl.until("", "  by hand: $ ");
+    let client = commands(&client, "  by hand: $ ").last().unwrap().clone();
+    let (code, output) = bash(&client);
+    assert_ne!(code, Some(0), "{output}");
+    assert!(
+        output.contains("Network is unreachable"),
+        "{client}\n{output}"
+    );
+    // Steps 3 and 4 (lo up); step 5's client line connects.
+    repl.until("\n", "Step 4/7");
+    repl.until("\n", "Step 5/7");
+    let member = repl.until("", "  by hand: $ ");
+    let member = commands(&member, "  by hand: $ ").last().unwrap().clone();
+    let (code, output) = bash(&member);
+    assert_eq!(code, Some(0), "{member}\n{output}");
+    assert!(output.contains("connected to 127.0.0.1:8000"), "{output}");
+    // Step 6's outsider: its own network namespace, its own (down) lo.
+    repl.until("\n", "Step 6/7");
+    let outsider = repl.until("", "  by hand: $ ");
+    let outsider = commands(&outsider, "  by hand: $ ").last().unwrap().clone();
+    let (code, output) = bash(&outsider);
+    assert_ne!(code, Some(0), "{output}");
+    assert!(
+        output.contains("Network is unreachable"),
+        "{outsider}\n{output}"
+    );
+    repl.quit();
+    lab.snapshot().assert_same(&before);
+}
+
+/// The commands of a chapter's "Try it yourself" block (its `# ` lines).
+fn try_it_yourself(chapter: &str) -> String {
+    let md = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("book/src/lessons")
+            .join(chapter),
+    )
+    .unwrap();
+    let from = md.find("## Try it yourself").unwrap();
+    let block = &md[from..];
+    let start = block.find("```console\n").unwrap() + "```console\n".len();
+    let end = start + block[start..].find("```").unwrap();
+    block[start..end]
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `script` run by bash in a throwaway set of namespaces with a /proc of their own, then
+/// a look for anything it left running.
+fn run_script_in_throwaway(script: &str, leftovers: &str) -> (Option<i32>, String) {
+    let script = format!(
+        "{script}\nfor i in $(seq 100); do pgrep -f {q} >/dev/null || break; sleep 0.1; done\npgrep -af {q} && echo LEFT RUNNING || echo ALL GONE\n",
+        q = fromscratch::term::shell_join(&[leftovers.to_string()])
+    );
+    // From a file: a `bash -c SCRIPT` would match its own patterns in /proc/PID/cmdline.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), script).unwrap();
+    bash(&format!(
+        "unshare --mount --net --uts --ipc --pid --fork --kill-child --mount-proc bash {}",
+        file.path().display()
+    ))
+}
+
+/// Chapter 16's "Try it yourself", as printed: the server answers in the pod, and
+/// `kill -KILL %2 %1` leaves nothing running (unshare --fork blocks SIGTERM; SIGKILL
+/// with --kill-child takes the server with it).
+#[test]
+fn chapter_16_try_it_yourself_runs_and_leaves_nothing() {
+    require_root();
+    let mut script = try_it_yourself("16-pod.md");
+    // The server needs a moment before the client connects: wait for its socket.
+    script = script.replace(
+        "\nnsenter --target $pause --net python3",
+        "\nfor i in $(seq 100); do nsenter --target $pause --net ss -Htln | grep -q 127.0.0.1:8000 && break; sleep 0.1; done\nnsenter --target $pause --net python3",
+    );
+
+    assert!(script.contains("kill -KILL %2 %1"), "{script}");
+    let (code, output) = run_script_in_throwaway(&script, "http.server|sleep 600");
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.lines().any(|l| l.trim() == "200"), "{output}");
+    assert!(output.lines().any(|l| l == "ALL GONE"), "{output}");
+}
+
+/// Chapter 09's "Try it yourself", as printed: the ping through the veth pair answers,
+/// and `kill $a $n` ends both namespaces.
+#[test]
+fn chapter_09_try_it_yourself_runs_and_leaves_nothing() {
+    require_root();
+    let script = try_it_yourself("09-network-namespace.md");
+    let (code, output) = run_script_in_throwaway(&script, "sleep 600");
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("1 received"), "{output}");
+    assert!(output.lines().any(|l| l == "ALL GONE"), "{output}");
 }
