@@ -516,6 +516,26 @@ fn lesson_06_escape_lines_run_as_shown() {
         tmp_before,
         "the rootfs's /tmp is untouched (the tmpfs took /tmp/x)"
     );
+
+    // The pivot (step 6's line): binds, /dev, pivot_root, /proc, the old root detached.
+    let pivots = run_lines(&lab, "06-pivot-root", "  $ ");
+    let pivot = pivots
+        .iter()
+        .find(|l| l.contains("pivot_root . .") && l.contains("exec findmnt"))
+        .expect("the pivot line");
+    let (code, output) = run_in_throwaway(pivot);
+    assert_eq!(code, Some(0), "{pivot}\n{output}");
+    let targets: Vec<&str> = output
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for t in ["/", "/dev", "/dev/null", "/proc"] {
+        assert!(targets.contains(&t), "{t} is mounted: {output}");
+    }
+    assert!(
+        !output.contains(&rootfs.display().to_string()),
+        "the old root is detached: {output}"
+    );
     lab.snapshot().assert_same(&before);
 }
 
@@ -655,4 +675,62 @@ fn chapter_09_try_it_yourself_runs_and_leaves_nothing() {
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("1 received"), "{output}");
     assert!(output.lines().any(|l| l == "ALL GONE"), "{output}");
+}
+
+/// Lesson 15's bind line, once elided as `...bind(80)...`: pasted as shown, it binds
+/// port 80 in a network namespace of its own without CAP_SYS_ADMIN.
+#[test]
+fn lesson_15_bind_line_runs_as_shown() {
+    require_root();
+    common::host_rootfs();
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let lines = run_lines(&lab, "15-caps-seccomp", "  by hand: $ ");
+    let bind = lines
+        .iter()
+        .find(|l| l.contains("s.bind(("))
+        .expect("the bind line");
+    assert!(!bind.contains('…') && !bind.contains("..."), "{bind}");
+    let (code, output) = run_in_throwaway(bind);
+    assert_eq!(code, Some(0), "{bind}\n{output}");
+    assert_eq!(output.trim(), "bound TCP port 80", "{bind}");
+    lab.snapshot().assert_same(&before);
+}
+
+/// Lesson 11's step 2 line, once elided: run in the lab's live `outer`, it makes the
+/// layers with their files in outer's mount namespace.
+#[test]
+fn lesson_11_layers_line_runs_as_shown() {
+    require_root();
+    common::host_rootfs();
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let mut repl = Repl::start(&lab);
+    repl.until("start 11\n\n", "Step 2/");
+    let text = repl.until("", "  by hand: $ ");
+    let line = commands(&text, "  by hand: $ ").last().unwrap().clone();
+    assert!(!line.contains('…'), "{line}");
+    let outer = regex::Regex::new(r"^nsenter --target (\d+) --mount ")
+        .unwrap()
+        .captures(&line)
+        .unwrap_or_else(|| panic!("{line}"))[1]
+        .to_string();
+    let (code, output) = bash(&line);
+    assert_eq!(code, Some(0), "{line}\n{output}");
+    let ov = path_ending(&line, "/ov");
+    let read = |f: &str| {
+        let out = Command::new("nsenter")
+            .args(["--target", &outer, "--mount", "cat"])
+            .arg(ov.join(f))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(read("lower/greeting"), "hello from the lower layer");
+    assert_eq!(read("lower/config"), "version 1");
+    assert_eq!(read("lower/old"), "delete me");
+    // The host sees none of it: the tmpfs is in outer's namespace.
+    assert!(!ov.join("lower").exists());
+    repl.quit();
+    lab.snapshot().assert_same(&before);
 }
