@@ -734,3 +734,86 @@ fn lesson_11_layers_line_runs_as_shown() {
     repl.quit();
     lab.snapshot().assert_same(&before);
 }
+
+/// A fixture lesson's container and exec with every part at once (overlay root, volume,
+/// PID namespace and /proc, hostname, init, cgroup; the exec with pivot_root too): their
+/// `$` lines, run while the lab is up, build the same thing.
+#[test]
+fn every_part_at_once_runs_as_shown() {
+    require_root();
+    common::host_rootfs();
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/by-hand-all.toml");
+    let mut repl = Repl::start(&lab);
+    let step2 = repl.until(&format!("start {}\n\n\n", fixture.display()), "Step 3/4");
+    let all = runnable(commands(&step2, "  $ ").last().expect("the start line"));
+    let vol = path_ending(&all, "/vol");
+    std::fs::write(vol.join("marker"), "through the volume\n").unwrap();
+    let cg: Vec<PathBuf> = step2
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("cgroup `all`: "))
+        .map(|l| PathBuf::from(l.split_once(" (").unwrap().0))
+        .collect();
+    assert!(!cg.is_empty(), "{step2}");
+
+    let child = start_in_throwaway(&all);
+    let wrapper = child.id() as i32;
+    let sleep = || {
+        descendants(wrapper)
+            .into_iter()
+            .find(|&p| comm(p) == "sleep" && hostname_of(p) == "all")
+    };
+    assert!(wait_for(10, || sleep().is_some()), "{all}");
+    let s = sleep().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{s}/root/root/marker")).unwrap(),
+        "through the volume\n"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{s}/status")).unwrap();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("NSpid:") && l.ends_with("\t1")),
+        "{status}"
+    );
+    let mountinfo = std::fs::read_to_string(format!("/proc/{s}/mountinfo")).unwrap();
+    assert!(
+        mountinfo
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some("/") && l.contains(" - overlay ")),
+        "{mountinfo}"
+    );
+    assert!(
+        mountinfo
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some("/proc") && l.contains(" - proc ")),
+        "{mountinfo}"
+    );
+    for d in &cg {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
+        assert!(
+            procs.lines().any(|l| l == s.to_string()),
+            "{s} in {}",
+            d.display()
+        );
+    }
+    kill_all(child);
+
+    // The exec, pivoted: its line run once prints what the lab's did.
+    let step3 = repl.until("\n", "Step 4/4");
+    let once = commands(&step3, "  $ ")
+        .last()
+        .expect("the exec line")
+        .clone();
+    assert!(once.contains("pivot_root . ."), "{once}");
+    let (code, output) = run_in_throwaway(&once);
+    assert_eq!(code, Some(0), "{once}\n{output}");
+    assert_eq!(
+        output.lines().collect::<Vec<_>>(),
+        ["marker", "once", "proc", "overlay"],
+        "{once}"
+    );
+    repl.quit();
+    lab.snapshot().assert_same(&before);
+}

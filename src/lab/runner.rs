@@ -582,7 +582,14 @@ impl Runner {
                 flags.push("--kill-child".to_string());
             }
         }
-        let mut script = crate::runtime::pivot::by_hand(root, c.mount_proc);
+        // An overlay root and volumes are mounted first, as for a chroot.
+        let mut script = Vec::new();
+        if let (true, Ok(Some(lower))) = (c.overlay, self.root_dir(&c.root)) {
+            let base = self.lab.scratch.join(format!("overlay-{name}"));
+            script.extend(crate::lab::by_hand::overlay_mounts(&lower, &base));
+        }
+        script.extend(self.volume_mount_lines(c, Some(root)));
+        script.extend(crate::runtime::pivot::by_hand(root, c.mount_proc));
         if let Some(h) = &c.hostname {
             script.push(format!(
                 "hostname {}",
