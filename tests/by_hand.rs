@@ -106,32 +106,54 @@ fn comm(pid: i32) -> String {
         .to_string()
 }
 
-/// `line` started in the background the way `LINE &` does, inside a throwaway set of
-/// namespaces whose first process takes everything with it when killed.
-fn start_in_throwaway(line: &str) -> Child {
-    Command::new("unshare")
-        .args([
-            "--mount",
-            "--net",
-            "--uts",
-            "--ipc",
-            "--pid",
-            "--fork",
-            "--kill-child",
-            "bash",
-            "-c",
-        ])
-        .arg(format!("exec {line}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+/// A process started in the background by a test: killed (SIGKILL) when dropped, so a
+/// failed assertion leaves nothing running.
+struct Throwaway(Option<Child>);
+
+impl Throwaway {
+    fn id(&self) -> u32 {
+        self.0.as_ref().unwrap().id()
+    }
 }
 
-/// Kill `child` (SIGKILL: it is `unshare --fork --kill-child`) and wait until nothing
-/// it started is left.
-fn kill_all(mut child: Child) {
+impl Drop for Throwaway {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `line` started in the background the way `LINE &` does, inside a throwaway set of
+/// namespaces whose first process takes everything with it when killed.
+fn start_in_throwaway(line: &str) -> Throwaway {
+    Throwaway(Some(
+        Command::new("unshare")
+            .args([
+                "--mount",
+                "--net",
+                "--uts",
+                "--ipc",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "bash",
+                "-c",
+            ])
+            .arg(format!("exec {line}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ))
+}
+
+/// Kill `t` (SIGKILL: it is `unshare --fork --kill-child`) and wait until nothing it
+/// started is left.
+fn kill_all(mut t: Throwaway) {
+    let mut child = t.0.take().unwrap();
     let pid = child.id() as i32;
     child.kill().unwrap();
     child.wait().unwrap();
@@ -565,18 +587,19 @@ fn lesson_16_pod_lines_run_as_shown() {
         String::from_utf8_lossy(&out.stdout).contains("127.0.0.1:8000")
     };
     assert!(!listening());
-    let mut server = Command::new("bash")
-        .args(["-c", &format!("exec {web}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = server.id() as i32;
+    // As pasted: `LINE &`, then `kill -KILL $!` (the line's unshare has --kill-child).
+    let server = Throwaway(Some(
+        Command::new("bash")
+            .args(["-c", &format!("exec {web}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
     assert!(wait_for(20, listening), "{web}");
-    server.kill().unwrap();
-    server.wait().unwrap();
-    assert!(wait_for(10, || descendants(pid).is_empty() && !listening()));
+    kill_all(server);
+    assert!(wait_for(10, || !listening()));
 
     // Step 2 runs web; step 3's client line, lo still down.
     repl.until("\n", "Step 3/7");
