@@ -401,16 +401,60 @@ impl Runner {
     }
 
     /// The learner-facing shell command equivalent to a container definition; `name`
-    /// is the container's (or the `exec` step's id), which names its overlay directory.
+    /// is the container's (or the `exec` step's id), which names its overlay directory
+    /// and its cgroup by default. A command a learner can paste as shown (tests run
+    /// them): an overlay root and volumes are mounted by a shell inside the new mount
+    /// namespace before the chroot, a cgroup is entered first (see `lab::by_hand`).
     #[must_use]
     pub fn equivalent_of(&self, c: &ContainerDef, name: &str) -> String {
+        self.by_hand(c, name, false)
+    }
+
+    /// [`Runner::equivalent_of`] for a container the lab starts and leaves running (a
+    /// `start` action): the line ends in `&`, and with a PID namespace unshare(1) gets
+    /// `--kill-child`, as the lab's PID 1 dies with its parent (PR_SET_PDEATHSIG), so
+    /// that `kill -KILL $!` ends the whole container (unshare --fork blocks SIGTERM and
+    /// SIGINT, and without `--kill-child` its child outlives it).
+    #[must_use]
+    pub fn start_equivalent_of(&self, c: &ContainerDef, name: &str) -> String {
+        let eq = self.by_hand(c, name, true);
+        match eq.split_once("   # ") {
+            Some((cmd, note)) => format!("{cmd} &   # {note}"),
+            None => format!("{eq} &"),
+        }
+    }
+
+    /// The note on the lab's init, when `c` has one: PID 1 only in a PID namespace.
+    fn init_note(c: &ContainerDef) -> Option<String> {
+        if !c.init {
+            return None;
+        }
+        Some(match (c.pid, c.command.is_empty()) {
+            (true, true) => {
+                "the lab's init is PID 1 and holds it open (as `docker run --init`); by hand `sleep infinity` does".to_string()
+            }
+            (true, false) => "with the lab's init as PID 1, as `docker run --init`".to_string(),
+            (false, true) => {
+                "the lab's init (not PID 1: no PID namespace) holds it open; by hand `sleep infinity` does".to_string()
+            }
+            (false, false) => {
+                "run by the lab's init (not PID 1: no PID namespace), as `docker run --init`".to_string()
+            }
+        })
+    }
+
+    fn by_hand(&self, c: &ContainerDef, name: &str, background: bool) -> String {
         let mut parts: Vec<String> = Vec::new();
         let volumes = !c.volumes.is_empty();
+        // unshare --mount-proc=DIR mounts /proc before the command runs; with an overlay
+        // root, DIR exists only once the shell below has mounted the overlay, so that
+        // shell mounts /proc itself.
+        let proc_by_unshare = c.mount_proc && !c.overlay;
         let ns = [
             ("--pid", c.pid),
             (
                 "--mount",
-                (c.mount || c.overlay || volumes) && !c.mount_proc,
+                (c.mount || c.overlay || volumes || c.mount_proc) && !proc_by_unshare,
             ),
             ("--uts", c.uts),
             ("--ipc", c.ipc),
@@ -427,6 +471,9 @@ impl Runner {
             );
             if c.pid {
                 parts.push("--fork".into());
+                if background {
+                    parts.push("--kill-child".into());
+                }
             }
         }
         let lower = self.root_dir(&c.root).ok().flatten();
@@ -436,12 +483,23 @@ impl Runner {
             other => other.clone(),
         };
         if let Some(r) = root.as_ref().filter(|_| c.pivot_root) {
-            return self.pivot_equivalent_of(c, r);
+            return self.pivot_equivalent_of(c, name, r, background);
         }
+        // Mounts made by a shell in the new mount namespace, before the chroot.
+        let mut mounts = Vec::new();
+        if let (true, Some(l)) = (c.overlay, &lower) {
+            mounts.extend(crate::lab::by_hand::overlay_mounts(l, &overlay_base));
+        }
+        mounts.extend(self.volume_mount_lines(c, root.as_deref()));
         let mut chroot = Vec::new();
         if let Some(r) = &root {
-            if c.mount_proc {
+            if proc_by_unshare {
                 parts.push(format!("--mount-proc={}/proc", r.display()));
+            } else if c.mount_proc {
+                mounts.push(format!(
+                    "mount -t proc proc {}",
+                    term::shell_join(&[r.join("proc").display().to_string()])
+                ));
             }
             chroot.push("chroot".to_string());
             chroot.push(r.display().to_string());
@@ -449,7 +507,13 @@ impl Runner {
             parts.push("--mount-proc".into());
         }
         let s = parts.join(" ");
-        let mut cmd = term::shell_join(&self.expand_all(&c.command));
+        let mut argv = self.expand_all(&c.command);
+        if argv.is_empty() && c.init {
+            // The lab's init holds the namespaces open with no command; by hand, a
+            // command that never exits does.
+            argv = vec!["sleep".to_string(), "infinity".to_string()];
+        }
+        let mut cmd = term::shell_join(&argv);
         if let Some(p) = security::setpriv_prefix(c.no_new_privs, &c.cap_drop) {
             cmd = format!("{p} {cmd}");
         }
@@ -472,8 +536,12 @@ impl Runner {
         } else {
             format!("{} {cmd}", chroot.join(" "))
         };
-        // Volumes: mounted by a shell in the new mount namespace, before the chroot.
-        let inner = self.with_volume_mounts(c, root.as_deref(), inner);
+        let inner = if mounts.is_empty() {
+            inner
+        } else {
+            let script = format!("{} && exec {inner}", mounts.join(" && "));
+            term::shell_join(&["sh".to_string(), "-c".to_string(), script])
+        };
         let line = if s.is_empty() {
             inner
         } else {
@@ -484,16 +552,11 @@ impl Runner {
             Some(p) => format!("{p} {line}"),
             None => line,
         };
+        // A cgroup: entered before anything else, as the lab's child does.
+        let line = self.with_cgroup(c, name, &line);
         let mut notes = Vec::new();
-        if let (true, Some(l)) = (c.overlay, &lower) {
-            let b = overlay_base.display();
-            notes.push(format!(
-                "its root: mount -t tmpfs tmpfs {b}; mkdir {b}/upper {b}/work {b}/merged; mount -t overlay overlay -o lowerdir={},upperdir={b}/upper,workdir={b}/work {b}/merged (inside its mount namespace)",
-                l.display()
-            ));
-        }
-        if c.init {
-            notes.push("with the lab's init as PID 1, as `docker run --init`".to_string());
+        if let Some(n) = Self::init_note(c) {
+            notes.push(n);
         }
         if let Some(note) = security::seccomp_note(&c.seccomp_deny) {
             notes.push(note);
@@ -508,7 +571,13 @@ impl Runner {
     /// [`Runner::equivalent_of`] for a container with `pivot_root`: unshare(1), then a
     /// shell that binds, pivots and detaches before it execs the command (util-linux has
     /// no single command for it).
-    fn pivot_equivalent_of(&self, c: &ContainerDef, root: &std::path::Path) -> String {
+    fn pivot_equivalent_of(
+        &self,
+        c: &ContainerDef,
+        name: &str,
+        root: &std::path::Path,
+        background: bool,
+    ) -> String {
         let mut flags = vec!["unshare".to_string(), "--mount".to_string()];
         for (f, on) in [("--uts", c.uts), ("--ipc", c.ipc), ("--net", c.net)] {
             if on {
@@ -517,24 +586,37 @@ impl Runner {
         }
         if c.pid {
             flags.extend(["--pid".to_string(), "--fork".to_string()]);
+            if background {
+                flags.push("--kill-child".to_string());
+            }
         }
-        let mut script = crate::runtime::pivot::by_hand(root, c.mount_proc);
+        // An overlay root and volumes are mounted first, as for a chroot.
+        let mut script = Vec::new();
+        if let (true, Ok(Some(lower))) = (c.overlay, self.root_dir(&c.root)) {
+            let base = self.lab.scratch.join(format!("overlay-{name}"));
+            script.extend(crate::lab::by_hand::overlay_mounts(&lower, &base));
+        }
+        script.extend(self.volume_mount_lines(c, Some(root)));
+        script.extend(crate::runtime::pivot::by_hand(root, c.mount_proc));
         if let Some(h) = &c.hostname {
             script.push(format!(
                 "hostname {}",
                 term::shell_join(std::slice::from_ref(h))
             ));
         }
-        let cmd = term::shell_join(&self.expand_all(&c.command));
+        let mut argv = self.expand_all(&c.command);
+        if argv.is_empty() && c.init {
+            argv = vec!["sleep".to_string(), "infinity".to_string()];
+        }
+        let cmd = term::shell_join(&argv);
         if !cmd.is_empty() {
             script.push(format!("exec {cmd}"));
         }
         flags.extend(["sh".to_string(), "-c".to_string(), script.join(" && ")]);
-        let line = term::shell_join(&flags);
-        if c.init {
-            format!("{line}   # with the lab's init as PID 1, as `docker run --init`")
-        } else {
-            line
+        let line = self.with_cgroup(c, name, &term::shell_join(&flags));
+        match Self::init_note(c) {
+            Some(n) => format!("{line}   # {n}"),
+            None => line,
         }
     }
 
@@ -962,11 +1044,7 @@ impl Runner {
                     spec.cgroup_procs = procs;
                     cg_trace = t;
                 }
-                let eq = self.equivalent_of(&def, container);
-                let eq = match eq.split_once("   #") {
-                    Some((cmd, note)) => format!("{cmd} &   #{note}"),
-                    None => format!("{eq} &"),
-                };
+                let eq = self.start_equivalent_of(&def, container);
                 writeln!(out, "  {}", term::command(&eq))?;
                 let (live, mut trace) = self.lab.start(container, &spec, false)?;
                 writeln!(
@@ -990,14 +1068,6 @@ impl Runner {
                         name: container.clone(),
                     })?;
                 let argv = self.expand_all(command);
-                writeln!(
-                    out,
-                    "  {}",
-                    term::command(&format!(
-                        "nsenter --target {pid1} --all --root {}",
-                        term::shell_join(&argv)
-                    ))
-                )?;
                 // Into the container's cgroup too, as `docker exec` does.
                 let cg_name = self
                     .lesson
@@ -1011,6 +1081,11 @@ impl Runner {
                     .and_then(|n| self.lab.cgroup_of(n))
                     .map(crate::runtime::cgroup::Cgroup::procs_files)
                     .unwrap_or_default();
+                writeln!(
+                    out,
+                    "  {}",
+                    term::command(&Self::exec_in_by_hand(pid1.as_raw(), &argv, &procs))
+                )?;
                 let mut sp = spawn::join_in_cgroup(pid1, &argv, Stdio::Capture, &procs)?;
                 let mut outcome =
                     spawn::wait_captured(&mut sp, observe::timeout_or_env(ACTION_TIMEOUT))?;

@@ -84,9 +84,8 @@ impl Runner {
     }
 
     /// `inner` (`chroot ROOT CMD`) run by a shell that first makes `c`'s volumes, as a
-    /// learner would by hand in the new mount namespace: `mount --rbind SRC ROOT/TARGET`,
-    /// then `mount -o remount,bind,ro ROOT/TARGET` for a read-only one. Unchanged
-    /// without volumes.
+    /// learner would by hand in the new mount namespace: see
+    /// [`Runner::volume_mount_lines`]. Unchanged without volumes.
     #[must_use]
     pub fn with_volume_mounts(
         &self,
@@ -94,9 +93,19 @@ impl Runner {
         root: Option<&Path>,
         inner: String,
     ) -> String {
-        if c.volumes.is_empty() {
+        let lines = self.volume_mount_lines(c, root);
+        if lines.is_empty() {
             return inner;
         }
+        let script = format!("{} && exec {inner}", lines.join(" && "));
+        term::shell_join(&["sh".to_string(), "-c".to_string(), script])
+    }
+
+    /// The mount(8) lines that make `c`'s volumes in `root`: `mount --rbind SRC
+    /// ROOT/TARGET`, then `mount -o remount,bind,ro ROOT/TARGET` for a read-only one.
+    /// Empty without volumes.
+    #[must_use]
+    pub fn volume_mount_lines(&self, c: &ContainerDef, root: Option<&Path>) -> Vec<String> {
         let mut lines = Vec::new();
         for v in &c.volumes {
             let src = self
@@ -125,8 +134,7 @@ impl Runner {
                 ]));
             }
         }
-        let script = format!("{} && exec {inner}", lines.join(" && "));
-        term::shell_join(&["sh".to_string(), "-c".to_string(), script])
+        lines
     }
 }
 

@@ -608,7 +608,7 @@ impl<'a> Presenter<'a> {
                 .def
                 .containers
                 .get(container)
-                .map(|c| format!("{} &", self.runner.equivalent_of(c, container))),
+                .map(|c| self.runner.start_equivalent_of(c, container)),
             _ => None,
         }
     }

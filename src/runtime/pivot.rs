@@ -420,14 +420,16 @@ pub fn diagnose_now(new_root: &Path, put_old: &Path) -> Diagnosis {
 }
 
 /// The commands a learner types for the same pivot, for a step's `by hand:` line:
-/// `mount --bind R R`, the tmpfs on `R/dev` and its devices, `cd R`, `pivot_root . .`, a procfs on `/proc` (umount(8) reads
+/// `mount --rbind R R` (recursive, as the runtime's `MS_BIND|MS_REC`: a volume or /proc
+/// already mounted below R comes along), the tmpfs on `R/dev` and its devices, `cd R`,
+/// `pivot_root . .`, a procfs on `/proc` (umount(8) reads
 /// /proc/self/mountinfo to find what to unmount, and the new root has none yet),
 /// `umount -l .`, and `cd /`. Without `keep_proc`, the procfs is unmounted again.
 #[must_use]
 pub fn by_hand(root: &Path, keep_proc: bool) -> Vec<String> {
     let r = crate::term::shell_join(&[root.display().to_string()]);
     let mut v = vec![
-        format!("mount --bind {r} {r}"),
+        format!("mount --rbind {r} {r}"),
         format!("mount -t tmpfs -o {DEV_TMPFS_OPTIONS},nosuid,strictatime tmpfs {r}/dev"),
         format!(
             "for d in {}; do touch {r}/dev/$d && mount --bind /dev/$d {r}/dev/$d; done",
