@@ -1209,7 +1209,7 @@ impl Runner {
             return Ok(());
         };
         let place = match self.challenge_context(idx) {
-            Ok(Context::Host) => "on the host (in private mount, UTS, IPC and network namespaces of the lab's: nothing you mount, name or link reaches the host)".to_string(),
+            Ok(Context::Host) => "as root on the host, in private mount, UTS, IPC and network namespaces of the lab's: mounts, hostnames and links made in them end with the shell, and the cached rootfs is read-only there; files, cgroups and other processes' namespaces you name are still the host's".to_string(),
             Ok(Context::Chroot(_)) => "chrooted into the rootfs".to_string(),
             Ok(Context::Container { name, .. }) => format!("inside container `{name}`"),
             Err(e) => format!("nowhere yet ({e})"),

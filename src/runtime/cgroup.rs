@@ -292,17 +292,17 @@ impl LabCgroups {
 
     /// The controllers the lab must enable on a parent it does not own: (parent,
     /// controller) for each one missing from the parent's `cgroup.subtree_control`, and
-    /// each one another lab's `fromscratch-*` directory there may have enabled (the
-    /// last lab out disables it, see [`disable`]). Record them before
+    /// each one another lab enabled there (its [`enabled_marker`] exists: the last lab
+    /// out disables it, see [`disable`]). A controller the host had enabled before any
+    /// lab has no marker and is never recorded, so never turned off. Record them before
     /// [`LabCgroups::create`], to be undone at teardown.
     #[must_use]
     pub fn parent_enables(&self) -> Vec<(PathBuf, String)> {
         let mut out = Vec::new();
         for h in self.hierarchies.iter().filter(|h| h.v2) {
             let on = words(&h.parent.join("cgroup.subtree_control"));
-            let shared = !other_labs(&h.parent, &h.lab_dir).is_empty();
             for c in &h.enable {
-                if !on.contains(c) || shared {
+                if !on.contains(c) || enabled_marker(&h.parent, c).is_dir() {
                     out.push((h.parent.clone(), c.clone()));
                 }
             }
@@ -323,6 +323,13 @@ impl LabCgroups {
                 let missing: Vec<&String> = h.enable.iter().filter(|c| !on.contains(c)).collect();
                 if !missing.is_empty() {
                     enable(sys, &h.parent, &missing)?;
+                    // Say, for the labs after this one, that a lab turned these on.
+                    for c in &missing {
+                        let m = enabled_marker(&h.parent, c);
+                        if !m.is_dir() {
+                            mkdir(sys, &m)?;
+                        }
+                    }
                 }
             }
             mkdir(sys, &h.lab_dir)?;
@@ -722,10 +729,25 @@ pub fn disable(sys: &dyn Syscalls, parent: &Path, controller: &str) {
     if !other_labs(parent, Path::new("")).is_empty() {
         return;
     }
-    let _ = sys.write_file(
-        &parent.join("cgroup.subtree_control"),
-        &format!("-{controller}"),
-    );
+    if sys
+        .write_file(
+            &parent.join("cgroup.subtree_control"),
+            &format!("-{controller}"),
+        )
+        .is_ok()
+    {
+        let _ = sys.rmdir(&enabled_marker(parent, controller));
+    }
+}
+
+/// The empty cgroup a lab makes beside its own directory when it turns `controller` on
+/// in `parent`'s `cgroup.subtree_control`: `fromscratch.enabled.CONTROLLER`. Its
+/// presence tells the labs after it that a lab, not the host, turned the controller on,
+/// so the last lab out turns it off and removes the marker; without it the controller
+/// is the host's and no lab ever touches it.
+#[must_use]
+pub fn enabled_marker(parent: &Path, controller: &str) -> PathBuf {
+    parent.join(format!("fromscratch.enabled.{controller}"))
 }
 
 /// The cgroup this process is in on the hierarchy mounted at `mount`: where a process
@@ -1077,6 +1099,8 @@ mod tests {
             fs.lines.borrow().clone(),
             vec![
                 "write(\"R/user/cgroup.subtree_control\", \"+memory +pids\") = 0",
+                "mkdir(\"R/user/fromscratch.enabled.memory\", 0755) = 0",
+                "mkdir(\"R/user/fromscratch.enabled.pids\", 0755) = 0",
                 "mkdir(\"R/user/fromscratch-4242\", 0755) = 0",
                 "write(\"R/user/fromscratch-4242/cgroup.subtree_control\", \"+memory +pids\") = 0",
                 "mkdir(\"R/user/fromscratch-4242/c\", 0755) = 0",
@@ -1115,6 +1139,47 @@ mod tests {
             ]
         );
         assert!(!t.path().join("user/fromscratch-4242").exists());
+    }
+
+    #[test]
+    fn only_a_controller_a_lab_turned_on_is_turned_off_and_by_the_last_lab_out() {
+        // The host had memory and pids on in `user` before any lab: no marker, nothing
+        // recorded, so no lab ever turns them off.
+        let (t, fs, lab) = v2_tree("memory pids");
+        let user = t.path().join("user");
+        fs.write_file(&user.join("cgroup.subtree_control"), "+memory +pids")
+            .unwrap();
+        assert!(lab.parent_enables().is_empty());
+        // They were off: the lab records them, turns them on and leaves markers.
+        let (t, fs, lab) = v2_tree("memory pids");
+        let user = t.path().join("user");
+        assert_eq!(lab.parent_enables().len(), 2);
+        lab.create(&fs).unwrap();
+        assert!(enabled_marker(&user, "pids").is_dir());
+        // A second lab finds them on, with markers: it records them too.
+        let own = Membership::parse("0::/user/session\n");
+        let layout = Layout {
+            v1: BTreeMap::new(),
+            v2: Some(t.path().to_path_buf()),
+        };
+        let second = LabCgroups::plan(&layout, &own, 4343).unwrap();
+        assert_eq!(second.parent_enables().len(), 2);
+        // The first lab out, while the second's directory is there, turns nothing off.
+        std::fs::create_dir(user.join("fromscratch-4343")).unwrap();
+        std::fs::remove_dir_all(user.join("fromscratch-4242")).unwrap();
+        fs.lines.borrow_mut().clear();
+        disable(&fs, &user, "pids");
+        assert!(fs.lines.borrow().is_empty(), "{:?}", fs.lines.borrow());
+        // The last one out turns it off and removes the marker.
+        std::fs::remove_dir(user.join("fromscratch-4343")).unwrap();
+        disable(&fs, &user, "pids");
+        assert_eq!(
+            fs.lines.borrow().clone(),
+            vec![
+                "write(\"R/user/cgroup.subtree_control\", \"-pids\") = 0",
+                "rmdir(\"R/user/fromscratch.enabled.pids\") = 0",
+            ]
+        );
     }
 
     #[test]

@@ -121,6 +121,8 @@ pub struct Snapshot {
 fn cgroup_leftovers() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut live_lab_on: BTreeSet<String> = BTreeSet::new();
+    // A lab's "I turned this controller on" marker, left when no lab lives beside it.
+    let mut markers: Vec<PathBuf> = Vec::new();
     for e in walkdir::WalkDir::new("/sys/fs/cgroup")
         .max_depth(6)
         .into_iter()
@@ -130,6 +132,10 @@ fn cgroup_leftovers() -> BTreeSet<String> {
         let Some(name) = e.file_name().to_str() else {
             continue;
         };
+        if name.starts_with("fromscratch.enabled.") {
+            markers.push(e.path().to_path_buf());
+            continue;
+        }
         let Some(pid) = name.strip_prefix("fromscratch-") else {
             continue;
         };
@@ -140,6 +146,15 @@ fn cgroup_leftovers() -> BTreeSet<String> {
             }
         } else {
             out.insert(e.path().display().to_string());
+        }
+    }
+    for m in markers {
+        let parent = m
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        if !live_lab_on.contains(&parent) {
+            out.insert(m.display().to_string());
         }
     }
     for line in std::fs::read_to_string("/proc/self/mountinfo")
