@@ -145,14 +145,14 @@ fn lesson_09_challenge_by_hand_names_the_first_missing_item() {
 
     // Half the checklist: lo and the link up, but no address and no route.
     t.line("shell");
-    t.expect("[fromscratch container:c] # ");
+    t.expect("[fromscratch pid-ns:c] # ");
     t.line("ip link set lo up");
-    t.expect("[fromscratch container:c] # ");
+    t.expect("[fromscratch pid-ns:c] # ");
     t.line("ip link set eth0 up");
-    t.expect("[fromscratch container:c] # ");
+    t.expect("[fromscratch pid-ns:c] # ");
     t.line("ping -c1 -W1 10.9.2.2");
     t.expect("Network is unreachable");
-    t.expect("[fromscratch container:c] # ");
+    t.expect("[fromscratch pid-ns:c] # ");
     t.line("exit");
     let report = unwrapped(&t.expect("[09-network-namespace 13/14] > "));
     for line in [
@@ -174,9 +174,9 @@ fn lesson_09_challenge_by_hand_names_the_first_missing_item() {
 
     // The rest of the checklist.
     t.line("shell");
-    t.expect("[fromscratch container:c] # ");
+    t.expect("[fromscratch pid-ns:c] # ");
     t.line("ip addr add 10.9.3.7/24 dev eth0");
-    t.expect("[fromscratch container:c] # ");
+    t.expect("[fromscratch pid-ns:c] # ");
     t.line("ip route add default via 10.9.3.1");
     t.expect("the goal is reached");
     t.line("exit");
