@@ -217,8 +217,7 @@ fn the_runtime_refuses_to_move_a_veth_end_into_the_labs_own_namespace() {
             netns: "/proc/self/ns/net".into(),
         }],
     )
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     holder.kill().unwrap();
     holder.wait().unwrap();
     assert!(
