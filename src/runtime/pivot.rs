@@ -31,18 +31,13 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
-use nix::sys::stat::{Mode, SFlag};
 
 use super::spawn::SetupResult;
 use super::syscalls::Syscalls;
 
-/// The devices a pivoted container gets in its `/dev`, bind-mounted from the host's:
-/// what runc gives every container (besides `/dev/pts`, `/dev/shm` and `/dev/mqueue`,
-/// which this runtime does not make).
-pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
-
-/// Options of the tmpfs on `/dev`, as runc mounts it: 755, at most 64 MiB.
-pub const DEV_TMPFS_OPTIONS: &str = "mode=755,size=65536k";
+/// The devices a pivoted container gets in its `/dev` (devfs.rs: what runc gives every
+/// container, besides `/dev/pts`, `/dev/shm` and `/dev/mqueue`).
+pub use super::devfs::{DEVICES, TMPFS_OPTIONS as DEV_TMPFS_OPTIONS};
 
 /// Make `root` the root of the calling process's mount namespace, the old root
 /// detached, the working directory `/`; with `dev`, give it a minimal `/dev` first. Every
@@ -68,7 +63,7 @@ pub fn pivot_into(sys: &dyn Syscalls, root: &Path, dev: bool) -> SetupResult {
     )
     .map_err(|e| ("mount", e))?;
     if dev {
-        minimal_dev(sys, root)?;
+        super::devfs::mount_minimal(sys, root)?;
     }
     sys.chdir(root).map_err(|e| ("chdir", e))?;
     let dot = Path::new(".");
@@ -83,47 +78,6 @@ pub fn pivot_into(sys: &dyn Syscalls, root: &Path, dev: bool) -> SetupResult {
     sys.umount2(dot, MntFlags::MNT_DETACH)
         .map_err(|e| ("umount2", e))?;
     sys.chdir(Path::new("/")).map_err(|e| ("chdir", e))?;
-    Ok(())
-}
-
-/// A tmpfs on `root/dev`, and each of [`DEVICES`] the host has bind-mounted onto an
-/// empty file made there by mknod(2) (`S_IFREG`). A rootfs without a `dev` directory
-/// gets none, said in the trace.
-fn minimal_dev(sys: &dyn Syscalls, root: &Path) -> SetupResult {
-    let dev = root.join("dev");
-    if !dev.is_dir() {
-        sys.note("/* the rootfs has no /dev directory: the container gets no devices */");
-        return Ok(());
-    }
-    sys.mount(
-        Some("tmpfs"),
-        &dev,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
-        Some(DEV_TMPFS_OPTIONS),
-    )
-    .map_err(|e| ("mount", e))?;
-    for name in DEVICES {
-        let host = Path::new("/dev").join(name);
-        if !host.exists() {
-            sys.note(&format!(
-                "/* the host has no {}: skipped */",
-                host.display()
-            ));
-            continue;
-        }
-        let target = dev.join(name);
-        sys.mknod(&target, SFlag::S_IFREG, Mode::from_bits_truncate(0o666), 0)
-            .map_err(|e| ("mknod", e))?;
-        sys.mount(
-            Some(&host.to_string_lossy()),
-            &target,
-            None,
-            MsFlags::MS_BIND,
-            None,
-        )
-        .map_err(|e| ("mount", e))?;
-    }
     Ok(())
 }
 
@@ -520,7 +474,12 @@ mod tests {
         let r = root.path().display().to_string();
         let rec = RecordingSyscalls::new();
         pivot_into(&rec, root.path(), true).unwrap();
-        let lines = rec.lines();
+        // The trace's comments (`/* … */`) are left out: the calls are what count.
+        let lines: Vec<String> = rec
+            .lines()
+            .into_iter()
+            .filter(|l| !l.starts_with("/*"))
+            .collect();
         assert_eq!(
             lines[1],
             format!(
