@@ -679,6 +679,31 @@ fn check_container(c: &ContainerDef, at: &str, out: &mut Vec<String>) {
     if let Err(e) = crate::runtime::security::compile_deny(&c.seccomp_deny) {
         out.push(format!("{at}: seccomp_deny: {e}"));
     }
+    // The lab's init runs under the filter too: it forks the command, waits, forwards
+    // signals and exits. Refusing one of those would kill the container at start.
+    const INIT_NEEDS: [&str; 11] = [
+        "clone",
+        "clone3",
+        "fork",
+        "vfork",
+        "wait4",
+        "waitid",
+        "rt_sigaction",
+        "rt_sigprocmask",
+        "kill",
+        "exit",
+        "exit_group",
+    ];
+    if c.init
+        && let Some(call) = c
+            .seccomp_deny
+            .iter()
+            .find(|s| INIT_NEEDS.contains(&s.as_str()))
+    {
+        out.push(format!(
+            "{at}: seccomp_deny refuses `{call}`, which the lab's init needs (it forks the command, waits for it, forwards signals and exits under the same filter): drop `init = true` or that call"
+        ));
+    }
     if c.pivot_root && c.root == "host" {
         out.push(format!(
             "{at}: pivot_root with root = \"host\" has no new root to pivot into; use a rootfs"
@@ -1065,6 +1090,21 @@ expect = { fails = true }
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_seccomp_filter_that_would_stop_the_init_is_refused() {
+        let bad = GOOD.replace("init = true", "init = true\nseccomp_deny = [\"wait4\"]");
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("seccomp_deny refuses `wait4`, which the lab's init needs"),
+            "{err}"
+        );
+        let ok = GOOD.replace(
+            "init = true",
+            "init = true\nseccomp_deny = [\"sethostname\"]",
+        );
+        assert!(parse(&ok, Path::new("t.toml")).is_ok());
     }
 
     #[test]
