@@ -74,6 +74,18 @@ pub enum Command {
     /// Run a command in a new container, the way the lessons do (flags as in unshare(1)).
     #[command(after_help = examples(SPAWN_EXAMPLES))]
     Spawn(SpawnArgs),
+    /// Check what this host can do and which lessons will run here, with a fix for each no.
+    ///
+    /// Looks at root, user namespaces (the sysctls, and a real unshare in a child), a
+    /// container around it, the cgroup layout and whether this user may write its own
+    /// cgroup, overlayfs, seccomp, the rootfs builders and each lesson's needs. Exit status 0 when the default tour (lessons 01-04 on the host rootfs) can run
+    /// here, 3 otherwise. Changes nothing on the host.
+    #[command(after_help = examples(DOCTOR_EXAMPLES))]
+    Doctor {
+        /// Print the facts and the verdict as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script (bash, zsh or fish).
     ///
     /// The script goes to stdout: see the examples for where to put it. Besides the
@@ -289,6 +301,11 @@ const SPAWN_EXAMPLES: &str = r#"
   fromscratch spawn --trace --pid --rootfs busybox -- true   # the syscalls
   fromscratch spawn --rootfs "$ROOTFS" -- ls /   # a directory: rootfs build
 "#;
+
+const DOCTOR_EXAMPLES: &str = "
+  fromscratch doctor                  # what runs here; exit 3: no tour
+  fromscratch doctor --json | jq .report.exit_code   # for a script
+";
 
 const COMPLETIONS_EXAMPLES: &str = "
   source <(fromscratch completions bash)    # this bash session only

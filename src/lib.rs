@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod doctor;
 pub mod error;
 pub mod lab;
 pub mod lesson;

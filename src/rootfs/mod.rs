@@ -555,6 +555,24 @@ pub struct BuiltRootfs {
     pub cached: bool,
 }
 
+/// The builder's host checks for `recipe`, the ones [`build`] makes before a byte is
+/// written: root where the builder needs it, its tool installed (debootstrap, mmdebstrap,
+/// dnf), a statically linked busybox, a readable keyring or image. Writes nothing; used
+/// by `fromscratch doctor` to say which recipes this host can build.
+///
+/// # Errors
+/// The first [`RootfsError`] a builder's preflight finds (exit 3 kinds, each naming its
+/// fix).
+pub fn preflight(recipe: &Recipe) -> Result<(), RootfsError> {
+    match &recipe.builder {
+        Builder::Debian(params) => debian::preflight_host(params),
+        Builder::Dnf(params) => dnf::preflight(params),
+        Builder::Busybox(params) => busybox::preflight(params),
+        Builder::OciArchive(params) | Builder::DockerArchive(params) => image::preflight(params),
+        Builder::Host(_) => Ok(()),
+    }
+}
+
 /// Build `recipe` into the cache, or return the cached tree when one exists for its hash.
 ///
 /// Writes one line per event to `out` ("cached: ...", "building rootfs `host` into ...",
@@ -603,13 +621,7 @@ pub fn build(
     }
 
     // Builder preflight: everything that can be checked before a byte is written.
-    match &recipe.builder {
-        Builder::Debian(params) => debian::preflight_host(params)?,
-        Builder::Dnf(params) => dnf::preflight(params)?,
-        Builder::Busybox(params) => busybox::preflight(params)?,
-        Builder::OciArchive(params) | Builder::DockerArchive(params) => image::preflight(params)?,
-        Builder::Host(_) => {}
-    }
+    preflight(recipe)?;
     std::fs::create_dir_all(&cache_root)
         .map_err(|e| RootfsError::io("create the cache directory", &cache_root, e))?;
     cache::check_exec_mount(&cache_root)?;
