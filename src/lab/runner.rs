@@ -334,6 +334,7 @@ impl Runner {
             pivot_root: c.pivot_root,
             cgroup_procs: Vec::new(),
             minimal_dev: false,
+            user: None,
         })
     }
 
