@@ -280,3 +280,53 @@ fn as_nobody_a_proc_masked_by_the_outer_system_is_named_in_one_sentence() {
             .contains("/proc/uptime")
     );
 }
+
+#[test]
+fn as_nobody_a_lesson_that_needs_root_refuses_and_names_the_lessons_that_work() {
+    let w = World::new();
+    // A copy of the lessons where 01 runs without root.
+    let data = w.dir.path().join("data");
+    let lessons = data.join("lessons");
+    std::fs::create_dir_all(&lessons).unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for e in std::fs::read_dir(src.join("lessons")).unwrap() {
+        let p = e.unwrap().path();
+        let mut t = std::fs::read_to_string(&p).unwrap();
+        if p.file_name().unwrap() == "01-rootfs.toml" {
+            t = t.replacen("[requires]\nroot = true", "[requires]\nroot = false", 1);
+            assert!(t.contains("root = false"), "01's [requires] changed shape");
+        }
+        std::fs::write(lessons.join(p.file_name().unwrap()), t).unwrap();
+    }
+    let run = |data: &Path| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&w.bin)
+            .args(["run", "02-chroot", "--yes"])
+            .current_dir("/")
+            .env("FROMSCRATCH_DATA", data)
+            .env("FROMSCRATCH_RUN", w.run_dir())
+            .env("XDG_STATE_HOME", w.dir.path().join("state"))
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&data);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
+    assert!(
+        stderr.contains("lesson 02-chroot needs root")
+            && stderr.contains("run it with sudo")
+            && stderr.contains(
+                "as a user, these lessons work, each in a user namespace of its own: 01-rootfs"
+            ),
+        "{stderr}"
+    );
+    // The lessons as shipped: the sentence says which ones work, whatever they are.
+    let out = run(src);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("lesson 02-chroot needs root"), "{stderr}");
+}

@@ -261,7 +261,12 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
 
 /// The namespaces a joining process enters, in the order youki and nsenter use: PID
 /// first (it only affects children), mount last (so /proc paths stay reachable).
-pub const JOIN_ORDER: [(&str, CloneFlags); 5] = [
+///
+/// A rootless container's user namespace comes first: the others are owned by it, and
+/// only inside it does the joining process hold the capabilities setns(2) needs for them
+/// (user_namespaces(7)). A container of root's has none, so it is skipped (same inode).
+pub const JOIN_ORDER: [(&str, CloneFlags); 6] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
     ("pid", CloneFlags::CLONE_NEWPID),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("ipc", CloneFlags::CLONE_NEWIPC),
@@ -348,7 +353,9 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Spawned, RuntimeError
     {
         return Err(RuntimeError::EmptyCommand);
     }
-    launch(&Plan::New(spec), stdio)
+    // Not root: a container that needs privilege starts in a user namespace (userns.rs).
+    let rootless = super::userns::rootless_spec(spec);
+    launch(&Plan::New(rootless.as_ref().unwrap_or(spec)), stdio)
 }
 
 /// Run `command` inside the running container whose first process is `target` (host

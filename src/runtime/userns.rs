@@ -74,6 +74,37 @@ pub fn rootless() -> Option<IdMap> {
     }
 }
 
+/// For a process that is not root: `spec` with [`rootless`] maps when it asks for
+/// anything that needs privilege (a root to change to, a namespace, the lab's guard) and
+/// has no maps yet. `None` when nothing changes: as root, or for a plain host process,
+/// which must see the host as it is.
+#[must_use]
+pub fn rootless_spec(spec: &super::spec::ContainerSpec) -> Option<super::spec::ContainerSpec> {
+    rootless_spec_with(spec, rootless())
+}
+
+/// As [`rootless_spec`], with the maps given (`None`: root).
+fn rootless_spec_with(
+    spec: &super::spec::ContainerSpec,
+    map: Option<IdMap>,
+) -> Option<super::spec::ContainerSpec> {
+    if spec.user.is_some() {
+        return None;
+    }
+    let privileged = spec.root.is_some()
+        || !spec.effective_namespaces().is_empty()
+        || !spec.guard_namespaces().is_empty()
+        || spec.share.is_some();
+    if !privileged {
+        return None;
+    }
+    let user = map?;
+    Some(super::spec::ContainerSpec {
+        user: Some(user),
+        ..spec.clone()
+    })
+}
+
 /// A rule of user_namespaces(7) that makes an id-map write fail with EPERM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapRule {
@@ -465,6 +496,36 @@ mod tests {
             rec.lines()[0],
             "write(\"/proc/42/uid_map\", \"0 0 1\\n\") = -1 EPERM (Operation not permitted)"
         );
+    }
+
+    #[test]
+    fn only_a_user_s_privileged_container_gets_a_user_namespace() {
+        use crate::runtime::spec::ContainerSpec;
+        let chroot = ContainerSpec {
+            root: Some("/r".into()),
+            command: vec!["ls".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            rootless_spec_with(&chroot, Some(MAP)).unwrap().user,
+            Some(MAP)
+        );
+        // Root: nothing changes.
+        assert!(rootless_spec_with(&chroot, None).is_none());
+        // A plain host process sees the host as it is.
+        let host = ContainerSpec {
+            command: vec!["ps".into()],
+            guard: true,
+            ..Default::default()
+        };
+        assert!(rootless_spec_with(&host, Some(MAP)).is_none());
+        // Maps given already are kept.
+        let other = IdMap { uid: 7, gid: 7 };
+        let given = ContainerSpec {
+            user: Some(other),
+            ..chroot
+        };
+        assert!(rootless_spec_with(&given, Some(MAP)).is_none());
     }
 
     #[test]
