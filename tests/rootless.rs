@@ -330,3 +330,17 @@ fn as_nobody_a_lesson_that_needs_root_refuses_and_names_the_lessons_that_work() 
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("lesson 02-chroot needs root"), "{stderr}");
 }
+
+#[test]
+fn as_nobody_a_proc_without_a_pid_namespace_is_refused_and_the_sentence_says_add_one() {
+    let w = World::new();
+    let out = w.spawn_as_nobody(&["--mount-proc", "--", "true"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) = -1 EPERM"
+        ) && stderr.contains("add a PID namespace (--pid)"),
+        "{stderr}"
+    );
+}

@@ -248,8 +248,9 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
             None,
         )
         .map_err(|e| match e {
-            // In a user namespace, EPERM here is the outer /proc's sub-mounts (userns.rs).
-            Errno::EPERM if spec.user.is_some() => (super::userns::PROC_MASKED_TAG, e),
+            // In a user namespace, EPERM here is a PID namespace it does not own, or the
+            // outer /proc's sub-mounts (userns.rs).
+            Errno::EPERM if spec.user.is_some() => (super::userns::proc_refused_tag(spec), e),
             _ => ("mount", e),
         })?;
     }

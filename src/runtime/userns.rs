@@ -347,8 +347,27 @@ pub fn proc_submounts() -> Vec<String> {
 /// The tag of a refused unshare(CLONE_NEWUSER) (U1: the checks to make, in order).
 pub const USERNS_TAG: &str = "unshare:user";
 
-/// The tag of a procfs mount refused in a user namespace.
+/// The tag of a procfs mount refused in a user namespace because the outer /proc has
+/// sub-mounts.
 pub const PROC_MASKED_TAG: &str = "mount:proc-masked";
+
+/// The tag of a procfs mount refused in a user namespace because the PID namespace it
+/// would show is not owned by that user namespace (the host's).
+pub const PROC_HOST_PIDNS_TAG: &str = "mount:proc-host-pidns";
+
+/// Why the kernel refused a new procfs (EPERM) to `spec`'s user namespace: proc(5) needs
+/// CAP_SYS_ADMIN in the user namespace that owns the PID namespace shown, so without a
+/// PID namespace of its own (or one joined from a pod) that is the host's; with one, it
+/// is the outer /proc's sub-mounts.
+#[must_use]
+pub fn proc_refused_tag(spec: &super::spec::ContainerSpec) -> &'static str {
+    let own_pid = spec.effective_namespaces().pid || spec.share.is_some_and(|s| s.namespaces.pid);
+    if own_pid {
+        PROC_MASKED_TAG
+    } else {
+        PROC_HOST_PIDNS_TAG
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -526,6 +545,40 @@ mod tests {
             ..chroot
         };
         assert!(rootless_spec_with(&given, Some(MAP)).is_none());
+    }
+
+    #[test]
+    fn a_refused_proc_without_a_pid_namespace_names_the_host_s_pid_namespace() {
+        use crate::runtime::spec::{ContainerSpec, Namespaces};
+        let spec = ContainerSpec {
+            root: Some("/r".into()),
+            mount_proc: true,
+            user: Some(MAP),
+            command: vec!["ps".into()],
+            ..Default::default()
+        };
+        let rec = RecordingSyscalls::new();
+        rec.fail_on("\"proc\"", Errno::EPERM);
+        let err = crate::runtime::spawn::prepare_root(&rec, &spec).unwrap_err();
+        assert_eq!(err, (PROC_HOST_PIDNS_TAG, Errno::EPERM));
+        assert!(sentence(err.0).contains("add a PID namespace (--pid)"));
+        let with_pid = ContainerSpec {
+            namespaces: Namespaces {
+                pid: true,
+                ..Default::default()
+            },
+            ..spec.clone()
+        };
+        let rec = RecordingSyscalls::new();
+        rec.fail_on("\"proc\"", Errno::EPERM);
+        let err = crate::runtime::spawn::prepare_root(&rec, &with_pid).unwrap_err();
+        assert_eq!(err, (PROC_MASKED_TAG, Errno::EPERM));
+        // Root (no maps): the plain call name, as before.
+        let root = ContainerSpec { user: None, ..spec };
+        let rec = RecordingSyscalls::new();
+        rec.fail_on("\"proc\"", Errno::EPERM);
+        let err = crate::runtime::spawn::prepare_root(&rec, &root).unwrap_err();
+        assert_eq!(err, ("mount", Errno::EPERM));
     }
 
     #[test]
