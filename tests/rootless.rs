@@ -11,8 +11,25 @@ use std::process::{Command, Output};
 
 use common::{Snapshot, require_root, text};
 
-/// The unprivileged user the tests run as.
-const NOBODY: u32 = 65534;
+/// The unprivileged user the tests run as: `FROMSCRATCH_TEST_UID` (CI makes a user of
+/// its own, whose uid is not the overflow uid 65534 that unmapped ids also show as), or
+/// nobody. The gid used is the same number (setpriv --regid), whatever its groups.
+fn user() -> u32 {
+    std::env::var("FROMSCRATCH_TEST_UID")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(65534)
+}
+
+/// setpriv's arguments to become [`user`] with no supplementary groups.
+fn setpriv_args() -> [String; 3] {
+    let u = user();
+    [
+        format!("--reuid={u}"),
+        format!("--regid={u}"),
+        "--clear-groups".to_string(),
+    ]
+}
 
 /// A world-readable directory (mode 0755) holding a rootfs built as root, and a run and a
 /// state directory owned by nobody, with the binary nobody can execute.
@@ -46,8 +63,8 @@ impl World {
             std::fs::create_dir(&p).unwrap();
             nix::unistd::chown(
                 &p,
-                Some(nix::unistd::Uid::from_raw(NOBODY)),
-                Some(nix::unistd::Gid::from_raw(NOBODY)),
+                Some(nix::unistd::Uid::from_raw(user())),
+                Some(nix::unistd::Gid::from_raw(user())),
             )
             .unwrap();
         }
@@ -65,14 +82,14 @@ impl World {
         self.dir.path().join("run")
     }
 
-    /// `setpriv --reuid=65534 --regid=65534 --clear-groups fromscratch spawn --trace ARGS`.
+    /// `setpriv --reuid=UID --regid=UID --clear-groups fromscratch spawn --trace ARGS`.
     fn spawn_as_nobody(&self, args: &[&str]) -> Output {
         self.nobody_command(args).output().unwrap()
     }
 
     fn nobody_command(&self, args: &[&str]) -> Command {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        c.args(setpriv_args())
             .arg(&self.bin)
             .args(["spawn", "--trace", "--rootfs"])
             .arg(&self.rootfs)
@@ -92,8 +109,8 @@ impl World {
 fn nobody_can_exec(bin: &Path) -> bool {
     Command::new("setpriv")
         .args([
-            "--reuid=65534",
-            "--regid=65534",
+            &format!("--reuid={}", user()),
+            &format!("--regid={}", user()),
             "--clear-groups",
             "test",
             "-x",
@@ -131,8 +148,8 @@ fn as_nobody_spawn_makes_a_user_namespace_first_and_the_shell_is_pid_1_with_its_
     let map: Vec<&str> = lines[3].split_whitespace().collect();
     assert_eq!(
         map,
-        vec!["0", "65534", "1"],
-        "root inside is nobody outside"
+        vec!["0".to_string(), user().to_string(), "1".to_string()],
+        "root inside is the user outside"
     );
     // Only our processes in the new /proc: sh (and ls, grep of the pipe).
     let count: usize = lines[4].trim().parse().unwrap();
@@ -145,17 +162,18 @@ fn as_nobody_spawn_makes_a_user_namespace_first_and_the_shell_is_pid_1_with_its_
             .position(|l| l.contains(needle))
             .unwrap_or_else(|| panic!("no {needle} in {stderr}"))
     };
-    let user = at("unshare(CLONE_NEWUSER) = 0");
-    let uid = at("uid_map\", \"0 65534 1\\n\") = 0");
+    let line = format!("\", \"0 {} 1\\n\") = 0", user());
+    let newuser = at("unshare(CLONE_NEWUSER) = 0");
+    let uid = at(&format!("uid_map{line}"));
     let deny = at("setgroups\", \"deny\") = 0");
-    let gid = at("gid_map\", \"0 65534 1\\n\") = 0");
+    let gid = at(&format!("gid_map{line}"));
     let rest = at("unshare(CLONE_NEWNS|CLONE_NEWPID) = 0");
     assert!(
-        user < uid && uid < deny && deny < gid && gid < rest,
+        newuser < uid && uid < deny && deny < gid && gid < rest,
         "{stderr}"
     );
     assert!(trace[uid].starts_with("lab  write(\"/proc/"), "{stderr}");
-    assert!(trace[user].starts_with("child  "), "{stderr}");
+    assert!(trace[newuser].starts_with("child  "), "{stderr}");
     Snapshot::take(&w.run_dir()).assert_same(&before);
 }
 
@@ -300,7 +318,7 @@ fn as_nobody_a_lesson_that_needs_root_refuses_and_names_the_lessons_that_work() 
     }
     let run = |data: &Path| {
         Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(setpriv_args())
             .arg(&w.bin)
             .args(["run", "02-chroot", "--yes"])
             .current_dir("/")
