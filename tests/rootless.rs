@@ -362,3 +362,66 @@ fn as_nobody_a_proc_without_a_pid_namespace_is_refused_and_the_sentence_says_add
         "{stderr}"
     );
 }
+
+#[test]
+fn as_nobody_lesson_01_runs_to_the_end_with_its_challenge_and_leaves_nothing() {
+    let w = World::new();
+    let before = Snapshot::take(&w.run_dir());
+    let mounts_before = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("fromscratch") || l.contains("fs-rootless"))
+        .count();
+    // The user's own rootfs, built by the user (one built by root may hold files only
+    // root can read, which a user's `du` or `tar` of it cannot).
+    let cache = w.dir.path().join("user-cache");
+    std::fs::create_dir(&cache).unwrap();
+    nix::unistd::chown(
+        &cache,
+        Some(nix::unistd::Uid::from_raw(user())),
+        Some(nix::unistd::Gid::from_raw(user())),
+    )
+    .unwrap();
+    let build = Command::new("setpriv")
+        .args(setpriv_args())
+        .arg(&w.bin)
+        .args(["rootfs", "build", "host"])
+        .current_dir("/")
+        .env("FROMSCRATCH_CACHE", &cache)
+        .env("FROMSCRATCH_RUN", w.run_dir())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{:?}", text(&build));
+    let out = Command::new("setpriv")
+        .args(setpriv_args())
+        .arg(&w.bin)
+        .args(["run", "01-rootfs", "--yes"])
+        .current_dir("/")
+        .env("FROMSCRATCH_DATA", env!("CARGO_MANIFEST_DIR"))
+        .env("FROMSCRATCH_CACHE", &cache)
+        .env("FROMSCRATCH_RUN", w.run_dir())
+        .env("XDG_STATE_HOME", w.dir.path().join("state"))
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    // Its containers were rootless: the parent wrote their maps.
+    assert!(
+        stdout.contains(&format!("uid_map\", \"0 {} 1\\n\") = 0", user())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✓ challenge: chroot") && !stdout.contains("✗ challenge"),
+        "{stdout}"
+    );
+    Snapshot::take(&w.run_dir()).assert_same(&before);
+    let mounts_after = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("fromscratch") || l.contains("fs-rootless"))
+        .count();
+    assert_eq!(mounts_after, mounts_before);
+}
