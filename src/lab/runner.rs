@@ -1402,7 +1402,7 @@ pub fn needs_root_sentence(id: &str, rootless: &[String]) -> String {
         "no lesson runs without root yet, though `fromscratch spawn` does, in a user namespace of its own".to_string()
     } else {
         format!(
-            "as a user, these lessons work, each in a user namespace of its own: {}",
+            "as a user, these lessons work, in a user namespace of the lab's own: {}",
             rootless.join(", ")
         )
     };

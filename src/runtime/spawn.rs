@@ -354,9 +354,12 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Spawned, RuntimeError
     {
         return Err(RuntimeError::EmptyCommand);
     }
-    // Not root: a container that needs privilege starts in a user namespace (userns.rs).
+    // Not root: a container that needs privilege starts in a user namespace (userns.rs):
+    // in a lab, the lab's one (joined); otherwise a new one.
     let rootless = super::userns::rootless_spec(spec);
-    launch(&Plan::New(rootless.as_ref().unwrap_or(spec)), stdio)
+    let spec = rootless.as_ref().unwrap_or(spec);
+    let holder = spec.user.and_then(|m| super::userns::lab_holder(&m));
+    launch(&Plan::New(spec), stdio, holder)
 }
 
 /// Run `command` inside the running container whose first process is `target` (host
@@ -395,6 +398,7 @@ pub fn join_in_cgroup(
             cgroup_procs,
         },
         stdio,
+        None,
     )
 }
 
@@ -404,7 +408,7 @@ fn cstrings(v: &[String]) -> Result<Vec<CString>, RuntimeError> {
         .collect()
 }
 
-fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
+fn launch(plan: &Plan<'_>, stdio: Stdio, holder: Option<Pid>) -> Result<Spawned, RuntimeError> {
     ensure_single_threaded()?;
     let (trace_r, trace_w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe2", e))?;
@@ -426,6 +430,17 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
         Plan::New(spec) => spec.user,
         Plan::Join { .. } => None,
     };
+    // In a lab, its user namespace is joined instead: opened before fork.
+    let holder_ns = match (user_map, holder) {
+        (Some(_), Some(h)) => {
+            let path = PathBuf::from(format!("/proc/{h}/ns/user"));
+            let fd = open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(|e| RuntimeError::sys("open /proc/PID/ns/user", e))?;
+            Some((path, CloneFlags::CLONE_NEWUSER, fd))
+        }
+        _ => None,
+    };
+    let user_map = user_map.filter(|_| holder_ns.is_none());
     let user_pipes = match user_map {
         Some(_) => Some((
             nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe2", e))?,
@@ -510,6 +525,7 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
                 &root_path,
                 joins_pid,
                 user_sync,
+                holder_ns.as_ref(),
             );
             // SAFETY: _exit skips atexit handlers and stdio flushing that belong to the parent.
             #[allow(unsafe_code)]
@@ -716,6 +732,7 @@ fn child_main(
     root_path: &Path,
     joins_pid: bool,
     user_sync: Option<(OwnedFd, OwnedFd)>,
+    holder_ns: Option<&NsFile>,
 ) -> i32 {
     // Default signal dispositions: the lab may ignore SIGINT; a container must not.
     init::reset_signals();
@@ -754,6 +771,12 @@ fn child_main(
 
     let (needs_fork, spec) = match plan {
         Plan::New(spec) => {
+            if let Some((path, flag, fd)) = holder_ns {
+                // Rootless in a lab: the lab's user namespace, mapped already.
+                if let Err(f) = sys.setns(fd.as_fd(), *flag, path).map_err(|e| ("setns", e)) {
+                    return fail(f);
+                }
+            }
             if let Some((ready_w, go_r)) = user_sync {
                 // Rootless: the user namespace first, alone; wait for the parent's maps.
                 let mut ready = Some(ready_w);

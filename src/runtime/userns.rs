@@ -105,6 +105,46 @@ fn rootless_spec_with(
     })
 }
 
+/// The lab's user namespace holder, when the lab runs as a user: a pause process in a
+/// user namespace of its own, which every container and host probe of the lab then joins
+/// with setns(2), as rootless Podman's pause process does. One namespace for all, so a
+/// host probe may read a container's `/proc/PID/exe` and `maps` (cap_ptrace_access_check
+/// lets a process in the same user namespace with a superset of the target's capabilities
+/// do so; a sibling namespace may not).
+static HOLDER: std::sync::Mutex<Option<Pid>> = std::sync::Mutex::new(None);
+
+/// The lab's user namespace holder (host PID), started on first use; `None` outside a
+/// lab (`fromscratch spawn` makes a namespace per container) or when it cannot start.
+/// The holder is a child of this process: the lab's teardown kills it with the rest.
+#[must_use]
+pub fn lab_holder(map: &IdMap) -> Option<Pid> {
+    super::spec::LAB_MARK.get()?;
+    // Busy: this is the holder being started (spawn calls back here); it makes its own.
+    let mut held = HOLDER.try_lock().ok()?;
+    if let Some(pid) = *held {
+        let alive = matches!(
+            nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)),
+            Ok(nix::sys::wait::WaitStatus::StillAlive)
+        );
+        if alive {
+            return Some(pid);
+        }
+        *held = None;
+    }
+    let spec = super::spec::ContainerSpec {
+        init: true,
+        user: Some(*map),
+        ..Default::default()
+    };
+    let sp = super::spawn::spawn(&spec, super::spawn::Stdio::Null).ok()?;
+    if sp.setup_failure.is_some() {
+        super::spawn::kill_and_reap(sp.child);
+        return None;
+    }
+    *held = Some(sp.child);
+    Some(sp.child)
+}
+
 /// A rule of user_namespaces(7) that makes an id-map write fail with EPERM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapRule {
