@@ -393,6 +393,15 @@ fn lesson_runs_as_the_user(lesson: &str) {
     let out = as_user(&["run", lesson, "--yes"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    // The lab's user namespace, shown once: made by the holder, mapped by the lab.
+    let made = stdout
+        .find(" holder  unshare(CLONE_NEWUSER) = 0")
+        .unwrap_or_else(|| panic!("no holder in {stdout}"));
+    let mapped = stdout
+        .find(&format!("/uid_map\", \"0 {} 1\\n\") = 0", user()))
+        .unwrap_or_else(|| panic!("no uid_map write in {stdout}"));
+    assert!(made < mapped, "{stdout}");
+    assert_eq!(stdout.matches(" holder  unshare(CLONE_NEWUSER)").count(), 1);
     // Its containers joined the lab's user namespace first.
     assert!(
         regex::Regex::new(

@@ -359,7 +359,12 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Spawned, RuntimeError
     let rootless = super::userns::rootless_spec(spec);
     let spec = rootless.as_ref().unwrap_or(spec);
     let holder = spec.user.and_then(|m| super::userns::lab_holder(&m));
-    launch(&Plan::New(spec), stdio, holder)
+    let mut sp = launch(&Plan::New(spec), stdio, holder)?;
+    // The first container (not a host probe) shows how the lab's namespace was made.
+    if holder.is_some() && (spec.root.is_some() || !spec.effective_namespaces().is_empty()) {
+        sp.trace.splice(0..0, super::userns::take_holder_trace());
+    }
+    Ok(sp)
 }
 
 /// Run `command` inside the running container whose first process is `target` (host

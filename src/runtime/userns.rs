@@ -113,6 +113,20 @@ fn rootless_spec_with(
 /// do so; a sibling namespace may not).
 static HOLDER: std::sync::Mutex<Option<Pid>> = std::sync::Mutex::new(None);
 
+/// The trace of the holder's start, until a container's trace shows it
+/// ([`take_holder_trace`]).
+static HOLDER_TRACE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The trace of the lab's holder start (its CLONE_NEWUSER, the maps the lab wrote), once:
+/// the first container that shows its trace shows these lines first. Empty afterwards.
+#[must_use]
+pub fn take_holder_trace() -> Vec<String> {
+    HOLDER_TRACE
+        .lock()
+        .map(|mut t| std::mem::take(&mut *t))
+        .unwrap_or_default()
+}
+
 /// The lab's user namespace holder (host PID), started on first use; `None` outside a
 /// lab (`fromscratch spawn` makes a namespace per container) or when it cannot start.
 /// The holder is a child of this process: the lab's teardown kills it with the rest.
@@ -142,6 +156,17 @@ pub fn lab_holder(map: &IdMap) -> Option<Pid> {
         return None;
     }
     *held = Some(sp.child);
+    let mut trace = vec![format!(
+        "{:>7}  /* the lab's user namespace, held by PID {} for all its containers and probes */",
+        "lab", sp.child
+    )];
+    trace.extend(sp.trace.iter().map(|l| match l.strip_prefix("  child  ") {
+        Some(call) => format!(" holder  {call}"),
+        None => l.clone(),
+    }));
+    if let Ok(mut t) = HOLDER_TRACE.lock() {
+        *t = trace;
+    }
     Some(sp.child)
 }
 
