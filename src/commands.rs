@@ -690,6 +690,7 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
         pivot_root: false,
         cgroup_procs: Vec::new(),
         minimal_dev: false,
+        user: crate::runtime::userns::rootless(),
     };
     // Orphans of the command come back to us, to be stopped with it (a container without
     // a PID namespace has no init to take them down).

@@ -363,35 +363,9 @@ grep -c leaked-by-fromscratch /proc/self/mountinfo || true
 
 #[test]
 fn without_root_the_answer_names_the_cause_and_the_fix() {
-    // Pitfall U1: as an unprivileged user a namespace is refused; say so in one sentence.
+    // Pitfall U1: as an unprivileged user, `spawn` works in a user namespace (see
+    // tests/rootless.rs); a lesson that needs real root says so in one sentence.
     require_root();
-    let root = common::host_rootfs();
-    let r = root.display().to_string();
-    let out = std::process::Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            common::bin(),
-            "spawn",
-            "--pid",
-            "--mount-proc",
-            "--rootfs",
-            &r,
-            "--",
-            "true",
-        ])
-        .env("FROMSCRATCH_RUN", "/tmp/fs-nobody-run")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let (_, err) = text(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(
-        err.contains("unshare was refused with EPERM") && err.contains("run fromscratch as root"),
-        "{err}"
-    );
-
     let out = std::process::Command::new("setpriv")
         .args([
             "--reuid=65534",
@@ -399,7 +373,7 @@ fn without_root_the_answer_names_the_cause_and_the_fix() {
             "--clear-groups",
             common::bin(),
             "run",
-            "02-chroot",
+            "03-host-processes",
             "--yes",
         ])
         .env("FROMSCRATCH_DATA", env!("CARGO_MANIFEST_DIR"))
@@ -410,7 +384,7 @@ fn without_root_the_answer_names_the_cause_and_the_fix() {
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(
-        err.contains("lesson 02-chroot needs root") && err.contains("sudo"),
+        err.contains("lesson 03-host-processes needs root") && err.contains("sudo"),
         "{err}"
     );
     assert!(

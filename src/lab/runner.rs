@@ -334,6 +334,8 @@ impl Runner {
             pivot_root: c.pivot_root,
             cgroup_procs: Vec::new(),
             minimal_dev: false,
+            // Not root: only a lesson with `root = false` gets here (see `preflight`).
+            user: crate::runtime::userns::rootless(),
         })
     }
 
@@ -1377,6 +1379,38 @@ impl Runner {
     }
 }
 
+/// The ids of the lessons that run without real root (`[requires] root = false`), in a
+/// user namespace of their own (see `runtime/userns.rs`), sorted.
+#[must_use]
+pub fn rootless_lessons() -> Vec<String> {
+    let files = crate::lesson::lesson_files(&crate::paths::lessons_dir()).unwrap_or_default();
+    let mut ids: Vec<String> = files
+        .iter()
+        .filter_map(|f| crate::lesson::load(f).ok())
+        .filter(|l| !l.def.requires.root)
+        .map(|l| l.def.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// One sentence for a lesson that needs real root, run by a user: the cause, the fix,
+/// and the lessons that work as that user (`rootless`).
+#[must_use]
+pub fn needs_root_sentence(id: &str, rootless: &[String]) -> String {
+    let instead = if rootless.is_empty() {
+        "no lesson runs without root yet, though `fromscratch spawn` does, in a user namespace of its own".to_string()
+    } else {
+        format!(
+            "as a user, these lessons work, in a user namespace of the lab's own: {}",
+            rootless.join(", ")
+        )
+    };
+    format!(
+        "lesson {id} needs root (chroot(2) needs CAP_SYS_CHROOT, namespaces and mounts need CAP_SYS_ADMIN, and this lesson needs them on the host, not in a user namespace): run it with sudo; {instead}"
+    )
+}
+
 /// Check the host before step 1.
 ///
 /// # Errors
@@ -1384,9 +1418,9 @@ impl Runner {
 pub fn preflight(lesson: &Lesson) -> Result<(), RunError> {
     let req = &lesson.def.requires;
     if req.root && !crate::paths::is_root() {
-        return Err(RunError::HostCannot(format!(
-            "lesson {} needs root (chroot(2) needs CAP_SYS_CHROOT, namespaces and mounts need CAP_SYS_ADMIN): run it with sudo; rootless mode through user namespaces is not available yet",
-            lesson.def.id
+        return Err(RunError::HostCannot(needs_root_sentence(
+            &lesson.def.id,
+            &rootless_lessons(),
         )));
     }
     for tool in &req.tools {

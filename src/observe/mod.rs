@@ -73,6 +73,13 @@ pub fn run_in(ctx: &Context, argv: &[String]) -> Result<ProbeRun, RuntimeError> 
         Context::Host => spawn::spawn(
             &ContainerSpec {
                 command: argv.to_vec(),
+                // As a user (a lesson with `root = false`), a host probe has the powers of
+                // the learner's shell: it joins the lab's user namespace (userns.rs), where
+                // the user is root, so a `chroot` or `unshare` it runs works as in the
+                // shell, and it may read the lab's containers' /proc files. It still sees
+                // the host's processes, mounts and files; others' ids show as 65534. As
+                // root: none, as before.
+                user: crate::runtime::userns::rootless(),
                 ..Default::default()
             },
             Stdio::Capture,

@@ -123,10 +123,33 @@ pub fn explain_setup_failure(call: &str, errno: Errno, root: Option<&std::path::
         }
         .to_string();
     }
+    if let Some(rule) = super::userns::MapRule::from_tag(call) {
+        return rule.sentence().to_string();
+    }
+    if call == super::userns::USERNS_TAG {
+        return format!(
+            "unshare(CLONE_NEWUSER) was refused with {}: this system does not let this user make a user namespace; check in order: run as root (sudo); user namespaces allowed (/proc/sys/user/max_user_namespaces above 0, sysctl kernel.unprivileged_userns_clone = 1 where it exists, kernel.apparmor_restrict_unprivileged_userns = 0); not inside a container whose seccomp profile forbids unshare (user_namespaces(7))",
+            super::syscalls::errno_name(errno)
+        );
+    }
+    if call == super::userns::PROC_HOST_PIDNS_TAG {
+        return "mounting a new /proc was refused with EPERM in the user namespace: a procfs shows a PID namespace, and without one of its own that is the host's, which this user namespace does not own (only real root may mount it); add a PID namespace (--pid) so /proc shows the container's own processes, or run as root (proc(5), pid_namespaces(7), user_namespaces(7))".to_string();
+    }
+    if call == super::userns::PROC_MASKED_TAG {
+        let subs = super::userns::proc_submounts();
+        return format!(
+            "mounting a new /proc was refused with EPERM in the user namespace: the outer system masks parts of its /proc with sub-mounts ({}), and the kernel gives a new procfs only to a user namespace that could see every one of them; run without --mount-proc, or as root, or where /proc has no sub-mounts (mount_namespaces(7), user_namespaces(7))",
+            if subs.is_empty() {
+                "see /proc/self/mountinfo".to_string()
+            } else {
+                subs.join(", ")
+            }
+        );
+    }
     match (call, errno) {
-        ("chroot", Errno::EPERM) => "chroot was refused with EPERM: it needs CAP_SYS_CHROOT, so run fromscratch as root (sudo); rootless mode through user namespaces is not available yet".to_string(),
+        ("chroot", Errno::EPERM) => "chroot was refused with EPERM: it needs CAP_SYS_CHROOT, so run fromscratch as root (sudo); as a user, `fromscratch spawn` starts in a user namespace of its own, where this works".to_string(),
         ("unshare" | "setns" | "mount" | "sethostname" | "pivot_root", Errno::EPERM) => format!(
-            "{call} was refused with EPERM: it needs CAP_SYS_ADMIN, so run fromscratch as root (sudo); rootless mode through user namespaces is not available yet"
+            "{call} was refused with EPERM: it needs CAP_SYS_ADMIN, so run fromscratch as root (sudo); as a user, `fromscratch spawn` starts in a user namespace of its own, where this works"
         ),
         ("unshare", Errno::EINVAL) => "unshare failed with EINVAL: the process was multi-threaded or the kernel lacks a namespace type (check /proc/self/ns)".to_string(),
         ("unshare", Errno::ENOSPC) => "unshare failed with ENOSPC: the limit in /proc/sys/user/max_*_namespaces is reached; raise it or end other containers".to_string(),

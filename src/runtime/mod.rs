@@ -34,6 +34,7 @@ pub mod share;
 pub mod spawn;
 pub mod spec;
 pub mod syscalls;
+pub mod userns;
 pub mod volumes;
 
 pub use error::RuntimeError;

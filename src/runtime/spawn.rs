@@ -247,7 +247,12 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
             None,
         )
-        .map_err(|e| ("mount", e))?;
+        .map_err(|e| match e {
+            // In a user namespace, EPERM here is a PID namespace it does not own, or the
+            // outer /proc's sub-mounts (userns.rs).
+            Errno::EPERM if spec.user.is_some() => (super::userns::proc_refused_tag(spec), e),
+            _ => ("mount", e),
+        })?;
     }
     if let Some(name) = &spec.hostname {
         sys.sethostname(name).map_err(|e| ("sethostname", e))?;
@@ -257,7 +262,12 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
 
 /// The namespaces a joining process enters, in the order youki and nsenter use: PID
 /// first (it only affects children), mount last (so /proc paths stay reachable).
-pub const JOIN_ORDER: [(&str, CloneFlags); 5] = [
+///
+/// A rootless container's user namespace comes first: the others are owned by it, and
+/// only inside it does the joining process hold the capabilities setns(2) needs for them
+/// (user_namespaces(7)). A container of root's has none, so it is skipped (same inode).
+pub const JOIN_ORDER: [(&str, CloneFlags); 6] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
     ("pid", CloneFlags::CLONE_NEWPID),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("ipc", CloneFlags::CLONE_NEWIPC),
@@ -344,7 +354,17 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Spawned, RuntimeError
     {
         return Err(RuntimeError::EmptyCommand);
     }
-    launch(&Plan::New(spec), stdio)
+    // Not root: a container that needs privilege starts in a user namespace (userns.rs):
+    // in a lab, the lab's one (joined); otherwise a new one.
+    let rootless = super::userns::rootless_spec(spec);
+    let spec = rootless.as_ref().unwrap_or(spec);
+    let holder = spec.user.and_then(|m| super::userns::lab_holder(&m));
+    let mut sp = launch(&Plan::New(spec), stdio, holder)?;
+    // The first container (not a host probe) shows how the lab's namespace was made.
+    if holder.is_some() && (spec.root.is_some() || !spec.effective_namespaces().is_empty()) {
+        sp.trace.splice(0..0, super::userns::take_holder_trace());
+    }
+    Ok(sp)
 }
 
 /// Run `command` inside the running container whose first process is `target` (host
@@ -383,6 +403,7 @@ pub fn join_in_cgroup(
             cgroup_procs,
         },
         stdio,
+        None,
     )
 }
 
@@ -392,7 +413,7 @@ fn cstrings(v: &[String]) -> Result<Vec<CString>, RuntimeError> {
         .collect()
 }
 
-fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
+fn launch(plan: &Plan<'_>, stdio: Stdio, holder: Option<Pid>) -> Result<Spawned, RuntimeError> {
     ensure_single_threaded()?;
     let (trace_r, trace_w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe2", e))?;
@@ -408,6 +429,30 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
     };
     let devnull = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| RuntimeError::sys("open /dev/null", e))?;
+    // Rootless: the child says "user namespace made" on one pipe and waits on the other
+    // until the parent has written its id maps (userns.rs).
+    let user_map = match plan {
+        Plan::New(spec) => spec.user,
+        Plan::Join { .. } => None,
+    };
+    // In a lab, its user namespace is joined instead: opened before fork.
+    let holder_ns = match (user_map, holder) {
+        (Some(_), Some(h)) => {
+            let path = PathBuf::from(format!("/proc/{h}/ns/user"));
+            let fd = open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(|e| RuntimeError::sys("open /proc/PID/ns/user", e))?;
+            Some((path, CloneFlags::CLONE_NEWUSER, fd))
+        }
+        _ => None,
+    };
+    let user_map = user_map.filter(|_| holder_ns.is_none());
+    let user_pipes = match user_map {
+        Some(_) => Some((
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe2", e))?,
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys("pipe2", e))?,
+        )),
+        None => None,
+    };
 
     // Everything the child needs is built before fork.
     let (command, spec_env, join_fds, root_fd, root_path) = match plan {
@@ -466,6 +511,11 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
             drop(trace_r);
             let out_w = capture.as_ref().map(|(_, w)| w.as_raw_fd());
             let in_r = script.as_ref().map(|(r, _)| r.as_raw_fd());
+            let user_sync = user_pipes.map(|((ready_r, ready_w), (go_r, go_w))| {
+                drop(ready_r);
+                drop(go_w);
+                (ready_w, go_r)
+            });
             let code = child_main(
                 plan,
                 stdio,
@@ -479,6 +529,8 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
                 root_fd.as_ref(),
                 &root_path,
                 joins_pid,
+                user_sync,
+                holder_ns.as_ref(),
             );
             // SAFETY: _exit skips atexit handlers and stdio flushing that belong to the parent.
             #[allow(unsafe_code)]
@@ -487,6 +539,11 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
             }
         }
         ForkResult::Parent { child } => {
+            if let (Some(map), Some(((ready_r, ready_w), (go_r, go_w)))) = (user_map, user_pipes) {
+                drop(ready_w);
+                drop(go_r);
+                write_maps_for(child, &map, trace_w.as_raw_fd(), &ready_r, go_w);
+            }
             drop(trace_w);
             drop(devnull);
             let output = capture.map(|(r, w)| {
@@ -508,6 +565,37 @@ fn launch(plan: &Plan<'_>, stdio: Stdio) -> Result<Spawned, RuntimeError> {
             });
             Ok(spawned)
         }
+    }
+}
+
+/// The parent's part of a rootless start: wait for the child's "user namespace made"
+/// (EOF: it failed before, and says why on the trace), write its maps through a traced
+/// [`LinuxSyscalls`] on the same trace pipe (so the lines fall in order between the
+/// child's), then release it: one byte on `go`, or EOF after reporting the failure.
+fn write_maps_for(
+    child: Pid,
+    map: &super::userns::IdMap,
+    trace: RawFd,
+    ready: &OwnedFd,
+    go: OwnedFd,
+) {
+    let mut b = [0u8; 1];
+    let ready_said = loop {
+        match nix::unistd::read(ready, &mut b) {
+            Err(Errno::EINTR) => {}
+            r => break matches!(r, Ok(1)),
+        }
+    };
+    if !ready_said {
+        return;
+    }
+    let sys = LinuxSyscalls::new(Some(trace), "lab");
+    let writer = super::userns::Writer::this_process(child);
+    match super::userns::write_id_maps(&sys, child, writer, map) {
+        Ok(()) => {
+            let _ = nix::unistd::write(&go, b"g");
+        }
+        Err((call, e)) => send(trace, &format!("F {call} {}\n", e as i32)),
     }
 }
 
@@ -648,6 +736,8 @@ fn child_main(
     root_fd: Option<&OwnedFd>,
     root_path: &Path,
     joins_pid: bool,
+    user_sync: Option<(OwnedFd, OwnedFd)>,
+    holder_ns: Option<&NsFile>,
 ) -> i32 {
     // Default signal dispositions: the lab may ignore SIGINT; a container must not.
     init::reset_signals();
@@ -686,6 +776,35 @@ fn child_main(
 
     let (needs_fork, spec) = match plan {
         Plan::New(spec) => {
+            if let Some((path, flag, fd)) = holder_ns {
+                // Rootless in a lab: the lab's user namespace, mapped already.
+                if let Err(f) = sys.setns(fd.as_fd(), *flag, path).map_err(|e| ("setns", e)) {
+                    return fail(f);
+                }
+            }
+            if let Some((ready_w, go_r)) = user_sync {
+                // Rootless: the user namespace first, alone; wait for the parent's maps.
+                let mut ready = Some(ready_w);
+                let mut sync = || {
+                    if let Some(w) = ready.take() {
+                        let _ = nix::unistd::write(&w, b"r");
+                    }
+                    let mut b = [0u8; 1];
+                    loop {
+                        match nix::unistd::read(&go_r, &mut b) {
+                            Ok(1) => return Ok(()),
+                            Err(Errno::EINTR) => {}
+                            // The parent reported its failure on the trace already.
+                            _ => return Err(("", Errno::EPERM)),
+                        }
+                    }
+                };
+                match super::userns::enter_user_namespace(&sys, &mut sync) {
+                    Ok(()) => {}
+                    Err(("", _)) => return EXIT_SETUP_FAILED,
+                    Err(f) => return fail(f),
+                }
+            }
             if let Err(f) = enter_namespaces_sharing(&sys, spec, join_fds) {
                 return fail(f);
             }

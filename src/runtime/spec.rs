@@ -98,6 +98,10 @@ pub struct ContainerSpec {
     /// the root's `dev` before the chroot (see `devfs.rs`), so `2>/dev/null` writes to
     /// the device, never a file in the rootfs. Implies a mount namespace.
     pub minimal_dev: bool,
+    /// Rootless: start in a new user namespace whose root is this user and group
+    /// outside (see `userns.rs`); the parent writes the maps, then the other namespaces
+    /// are unshared inside it. `None` (root): no user namespace, as before.
+    pub user: Option<super::userns::IdMap>,
 }
 
 impl ContainerSpec {
