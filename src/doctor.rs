@@ -462,8 +462,11 @@ pub fn verdict(f: &Facts) -> Report {
         (false, _) => row(
             "root",
             Mark::No,
-            format!("no (uid {}); the lessons need root today", f.euid),
-            Some("run as root (sudo); rootless mode through user namespaces is being built."),
+            format!(
+                "no (uid {}); lessons marked root = false run in a user namespace",
+                f.euid
+            ),
+            Some("run as root (sudo) for the others."),
         ),
     });
 

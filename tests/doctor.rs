@@ -150,7 +150,11 @@ fn doctor_as_nobody_needs_root_for_the_lessons_and_exits_3() {
         stdout.contains("EACCES, cgroup.subtree_control: EACCES"),
         "{stdout}"
     );
-    for id in ["01-rootfs", "04-pid-namespace", "10-cgroups", "16-pod"] {
+    // Lessons marked `root = false` run in a user namespace; the rest need root.
+    for id in ["01-rootfs", "02-chroot", "04-pid-namespace"] {
+        assert!(row(&stdout, id).ends_with("✓ runs here"), "{id}:\n{stdout}");
+    }
+    for id in ["03-host-processes", "10-cgroups", "16-pod"] {
         assert!(
             row(&stdout, id).ends_with("✗ needs root"),
             "{id}:\n{stdout}"
@@ -161,7 +165,9 @@ fn doctor_as_nobody_needs_root_for_the_lessons_and_exits_3() {
         "the host recipe builds without root:\n{stdout}"
     );
     assert!(
-        stdout.contains("The default tour (lessons 01-04) cannot run here: 01-rootfs needs root"),
+        stdout.contains(
+            "The default tour (lessons 01-04) cannot run here: 03-host-processes needs root"
+        ),
         "{stdout}"
     );
     lab.snapshot().assert_same(&before);
