@@ -23,7 +23,7 @@ fn lesson_10_oom_kills_stops_the_fork_bomb_and_shows_ebusy() {
 
     // The limits, read back from the container's cgroup files (v1 or v2 names).
     assert!(
-        regex::Regex::new(r"(?m)^\s+memory\.(max|limit_in_bytes):33554432$")
+        regex::Regex::new(r"(?m)^\s+memory\.(max|limit_in_bytes):67108864$")
             .unwrap()
             .is_match(&stdout),
         "{stdout}"
@@ -62,7 +62,7 @@ fn lesson_10_oom_kills_stops_the_fork_bomb_and_shows_ebusy() {
         "{stdout}"
     );
     // Stopping the container emptied its cgroup: from the init, python3's shell and
-    // the fork bomb's sleeps (fewer when the 32M limit OOM-killed one of them: the
+    // the fork bomb's sleeps (fewer when the memory limit OOM-killed one of them: the
     // fork bomb's python3 forks count against memory too) to none.
     let stop = regex::Regex::new(r"── difference: pids.current ──\n  - (\d+)\n  \+ 0\n").unwrap();
     let before_stop: u32 = stop
