@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 use procfs::process::Process;
 
@@ -111,27 +112,51 @@ pub fn read(pid: i32) -> Option<ProcInfo> {
     })
 }
 
-/// The most a hostname can be (HOST_NAME_MAX in sethostname(2)), plus room to spare.
-const NODENAME_MAX: usize = 65;
-
 /// The hostname `pid` sees: the nodename uname(2) returns in its UTS namespace
 /// (uts_namespaces(7)). It is kernel state that no file under /proc shows, so the lab
 /// reads it the way `nsenter --target PID --uts hostname` would, without running a
 /// program: it opens `/proc/PID/ns/uts`, forks, and the child joins that namespace with
-/// setns(2), calls uname(2) and writes the name to a pipe. The lab itself never changes
-/// namespace. `None` when the process is gone or its namespace cannot be joined.
-///
-/// Between fork and `_exit` the child makes only raw system calls (prctl, setns, uname,
-/// write): nothing that allocates or locks, so this is sound even when the caller has
-/// threads (the unit-test harness does). The child dies with the lab
-/// (`PR_SET_PDEATHSIG`) and is reaped before this returns.
+/// setns(2), calls uname(2) and writes the name to a pipe ([`read_in_namespace`]). The
+/// lab itself never changes namespace. `None` when the process is gone or its namespace
+/// cannot be joined.
 #[must_use]
 pub fn hostname_of(pid: i32) -> Option<String> {
+    let bytes = read_in_namespace(pid, "uts", CloneFlags::CLONE_NEWUTS, |buf| {
+        let u = nix::sys::utsname::uname().ok()?;
+        let name = u.nodename().as_encoded_bytes();
+        let dst = buf.get_mut(..name.len())?;
+        dst.copy_from_slice(name);
+        Some(name.len())
+    })?;
+    (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The most bytes a [`read_in_namespace`] probe may hand back (a nodename is at most
+/// 65 with its NUL, utsname(2); a (device, inode) pair is 16).
+const PROBE_MAX: usize = 72;
+
+/// Run `probe` in a forked child that has joined `pid`'s namespace `name`
+/// (`/proc/PID/ns/NAME`, opened here) with setns(2), and return the bytes it put in its
+/// buffer. The lab itself never changes namespace. `None` when the process is gone, its
+/// namespace cannot be joined, or the probe fails.
+///
+/// Between fork and `_exit` the child makes only raw system calls (prctl, setns, the
+/// probe's own, write) into a buffer on its stack: nothing that allocates or locks, so
+/// this is sound even when the caller has threads (the unit-test harness does). The
+/// child dies with the lab (`PR_SET_PDEATHSIG`) and is reaped before this returns; the
+/// parent reads to EOF, which comes when the child has exited (killing it earlier could
+/// end it before its `_exit(0)`).
+fn read_in_namespace(
+    pid: i32,
+    name: &str,
+    flag: CloneFlags,
+    probe: fn(&mut [u8; PROBE_MAX]) -> Option<usize>,
+) -> Option<Vec<u8>> {
     use nix::fcntl::{OFlag, open};
     use nix::sys::stat::Mode;
     use std::os::fd::AsFd;
     let ns = open(
-        format!("/proc/{pid}/ns/uts").as_str(),
+        format!("/proc/{pid}/ns/{name}").as_str(),
         OFlag::O_RDONLY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
@@ -143,13 +168,11 @@ pub fn hostname_of(pid: i32) -> Option<String> {
     match forked {
         nix::unistd::ForkResult::Child => {
             let ok = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).is_ok()
-                && nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWUTS).is_ok();
-            let code = match (ok, nix::sys::utsname::uname()) {
-                (true, Ok(u)) => {
-                    let name = u.nodename().as_encoded_bytes();
-                    i32::from(nix::unistd::write(&w, name).is_err())
-                }
-                _ => 1,
+                && nix::sched::setns(ns.as_fd(), flag).is_ok();
+            let mut buf = [0u8; PROBE_MAX];
+            let code = match ok.then(|| probe(&mut buf)).flatten() {
+                Some(n) => i32::from(nix::unistd::write(&w, &buf[..n]).is_err()),
+                None => 1,
             };
             // SAFETY: _exit skips the atexit handlers and buffers that belong to the parent.
             #[allow(unsafe_code)]
@@ -160,23 +183,22 @@ pub fn hostname_of(pid: i32) -> Option<String> {
         nix::unistd::ForkResult::Parent { child } => {
             drop(w);
             drop(ns);
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; NODENAME_MAX];
-            loop {
+            let mut buf = [0u8; PROBE_MAX + 1];
+            let mut got = 0;
+            while got < buf.len() {
                 let mut pfd = [nix::poll::PollFd::new(
                     r.as_fd(),
                     nix::poll::PollFlags::POLLIN,
                 )];
                 match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(2000u16)) {
-                    Ok(0) => break, // never: uname does not block; give up rather than hang
+                    Ok(0) => break, // never: the probes do not block; give up rather than hang
                     Err(nix::errno::Errno::EINTR) => continue,
                     Err(_) => break,
                     Ok(_) => {}
                 }
-                match nix::unistd::read(&r, &mut chunk) {
+                match nix::unistd::read(&r, &mut buf[got..]) {
                     Ok(0) | Err(_) => break,
-                    Ok(n) if buf.len() + n <= NODENAME_MAX => buf.extend_from_slice(&chunk[..n]),
-                    Ok(_) => break,
+                    Ok(n) => got += n,
                 }
             }
             let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
@@ -187,7 +209,7 @@ pub fn hostname_of(pid: i32) -> Option<String> {
                 }
             };
             let exited_ok = matches!(status, Ok(nix::sys::wait::WaitStatus::Exited(_, 0)));
-            (exited_ok && !buf.is_empty()).then(|| String::from_utf8_lossy(&buf).into_owned())
+            (exited_ok && got <= PROBE_MAX).then(|| buf[..got].to_vec())
         }
     }
 }
@@ -928,77 +950,18 @@ pub fn mounts_outside_root(pid: i32) -> Option<Outside> {
 }
 
 /// (device, inode) of the root of `pid`'s mount namespace, read by a forked child that
-/// joins it with setns(2) and stat(2)s `/`.
+/// joins it with setns(2) and stat(2)s `/` ([`read_in_namespace`]).
 fn ns_root_of(pid: i32) -> Option<(u64, u64)> {
-    use nix::fcntl::{OFlag, open};
-    use nix::sys::stat::Mode;
-    use std::os::fd::AsFd;
-    let ns = open(
-        format!("/proc/{pid}/ns/mnt").as_str(),
-        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()?;
-    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ok()?;
-    // SAFETY: the child runs only async-signal-safe system calls, then _exit.
-    #[allow(unsafe_code)]
-    let forked = unsafe { nix::unistd::fork() }.ok()?;
-    match forked {
-        nix::unistd::ForkResult::Child => {
-            let ok = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).is_ok()
-                && nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNS).is_ok();
-            let code = match (ok, nix::sys::stat::stat("/")) {
-                (true, Ok(st)) => {
-                    let mut buf = [0u8; 16];
-                    buf[..8].copy_from_slice(&st.st_dev.to_ne_bytes());
-                    buf[8..].copy_from_slice(&st.st_ino.to_ne_bytes());
-                    i32::from(nix::unistd::write(&w, &buf).is_err())
-                }
-                _ => 1,
-            };
-            // SAFETY: _exit skips the atexit handlers and buffers that belong to the parent.
-            #[allow(unsafe_code)]
-            unsafe {
-                libc::_exit(code)
-            }
-        }
-        nix::unistd::ForkResult::Parent { child } => {
-            drop(w);
-            drop(ns);
-            // Read to EOF, which comes when the child has exited: killing it earlier
-            // could end it before its _exit(0).
-            let mut buf = [0u8; 17];
-            let mut got = 0;
-            while got < buf.len() {
-                let mut pfd = [nix::poll::PollFd::new(
-                    r.as_fd(),
-                    nix::poll::PollFlags::POLLIN,
-                )];
-                match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(2000u16)) {
-                    Ok(0) => break, // never: stat does not block; give up rather than hang
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(_) => break,
-                    Ok(_) => {}
-                }
-                match nix::unistd::read(&r, &mut buf[got..]) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => got += n,
-                }
-            }
-            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-            let status = loop {
-                match nix::sys::wait::waitpid(child, None) {
-                    Err(nix::errno::Errno::EINTR) => {}
-                    other => break other,
-                }
-            };
-            let exited_ok = matches!(status, Ok(nix::sys::wait::WaitStatus::Exited(_, 0)));
-            let word = |b: &[u8]| b.try_into().ok().map(u64::from_ne_bytes);
-            (exited_ok && got == 16)
-                .then(|| word(&buf[..8]).zip(word(&buf[8..16])))
-                .flatten()
-        }
-    }
+    let bytes = read_in_namespace(pid, "mnt", CloneFlags::CLONE_NEWNS, |buf| {
+        let st = nix::sys::stat::stat("/").ok()?;
+        buf[..8].copy_from_slice(&st.st_dev.to_ne_bytes());
+        buf[8..16].copy_from_slice(&st.st_ino.to_ne_bytes());
+        Some(16)
+    })?;
+    let word = |b: &[u8]| b.try_into().ok().map(u64::from_ne_bytes);
+    (bytes.len() == 16)
+        .then(|| word(&bytes[..8]).zip(word(&bytes[8..16])))
+        .flatten()
 }
 
 fn or_list(v: &[String]) -> String {
