@@ -6,37 +6,6 @@ mod common;
 use common::{Lab, require_root, text};
 use std::time::{Duration, Instant};
 
-/// A one-step challenge lesson in a temporary file.
-fn lesson(dir: &std::path::Path, id: &str, challenge: &str) -> std::path::PathBuf {
-    let p = dir.join(format!("{id}.toml"));
-    std::fs::write(
-        &p,
-        format!(
-            r#"format_version = 1
-id = "{id}"
-title = "A hostile challenge"
-summary = "One challenge step, built to misbehave."
-objectives = ["Survive."]
-
-[requires]
-root = true
-rootfs = "host"
-
-[[steps]]
-id = "only"
-title = "The challenge"
-explain = "The lab types the solution."
-action = {{ kind = "observe" }}
-
-[steps.challenge]
-{challenge}
-"#
-        ),
-    )
-    .expect("write lesson");
-    p
-}
-
 /// Processes whose environment carries `needle` (a session mark, a lab directory).
 fn with_env(needle: &str) -> Vec<(i32, String)> {
     let mut v = Vec::new();
@@ -78,7 +47,7 @@ fn an_interrupt_while_typing_never_feeds_a_queued_line_to_the_outer_shell() {
     let before = lab.snapshot();
     let dir = tempfile::tempdir().expect("tempdir");
     let leak = dir.path().join("LEAKED_ON_HOST");
-    let file = lesson(
+    let file = common::challenge_lesson(
         dir.path(),
         "99-leak",
         &format!(
@@ -122,7 +91,7 @@ fn a_solution_that_never_stops_printing_still_stops_on_sigterm() {
     let lab = Lab::new();
     let before = lab.snapshot();
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = lesson(
+    let file = common::challenge_lesson(
         dir.path(),
         "99-yes",
         r#"goal = "x"
@@ -170,7 +139,7 @@ fn a_condition_that_hangs_while_the_shell_is_open_is_one_sentence_and_the_lab_go
     let lab = Lab::new();
     let before = lab.snapshot();
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = lesson(
+    let file = common::challenge_lesson(
         dir.path(),
         "99-slow",
         r#"goal = "x"

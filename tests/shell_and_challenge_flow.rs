@@ -8,44 +8,11 @@ mod common;
 use common::pty::Pty;
 use common::{Lab, require_root, text, unwrapped};
 
-use std::path::Path;
-
 /// The REPL on a 100x30 pty, in this lab's world.
 fn repl(lab: &Lab) -> Pty {
     let mut cmd = lab.cmd(&[]);
     cmd.env("TERM", "xterm");
     Pty::spawn(cmd, 100, 30)
-}
-
-/// A one-step challenge lesson in a temporary file.
-fn lesson(dir: &Path, id: &str, challenge: &str) -> std::path::PathBuf {
-    let p = dir.join(format!("{id}.toml"));
-    std::fs::write(
-        &p,
-        format!(
-            r#"format_version = 1
-id = "{id}"
-title = "A challenge flow"
-summary = "One challenge step."
-objectives = ["Pass it."]
-
-[requires]
-root = true
-rootfs = "host"
-
-[[steps]]
-id = "only"
-title = "The challenge"
-explain = "Reach the goal."
-action = {{ kind = "observe" }}
-
-[steps.challenge]
-{challenge}
-"#
-        ),
-    )
-    .expect("write lesson");
-    p
 }
 
 #[test]
@@ -133,7 +100,7 @@ fn check_after_a_pass_says_it_passed_and_what_comes_next() {
     let lab = Lab::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let flag = dir.path().join("flag");
-    let file = lesson(
+    let file = common::challenge_lesson(
         dir.path(),
         "98-flow",
         &format!(
@@ -185,7 +152,7 @@ fn a_background_python3_is_never_taken_for_the_reader_of_a_typed_line() {
     let lab = Lab::new();
     let before = lab.snapshot();
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = lesson(
+    let file = common::challenge_lesson(
         dir.path(),
         "97-reader",
         r#"goal = "x"

@@ -384,3 +384,36 @@ pub fn changed(
         .chain(before.keys().filter(|k| !now.contains_key(*k)).cloned())
         .collect()
 }
+
+/// A one-step challenge lesson (an `observe` step carrying `challenge`, the body of a
+/// `[steps.challenge]` table) written to `dir/ID.toml`, on the host rootfs.
+#[allow(dead_code)]
+pub fn challenge_lesson(dir: &Path, id: &str, challenge: &str) -> PathBuf {
+    let p = dir.join(format!("{id}.toml"));
+    std::fs::write(
+        &p,
+        format!(
+            r#"format_version = 1
+id = "{id}"
+title = "A one-step challenge"
+summary = "One challenge step, for a test."
+objectives = ["Reach the goal."]
+
+[requires]
+root = true
+rootfs = "host"
+
+[[steps]]
+id = "only"
+title = "The challenge"
+explain = "Reach the goal."
+action = {{ kind = "observe" }}
+
+[steps.challenge]
+{challenge}
+"#
+        ),
+    )
+    .expect("write lesson");
+    p
+}
