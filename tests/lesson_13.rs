@@ -99,7 +99,10 @@ fn lesson_13_challenge_fails_before_the_work_and_passes_after() {
         .expect("skip");
     assert!(check < skip, "{stdout}");
     let typed = &stdout[skip..];
-    assert!(typed.contains("--all --root --wd /bin/sh"), "{typed}");
+    assert!(
+        typed.contains("--pid --uts --mount --root --wd /bin/sh"),
+        "{typed}"
+    );
     // Typed inside: the container's hostname, and its init as PID 1 (the output is
     // unwrapped here: one line per prompt).
     assert!(typed.contains("# hostname inside-c"), "{typed}");

@@ -240,7 +240,7 @@ fn lesson_15_challenge_by_hand_a_shell_with_the_capability_in_its_bounding_set_i
         "{report}"
     );
     assert!(
-        report.contains("✓ has the user ID 0 on the host (it has 0)"),
+        report.contains("✓ has the user ID 0 in its user namespace (it has 0)"),
         "{report}"
     );
     assert!(

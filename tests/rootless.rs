@@ -329,24 +329,46 @@ fn as_nobody_a_lesson_that_needs_root_refuses_and_names_the_lessons_that_work() 
             .output()
             .unwrap()
     };
-    let out = run(src, "03-host-processes");
+    // The lessons whose files say `root = false`, by id, in order: what the refusal lists.
+    let rootless_ids = |dir: &Path| {
+        let mut ids: Vec<String> = std::fs::read_dir(dir.join("lessons"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let v: toml::Value = toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+                v["requires"]["root"].as_bool() == Some(false)
+            })
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        ids.sort();
+        ids.join(", ")
+    };
+    let listed = rootless_ids(src);
+    assert!(
+        listed.starts_with("01-rootfs, 02-chroot, 03-host-processes, 04-pid-namespace"),
+        "{listed}"
+    );
+    assert!(!listed.contains("10-cgroups"), "{listed}");
+    let out = run(src, "10-cgroups");
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
     assert!(
-        stderr.contains("lesson 03-host-processes needs root")
+        stderr.contains("lesson 10-cgroups needs root")
             && stderr.contains("run it with sudo")
-            && stderr.contains(
-                "as a user, these lessons work, in a user namespace of the lab's own: 01-rootfs, 02-chroot, 04-pid-namespace"
-            ),
+            && stderr.contains(&format!(
+                "as a user, these lessons work, in a user namespace of the lab's own: {listed}"
+            )),
         "{stderr}"
     );
     let out = run(&data, "02-chroot");
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let without_02 = rootless_ids(&data);
+    assert!(!without_02.contains("02-chroot"), "{without_02}");
     assert!(
         stderr.contains("lesson 02-chroot needs root")
-            && stderr.contains("lab's own: 01-rootfs, 04-pid-namespace"),
+            && stderr.contains(&format!("lab's own: {without_02}")),
         "{stderr}"
     );
 }
@@ -412,7 +434,8 @@ fn lesson_runs_as_the_user(lesson: &str) {
         "{stdout}"
     );
     assert!(
-        stdout.contains("✓ challenge: ") && !stdout.contains("✗"),
+        stdout.contains("✓ challenge: ")
+            && !regex::Regex::new(r"(?m)^\s*✗ ").unwrap().is_match(&stdout),
         "{stdout}"
     );
     Snapshot::take(&w.run_dir()).assert_same(&before);
@@ -433,4 +456,54 @@ fn as_nobody_lesson_02_runs_to_the_end_with_its_challenge() {
 #[test]
 fn as_nobody_lesson_04_runs_to_the_end_with_its_challenge() {
     lesson_runs_as_the_user("04-pid-namespace");
+}
+
+#[test]
+fn as_nobody_lesson_03_binds_the_host_s_proc_and_kills_a_host_process_from_the_chroot() {
+    lesson_runs_as_the_user("03-host-processes");
+}
+
+#[test]
+fn as_nobody_lesson_05_runs_to_the_end_with_its_challenge() {
+    lesson_runs_as_the_user("05-mount-namespace");
+}
+
+#[test]
+fn as_nobody_lesson_07_runs_to_the_end_with_its_challenge() {
+    lesson_runs_as_the_user("07-uts-ipc");
+}
+
+#[test]
+fn as_nobody_lesson_09_makes_veth_pairs_between_namespaces_of_the_lab_s_user_namespace() {
+    lesson_runs_as_the_user("09-network-namespace");
+}
+
+#[test]
+fn as_nobody_lesson_11_runs_to_the_end_with_its_challenge() {
+    lesson_runs_as_the_user("11-overlayfs");
+}
+
+#[test]
+fn as_nobody_lesson_12_runs_to_the_end_with_its_challenge() {
+    lesson_runs_as_the_user("12-volumes");
+}
+
+#[test]
+fn as_nobody_lesson_13_runs_to_the_end_with_its_challenge() {
+    lesson_runs_as_the_user("13-enter-container");
+}
+
+#[test]
+fn as_nobody_lesson_14_runs_to_the_end_with_its_challenge() {
+    lesson_runs_as_the_user("14-pid1");
+}
+
+#[test]
+fn as_nobody_lesson_15_runs_to_the_end_with_its_challenge() {
+    lesson_runs_as_the_user("15-caps-seccomp");
+}
+
+#[test]
+fn as_nobody_lesson_16_runs_to_the_end_with_its_challenge() {
+    lesson_runs_as_the_user("16-pod");
 }

@@ -138,11 +138,49 @@ impl Runner {
     #[must_use]
     pub fn exec_in_by_hand(pid1: i32, argv: &[String], procs: &[PathBuf]) -> String {
         let line = format!(
-            "nsenter --target {pid1} --all --root {}",
+            "nsenter --target {pid1} {} --root {}",
+            nsenter_flags(pid1).join(" "),
             term::shell_join(argv)
         );
         in_cgroup(&[], procs, &line)
     }
+}
+
+/// nsenter(1)'s options for the namespaces of `pid` that are not this process's own, in
+/// nsenter's order: what the lab's join enters. Not `--all`: that also names the ones
+/// shared with the host, and without root setns(2) refuses those (the host's IPC and
+/// time namespaces belong to real root; util-linux 2.38 tries them anyway). A user
+/// namespace other than ours comes with `--preserve-credentials`: its maps have one id,
+/// and nsenter's own setgroups(2) there is refused (`deny`, user_namespaces(7)).
+#[must_use]
+pub fn nsenter_flags(pid: i32) -> Vec<&'static str> {
+    use std::os::unix::fs::MetadataExt;
+    let ino = |who: &str, ns: &str| {
+        std::fs::metadata(format!("/proc/{who}/ns/{ns}"))
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    };
+    let target = pid.to_string();
+    let differs = |ns: &str| {
+        let theirs = ino(&target, ns);
+        theirs.is_some() && theirs != ino("self", ns)
+    };
+    let mut flags = Vec::new();
+    if differs("user") {
+        flags.extend(["--user", "--preserve-credentials"]);
+    }
+    for (ns, flag) in [
+        ("ipc", "--ipc"),
+        ("uts", "--uts"),
+        ("net", "--net"),
+        ("pid", "--pid"),
+        ("mnt", "--mount"),
+    ] {
+        if differs(ns) {
+            flags.push(flag);
+        }
+    }
+    flags
 }
 
 #[cfg(test)]

@@ -451,8 +451,15 @@ impl Runner {
         // unshare --mount-proc=DIR mounts /proc before the command runs; with an overlay
         // root, DIR exists only once the shell below has mounted the overlay, so that
         // shell mounts /proc itself.
-        let proc_by_unshare = c.mount_proc && !c.overlay;
+        // As a user, first a user namespace (`--map-root-user`, as the lab's holder); with
+        // no PID namespace of its own it may not mount a new procfs (the host's PID
+        // namespace is not its to show), so the host's /proc is bound instead, as the
+        // runtime does.
+        let rootless = crate::runtime::userns::rootless().is_some();
+        let host_proc = rootless && c.mount_proc && !c.pid;
+        let proc_by_unshare = c.mount_proc && !c.overlay && !host_proc;
         let ns = [
+            ("--user --map-root-user", rootless),
             ("--pid", c.pid),
             (
                 "--mount",
@@ -462,8 +469,15 @@ impl Runner {
             ("--ipc", c.ipc),
             ("--net", c.net),
         ];
-        let any_ns =
-            c.pid || c.mount || c.mount_proc || c.uts || c.ipc || c.net || c.overlay || volumes;
+        let any_ns = c.pid
+            || c.mount
+            || c.mount_proc
+            || c.uts
+            || c.ipc
+            || c.net
+            || c.overlay
+            || volumes
+            || (rootless && self.root_dir(&c.root).ok().flatten().is_some());
         if any_ns {
             parts.push("unshare".into());
             parts.extend(
@@ -497,6 +511,11 @@ impl Runner {
         if let Some(r) = &root {
             if proc_by_unshare {
                 parts.push(format!("--mount-proc={}/proc", r.display()));
+            } else if host_proc {
+                mounts.push(format!(
+                    "mount --rbind /proc {}",
+                    term::shell_join(&[r.join("proc").display().to_string()])
+                ));
             } else if c.mount_proc {
                 mounts.push(format!(
                     "mount -t proc proc {}",
@@ -689,8 +708,16 @@ impl Runner {
             "{}",
             term::heading(&format!("action: {}", step.action.kind()))
         )?;
-        let (trace, v) = self.act(&step, out)?;
+        let (mut trace, v) = self.act(&step, out)?;
         report.verdicts.extend(v);
+        // As a user: the first trace that joins the lab's user namespace shows first how
+        // that namespace was made (its holder's unshare and the maps the lab wrote).
+        if trace
+            .iter()
+            .any(|l| l.contains("/ns/user */, CLONE_NEWUSER)"))
+        {
+            trace.splice(0..0, crate::runtime::userns::take_holder_trace());
+        }
         if !trace.is_empty() {
             writeln!(out, "{}", term::heading("syscalls made"))?;
             for l in &trace {

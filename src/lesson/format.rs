@@ -256,6 +256,52 @@ pub struct ChallengeDef {
     /// What must be true, all at the same moment: while the shell is open (the lab
     /// looks each time the session settles at a prompt) or after it closes.
     pub verify: Vec<VerifyDef>,
+    /// What changes for a learner without root, where the kernel makes the root way
+    /// impossible (a lab run as a user is rootless: a user namespace of its own, see
+    /// user_namespaces(7)). Applied when the lesson is loaded by a user; the verify
+    /// conditions stay the same.
+    #[serde(default)]
+    pub as_user: Option<AsUserDef>,
+}
+
+/// A challenge's rootless variant: `note` says why it differs; each field given replaces
+/// the challenge's own for a learner who is not root.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AsUserDef {
+    /// Why the challenge is done differently as a user, in one or two sentences, shown
+    /// after the goal. Templates allowed.
+    pub note: String,
+    /// Where `shell` opens for a user: as [`ChallengeDef::shell`].
+    #[serde(default)]
+    pub shell: Option<String>,
+    /// The hints for a user, gentlest first. Templates allowed.
+    #[serde(default)]
+    pub hints: Option<Vec<String>>,
+    /// The reference solution for a user. Templates allowed.
+    #[serde(default)]
+    pub solution: Option<Vec<String>>,
+}
+
+impl ChallengeDef {
+    /// This challenge as a learner who is not root meets it: [`Self::as_user`]'s fields in
+    /// place of the challenge's own, its note after the goal. Unchanged without one.
+    #[must_use]
+    pub fn for_user(mut self) -> Self {
+        if let Some(u) = self.as_user.take() {
+            self.goal = format!("{}\n\nAs a user: {}", self.goal.trim_end(), u.note.trim());
+            if let Some(s) = u.shell {
+                self.shell = s;
+            }
+            if let Some(h) = u.hints {
+                self.hints = h;
+            }
+            if let Some(s) = u.solution {
+                self.solution = s;
+            }
+        }
+        self
+    }
 }
 
 /// One condition of a challenge. Exactly one of `process` or `command` is given.

@@ -128,8 +128,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Lesson, LessonError> {
         def,
         path: path.to_path_buf(),
     };
+    let mut lesson = lesson;
     let problems = validate(&lesson, text);
     if problems.is_empty() {
+        // A learner without root meets each challenge's rootless variant (rootless mode).
+        if crate::runtime::userns::rootless().is_some() {
+            for step in &mut lesson.def.steps {
+                step.challenge = step.challenge.take().map(format::ChallengeDef::for_user);
+            }
+        }
         Ok(lesson)
     } else {
         Err(LessonError::Invalid { problems })
@@ -500,6 +507,32 @@ fn check_challenge(
             "{at}: the challenge has no verify condition: say what state proves the goal"
         ));
     }
+    if let Some(u) = &ch.as_user {
+        if u.note.trim().is_empty() {
+            out.push(format!("{at}: the challenge's as_user has an empty note: say why a user does it differently"));
+        }
+        if let Some(sh) = u
+            .shell
+            .as_ref()
+            .filter(|s| !(*s == "host" || *s == "rootfs" || started.contains(*s)))
+        {
+            out.push(format!(
+                "{at}: the challenge's as_user shell opens in `{sh}`, which is neither host, rootfs, nor a container started by this or an earlier step"
+            ));
+        }
+        if u.solution
+            .as_ref()
+            .is_some_and(|s| s.iter().all(|l| l.trim().is_empty()))
+        {
+            out.push(format!("{at}: the challenge's as_user solution is empty: give the lines a user could type, or leave it out"));
+        }
+        if u.hints.iter().flatten().any(|h| h.trim().is_empty()) {
+            out.push(format!("{at}: the challenge's as_user has an empty hint"));
+        }
+        if u.shell.is_none() && u.hints.is_none() && u.solution.is_none() {
+            out.push(format!("{at}: the challenge's as_user changes nothing: give a shell, hints or a solution for a user"));
+        }
+    }
     for v in &ch.verify {
         if v.says.trim().is_empty() {
             out.push(format!("{at}: a verify condition has an empty `says`"));
@@ -862,6 +895,11 @@ fn step_strings(step: &StepDef) -> Vec<String> {
         v.push(ch.goal.clone());
         v.extend(ch.hints.iter().cloned());
         v.extend(ch.solution.iter().cloned());
+        if let Some(u) = &ch.as_user {
+            v.push(u.note.clone());
+            v.extend(u.hints.iter().flatten().cloned());
+            v.extend(u.solution.iter().flatten().cloned());
+        }
         for c in &ch.verify {
             v.extend(c.command.iter().cloned());
             push_expect(c.expect.as_ref(), &mut v);
@@ -1266,6 +1304,53 @@ seccomp_deny = ["sethostname", "mkdirat"]"#,
             err.contains("seccomp is `2`; write `disabled`, `strict` or `filter`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_challenge_s_as_user_is_checked_and_replaces_the_root_way_for_a_user() {
+        let with = |as_user: &str| {
+            format!(
+                "{GOOD}\n[[steps]]\nid = \"ch\"\ntitle = \"C\"\nexplain = \"E\"\naction = {{ kind = \"observe\" }}\n[steps.challenge]\ngoal = \"G\"\nshell = \"rootfs\"\nsolution = [\"mount -t proc proc /proc\"]\n[[steps.challenge.verify]]\nsays = \"s\"\nprocess = {{ proc_mounted = true }}\n[steps.challenge.as_user]\n{as_user}\n"
+            )
+        };
+        let good = with(
+            "note = \"no new procfs\"\nshell = \"host\"\nsolution = [\"mount --rbind /proc {rootfs}/proc\"]",
+        );
+        let lesson = parse(&good, Path::new("t.toml")).expect("valid");
+        let ch = lesson.def.steps.last().unwrap().challenge.clone().unwrap();
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(ch.shell, "rootfs");
+            assert_eq!(ch.solution, ["mount -t proc proc /proc"]);
+        }
+        let user = ch.clone().for_user();
+        assert_eq!(user.shell, "host");
+        assert_eq!(user.solution, ["mount --rbind /proc {rootfs}/proc"]);
+        assert!(
+            user.goal.ends_with("As a user: no new procfs"),
+            "{}",
+            user.goal
+        );
+        for (bad, says) in [
+            (
+                "note = \" \"\nshell = \"host\"",
+                "as_user has an empty note",
+            ),
+            ("note = \"n\"", "as_user changes nothing"),
+            (
+                "note = \"n\"\nshell = \"box\"",
+                "as_user shell opens in `box`",
+            ),
+            (
+                "note = \"n\"\nsolution = [\" \"]",
+                "as_user solution is empty",
+            ),
+            ("note = \"n\"\nhints = [\"\"]", "as_user has an empty hint"),
+        ] {
+            let err = parse(&with(bad), Path::new("t.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -161,6 +161,11 @@ fn read_in_namespace(
         Mode::empty(),
     )
     .ok()?;
+    // As a user, the namespace belongs to the lab's user namespace, where this process
+    // (outside it) has no capability: setns(2) asks CAP_SYS_ADMIN in the user namespace
+    // that owns the target. Joining that user namespace first gives it (its creator's
+    // uid holds every capability there, user_namespaces(7)). Root needs no such step.
+    let user = crate::runtime::userns::foreign_user_namespace(pid);
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ok()?;
     // SAFETY: the child runs only async-signal-safe system calls, then _exit.
     #[allow(unsafe_code)]
@@ -168,6 +173,9 @@ fn read_in_namespace(
     match forked {
         nix::unistd::ForkResult::Child => {
             let ok = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).is_ok()
+                && user.as_ref().is_none_or(|u| {
+                    nix::sched::setns(u.as_fd(), CloneFlags::CLONE_NEWUSER).is_ok()
+                })
                 && nix::sched::setns(ns.as_fd(), flag).is_ok();
             let mut buf = [0u8; PROBE_MAX];
             let code = match ok.then(|| probe(&mut buf)).flatten() {
@@ -183,6 +191,7 @@ fn read_in_namespace(
         nix::unistd::ForkResult::Parent { child } => {
             drop(w);
             drop(ns);
+            drop(user);
             let mut buf = [0u8; PROBE_MAX + 1];
             let mut got = 0;
             while got < buf.len() {

@@ -132,9 +132,6 @@ pub fn explain_setup_failure(call: &str, errno: Errno, root: Option<&std::path::
             super::syscalls::errno_name(errno)
         );
     }
-    if call == super::userns::PROC_HOST_PIDNS_TAG {
-        return "mounting a new /proc was refused with EPERM in the user namespace: a procfs shows a PID namespace, and without one of its own that is the host's, which this user namespace does not own (only real root may mount it); add a PID namespace (--pid) so /proc shows the container's own processes, or run as root (proc(5), pid_namespaces(7), user_namespaces(7))".to_string();
-    }
     if call == super::userns::PROC_MASKED_TAG {
         let subs = super::userns::proc_submounts();
         return format!(

@@ -539,7 +539,7 @@ pub fn run_in(target: Pid, ops: &[NetOp]) -> Result<NetRun, RuntimeError> {
     match forked {
         ForkResult::Child => {
             drop(r);
-            let code = child(&theirs, our_ino, ops, w.as_raw_fd());
+            let code = child(target, &theirs, our_ino, ops, w.as_raw_fd());
             // SAFETY: _exit skips atexit handlers and stdio flushing that belong to the parent.
             #[allow(unsafe_code)]
             unsafe {
@@ -558,7 +558,7 @@ pub fn run_in(target: Pid, ops: &[NetOp]) -> Result<NetRun, RuntimeError> {
 }
 
 /// The child's work; returns its exit status.
-fn child(theirs: &Path, lab_ino: u64, ops: &[NetOp], trace: RawFd) -> i32 {
+fn child(target: Pid, theirs: &Path, lab_ino: u64, ops: &[NetOp], trace: RawFd) -> i32 {
     let sys = LinuxSyscalls::new(Some(trace), "child");
     let fail = |what: &str, e: Errno| {
         send(trace, &format!("F {what} {}\n", e as i32));
@@ -571,6 +571,14 @@ fn child(theirs: &Path, lab_ino: u64, ops: &[NetOp], trace: RawFd) -> i32 {
         Ok(fd) => fd,
         Err(e) => return fail("open", e),
     };
+    // As a user, the namespace is owned by the lab's user namespace: join that first, or
+    // setns(CLONE_NEWNET) is refused (EPERM), setns(2).
+    if let Some(user) = super::userns::foreign_user_namespace(target.as_raw()) {
+        let path = PathBuf::from(format!("/proc/{target}/ns/user"));
+        if let Err(e) = sys.setns(user.as_fd(), CloneFlags::CLONE_NEWUSER, &path) {
+            return fail("setns", e);
+        }
+    }
     if let Err(e) = sys.setns(fd.as_fd(), CloneFlags::CLONE_NEWNET, theirs) {
         return fail("setns", e);
     }

@@ -228,6 +228,24 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
         root.as_deref().unwrap_or(Path::new("/")),
         &spec.volumes,
     )?;
+    // As a user with no PID namespace of its own, a new procfs is refused: it would show
+    // the host's PID namespace, which the user namespace does not own (proc(5),
+    // pid_namespaces(7)). The host's /proc, bound recursively (its sub-mounts come along,
+    // locked), shows the same processes; `unshare --map-root-user --mount` plus
+    // `mount --rbind /proc ROOT/proc` does the same by hand.
+    let bind_host_proc =
+        spec.mount_proc && spec.user.is_some() && !super::userns::owns_pid_namespace(spec);
+    if bind_host_proc && let Some(root) = &root {
+        sys.note("/* as a user: no PID namespace of its own, so the host's /proc is bound, not a new procfs mounted */");
+        sys.mount(
+            Some("/proc"),
+            &root.join("proc"),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )
+        .map_err(|e| ("mount", e))?;
+    }
     if let Some(root) = root.as_ref().filter(|_| spec.pivot_root) {
         // A new mount namespace is certain here: effective_namespaces adds one.
         super::pivot::pivot_into(sys, root, true)?;
@@ -239,7 +257,7 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
         // chroot(2) leaves the cwd outside the new root: the classic escape. Close it.
         sys.chdir(Path::new("/")).map_err(|e| ("chdir", e))?;
     }
-    if spec.mount_proc {
+    if spec.mount_proc && !bind_host_proc {
         sys.mount(
             Some("proc"),
             Path::new("/proc"),
@@ -248,9 +266,9 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
             None,
         )
         .map_err(|e| match e {
-            // In a user namespace, EPERM here is a PID namespace it does not own, or the
-            // outer /proc's sub-mounts (userns.rs).
-            Errno::EPERM if spec.user.is_some() => (super::userns::proc_refused_tag(spec), e),
+            // In a user namespace with a PID namespace of its own (checked above), EPERM
+            // here is the outer /proc's sub-mounts (userns.rs).
+            Errno::EPERM if spec.user.is_some() => (super::userns::PROC_MASKED_TAG, e),
             _ => ("mount", e),
         })?;
     }
@@ -359,12 +377,9 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Spawned, RuntimeError
     let rootless = super::userns::rootless_spec(spec);
     let spec = rootless.as_ref().unwrap_or(spec);
     let holder = spec.user.and_then(|m| super::userns::lab_holder(&m));
-    let mut sp = launch(&Plan::New(spec), stdio, holder)?;
-    // The first container (not a host probe) shows how the lab's namespace was made.
-    if holder.is_some() && (spec.root.is_some() || !spec.effective_namespaces().is_empty()) {
-        sp.trace.splice(0..0, super::userns::take_holder_trace());
-    }
-    Ok(sp)
+    // The lab's runner shows how its user namespace was made before the first trace
+    // that joins it (userns::take_holder_trace).
+    launch(&Plan::New(spec), stdio, holder)
 }
 
 /// Run `command` inside the running container whose first process is `target` (host

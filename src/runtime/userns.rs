@@ -118,7 +118,7 @@ static HOLDER: std::sync::Mutex<Option<Pid>> = std::sync::Mutex::new(None);
 static HOLDER_TRACE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// The trace of the lab's holder start (its CLONE_NEWUSER, the maps the lab wrote), once:
-/// the first container that shows its trace shows these lines first. Empty afterwards.
+/// the first step whose trace joins that namespace shows these lines first (lab::runner). Empty afterwards.
 #[must_use]
 pub fn take_holder_trace() -> Vec<String> {
     HOLDER_TRACE
@@ -395,6 +395,31 @@ pub fn enter_user_namespace(
     sync()
 }
 
+/// The user namespace of `pid` (`/proc/PID/ns/user`, opened `O_RDONLY|O_CLOEXEC`) when
+/// this process is not root and that namespace is not its own: what a forked child must
+/// join with setns(2) before it may join any other namespace of `pid`, since setns asks
+/// CAP_SYS_ADMIN in the user namespace that owns the target (setns(2),
+/// user_namespaces(7)). `None` as root, in the same user namespace, or when `pid` is gone.
+#[must_use]
+pub fn foreign_user_namespace(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::unix::fs::MetadataExt;
+    if nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    let theirs = format!("/proc/{pid}/ns/user");
+    let ino = |p: &str| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let t = ino(&theirs)?;
+    if ino("/proc/self/ns/user") == Some(t) {
+        return None;
+    }
+    nix::fcntl::open(
+        theirs.as_str(),
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()
+}
+
 /// Sub-mounts under the host's `/proc` (from `/proc/self/mountinfo`): with any of them,
 /// the kernel refuses a new procfs in a user namespace (mount_namespaces(7) on locked
 /// mounts; proc(5)), because the new one would show what they mask.
@@ -416,22 +441,11 @@ pub const USERNS_TAG: &str = "unshare:user";
 /// sub-mounts.
 pub const PROC_MASKED_TAG: &str = "mount:proc-masked";
 
-/// The tag of a procfs mount refused in a user namespace because the PID namespace it
-/// would show is not owned by that user namespace (the host's).
-pub const PROC_HOST_PIDNS_TAG: &str = "mount:proc-host-pidns";
-
-/// Why the kernel refused a new procfs (EPERM) to `spec`'s user namespace: proc(5) needs
-/// CAP_SYS_ADMIN in the user namespace that owns the PID namespace shown, so without a
-/// PID namespace of its own (or one joined from a pod) that is the host's; with one, it
-/// is the outer /proc's sub-mounts.
+/// Whether `spec`'s container has a PID namespace other than the host's: one of its own,
+/// or a shared one's (`share`). Only then may a user namespace mount a procfs.
 #[must_use]
-pub fn proc_refused_tag(spec: &super::spec::ContainerSpec) -> &'static str {
-    let own_pid = spec.effective_namespaces().pid || spec.share.is_some_and(|s| s.namespaces.pid);
-    if own_pid {
-        PROC_MASKED_TAG
-    } else {
-        PROC_HOST_PIDNS_TAG
-    }
+pub fn owns_pid_namespace(spec: &super::spec::ContainerSpec) -> bool {
+    spec.effective_namespaces().pid || spec.share.is_some_and(|s| s.namespaces.pid)
 }
 
 #[cfg(test)]
@@ -613,7 +627,7 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_proc_without_a_pid_namespace_names_the_host_s_pid_namespace() {
+    fn without_a_pid_namespace_a_user_binds_the_host_s_proc_before_the_chroot() {
         use crate::runtime::spec::{ContainerSpec, Namespaces};
         let spec = ContainerSpec {
             root: Some("/r".into()),
@@ -623,10 +637,20 @@ mod tests {
             ..Default::default()
         };
         let rec = RecordingSyscalls::new();
-        rec.fail_on("\"proc\"", Errno::EPERM);
-        let err = crate::runtime::spawn::prepare_root(&rec, &spec).unwrap_err();
-        assert_eq!(err, (PROC_HOST_PIDNS_TAG, Errno::EPERM));
-        assert!(sentence(err.0).contains("add a PID namespace (--pid)"));
+        crate::runtime::spawn::prepare_root(&rec, &spec).unwrap();
+        let calls = rec.lines();
+        let bind = calls
+            .iter()
+            .position(|c| c.starts_with("mount(\"/proc\", \"/r/proc\", NULL, MS_BIND|MS_REC"))
+            .unwrap_or_else(|| panic!("no bind of /proc in {calls:?}"));
+        let chroot = calls
+            .iter()
+            .position(|c| c.starts_with("chroot(\"/r\")"))
+            .unwrap();
+        assert!(bind < chroot, "{calls:?}");
+        assert!(!calls.iter().any(|c| c.contains("\"proc\"")), "{calls:?}");
+        // With a PID namespace of its own, a new procfs, after the chroot; refused, it is
+        // the outer /proc's sub-mounts that are named.
         let with_pid = ContainerSpec {
             namespaces: Namespaces {
                 pid: true,
@@ -635,10 +659,23 @@ mod tests {
             ..spec.clone()
         };
         let rec = RecordingSyscalls::new();
+        crate::runtime::spawn::prepare_root(&rec, &with_pid).unwrap();
+        let calls = rec.lines();
+        assert!(
+            !calls.iter().any(|c| c.contains("MS_BIND|MS_REC")),
+            "{calls:?}"
+        );
+        let chroot = calls.iter().position(|c| c.starts_with("chroot(")).unwrap();
+        let proc = calls
+            .iter()
+            .position(|c| c.starts_with("mount(\"proc\", \"/proc\", \"proc\""))
+            .unwrap();
+        assert!(chroot < proc, "{calls:?}");
+        let rec = RecordingSyscalls::new();
         rec.fail_on("\"proc\"", Errno::EPERM);
         let err = crate::runtime::spawn::prepare_root(&rec, &with_pid).unwrap_err();
         assert_eq!(err, (PROC_MASKED_TAG, Errno::EPERM));
-        // Root (no maps): the plain call name, as before.
+        // Root (no maps): a new procfs, and a refusal has the plain call name.
         let root = ContainerSpec { user: None, ..spec };
         let rec = RecordingSyscalls::new();
         rec.fail_on("\"proc\"", Errno::EPERM);
