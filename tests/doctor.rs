@@ -495,3 +495,65 @@ fn doctor_json_has_the_facts_and_every_key_is_documented() {
         .collect();
     assert!(missing.is_empty(), "undocumented JSON keys: {missing:?}");
 }
+
+/// Under a /proc with a masked path (a bind mount over /proc/uptime, made in a private
+/// mount namespace of this test's own, as container engines mask /proc/kcore), the user
+/// is told a fresh /proc is refused, and the rootless lessons that mount one (read from
+/// their files) say so with the same fix.
+#[test]
+fn doctor_as_the_user_under_a_masked_proc_refuses_the_lessons_that_mount_one() {
+    let w = UserWorld::new();
+    let inner = as_user(&[w.bin.to_str().unwrap(), "doctor", "--json"]);
+    let argv: Vec<String> = std::iter::once(inner.get_program())
+        .chain(inner.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy()))
+        .collect();
+    let script = format!(
+        "mount --bind /dev/null /proc/uptime && exec {}",
+        argv.join(" ")
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("FROMSCRATCH_DATA", env!("CARGO_MANIFEST_DIR"))
+        .env("FROMSCRATCH_CACHE", w.dir.path().join("cache"))
+        .env("FROMSCRATCH_RUN", w.dir.path().join("run"))
+        .env("XDG_STATE_HOME", w.dir.path().join("state"))
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    assert!(
+        v["facts"]["proc_masks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "/proc/uptime"),
+        "{stdout}"
+    );
+    let rows: Vec<&serde_json::Value> = v["report"]["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["rows"].as_array().unwrap())
+        .collect();
+    let find = |label: &str| *rows.iter().find(|r| r["label"] == label).unwrap();
+    assert_eq!(find("new /proc")["mark"], "no");
+    let fix = find("new /proc")["fix"].clone();
+    let mut refused = 0;
+    for l in v["facts"]["lessons"].as_array().unwrap() {
+        if l["root"] == false && l["mounts_proc"] == true {
+            let r = find(l["id"].as_str().unwrap());
+            assert_eq!(r["answer"], "mounts a new /proc, refused here without root");
+            assert_eq!(r["fix"], fix);
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "no rootless lesson mounts /proc: {stdout}");
+    assert_eq!(out.status.code(), Some(3));
+    // The mask lived and died in the test's own mount namespace.
+    assert!(!mountinfo().contains("/proc/uptime"));
+}
