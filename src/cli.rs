@@ -85,6 +85,10 @@ pub enum Command {
         /// Print the facts and the verdict as JSON instead.
         #[arg(long)]
         json: bool,
+        /// Every lesson on a line of its own, each fix under its row, and the checks'
+        /// full messages (the default folds them onto one screen).
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Print a shell completion script (bash, zsh or fish).
     ///
@@ -304,6 +308,7 @@ const SPAWN_EXAMPLES: &str = r#"
 
 const DOCTOR_EXAMPLES: &str = "
   fromscratch doctor                  # what runs here; exit 3: no tour
+  fromscratch doctor --verbose        # each row with its fix and full message
   fromscratch doctor --json | jq .report.exit_code   # for a script
 ";
 

@@ -733,11 +733,11 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
     Ok(u8::try_from(code).unwrap_or(1))
 }
 
-/// `fromscratch doctor [--json]`: what this host can do, which lessons run here; exit 0
-/// when the default tour can run, 3 otherwise (see [`crate::doctor`]).
+/// `fromscratch doctor [--verbose] [--json]`: what this host can do, which lessons run
+/// here; exit 0 when the default tour can run, 3 otherwise (see [`crate::doctor`]).
 ///
 /// # Errors
 /// Only a failed write.
-pub fn doctor(json: bool, out: &mut dyn Write) -> Result<u8> {
-    crate::doctor::main(json, out)
+pub fn doctor(json: bool, verbose: bool, out: &mut dyn Write) -> Result<u8> {
+    crate::doctor::main(json, verbose, out)
 }

@@ -76,7 +76,7 @@ fn main() -> ExitCode {
         Some(Command::Check { paths }) => commands::check(paths, &mut out),
         Some(Command::Cleanup) => commands::cleanup(&mut out),
         Some(Command::Spawn(a)) => commands::spawn_cmd(a),
-        Some(Command::Doctor { json }) => commands::doctor(*json, &mut out),
+        Some(Command::Doctor { json, verbose }) => commands::doctor(*json, *verbose, &mut out),
         Some(Command::Completions { shell }) => commands::completions(*shell, &mut out),
     };
     let _ = out.flush();
