@@ -373,7 +373,7 @@ fn without_root_the_answer_names_the_cause_and_the_fix() {
             "--clear-groups",
             common::bin(),
             "run",
-            "03-host-processes",
+            "10-cgroups",
             "--yes",
         ])
         .env("FROMSCRATCH_DATA", env!("CARGO_MANIFEST_DIR"))
@@ -384,7 +384,7 @@ fn without_root_the_answer_names_the_cause_and_the_fix() {
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(
-        err.contains("lesson 03-host-processes needs root") && err.contains("sudo"),
+        err.contains("lesson 10-cgroups needs root") && err.contains("sudo"),
         "{err}"
     );
     assert!(
