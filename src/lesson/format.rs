@@ -255,7 +255,11 @@ pub struct ChallengeDef {
     pub solution: Vec<String>,
     /// What must be true, all at the same moment: while the shell is open (the lab
     /// looks each time the session settles at a prompt) or after it closes.
-    pub verify: Vec<VerifyDef>,
+    pub verify: Vec<VerifyDef>,    /// Open the shell as the unprivileged user (`shell = "host"` only), as a probe's
+    /// [`ProbeDef::unprivileged`]: nobody (65534) when the lab runs as root, the user
+    /// itself, outside the lab's user namespace, when it runs as a user.
+    #[serde(default)]
+    pub unprivileged: bool,
 }
 
 /// One condition of a challenge. Exactly one of `process` or `command` is given.
@@ -319,6 +323,11 @@ pub struct ProcessMatch {
     /// read by the lab from the initial user namespace): `65534` for nobody.
     #[serde(default)]
     pub host_uid: Option<u32>,
+    /// Its effective user ID as the host sees it is the unprivileged user's
+    /// (`{unprivileged.uid}`): 65534 when the lab runs as root, the user's own when it
+    /// runs as a user. Not with `host_uid`.
+    #[serde(default)]
+    pub host_uid_unprivileged: bool,
     /// Its effective user ID inside its own user namespace: the host UID mapped through
     /// /proc/PID/uid_map (user_namespaces(7)). `0`: root in there.
     #[serde(default)]
@@ -384,6 +393,13 @@ pub struct ProbeDef {
     /// Checks on the result.
     #[serde(default)]
     pub expect: Option<ExpectDef>,
+    /// Run the command as the unprivileged user, on the host only: as root, the lab
+    /// drops to uid and gid 65534 with no supplementary groups just before exec (what
+    /// `setpriv --reuid=65534 --regid=65534 --clear-groups` does); as a user, it runs
+    /// as that user, outside the lab's user namespace. `{unprivileged.uid}` names the
+    /// uid it runs as.
+    #[serde(default)]
+    pub unprivileged: bool,
 }
 
 fn host_ctx() -> String {

@@ -354,6 +354,15 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Spawned, RuntimeError
     {
         return Err(RuntimeError::EmptyCommand);
     }
+    // Marked unprivileged, run by a user: as that user, nothing of the lab's added
+    // (unprivileged.rs says why nothing is lost).
+    let plain;
+    let spec = if spec.unprivileged && !nix::unistd::geteuid().is_root() {
+        plain = super::unprivileged::as_the_user(spec);
+        &plain
+    } else {
+        spec
+    };
     // Not root: a container that needs privilege starts in a user namespace (userns.rs):
     // in a lab, the lab's one (joined); otherwise a new one.
     let rootless = super::userns::rootless_spec(spec);
@@ -867,6 +876,12 @@ fn child_main(
             }
             // Last before exec (or our init): root changed, /proc and hostname done.
             if let Err(f) = super::security::apply(&sys, &spec.security, super::security::capget) {
+                return fail(f);
+            }
+            // As root, a command marked unprivileged becomes nobody, last of all.
+            if let Err(f) =
+                super::unprivileged::drop_ids(&sys, spec, nix::unistd::geteuid().is_root())
+            {
                 return fail(f);
             }
             if spec.init {
