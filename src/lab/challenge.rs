@@ -225,10 +225,10 @@ pub fn open_shell(
     open_shell_as(ctx, label, mark, stdio, layer, protect, false)
 }
 
-/// As [`open_shell`]; with `unprivileged` (a challenge's `unprivileged = true`, on the
-/// host only) the shell runs as the unprivileged user (`runtime/unprivileged.rs`): as
-/// root, nobody (65534, no groups) inside the same guard namespaces; as a user, the user
-/// itself, outside the lab's user namespace. Its prompt ends in `$`.
+/// As [`open_shell`]; with `as_learner` (a challenge's `as_learner = true`, on the host
+/// only) and the lab run by a user, the shell runs as that user, outside the lab's user
+/// namespace and without the guard namespaces (`runtime/unprivileged.rs` says why
+/// nothing is lost), its prompt ending in `$`. As root nothing changes.
 ///
 /// # Errors
 /// As [`open_shell`].
@@ -239,9 +239,10 @@ pub fn open_shell_as(
     stdio: Stdio,
     layer: Option<PathBuf>,
     protect: Option<&Path>,
-    unprivileged: bool,
+    as_learner: bool,
 ) -> Result<(Session, Spawned), RunError> {
-    let unprivileged = unprivileged && *ctx == Context::Host;
+    let unprivileged =
+        as_learner && *ctx == Context::Host && !nix::unistd::geteuid().is_root();
     let ps1 = format!(
         "[fromscratch {label}] {} ",
         if unprivileged { '$' } else { '#' }
@@ -387,8 +388,8 @@ impl Runner {
         open_shell(ctx, &label, &mark, stdio, None, self.lab.rootfs.as_deref())
     }
 
-    /// As [`Runner::open_shell`], for the challenge of step `idx`: as the unprivileged
-    /// user when the challenge says `unprivileged = true` (see [`open_shell_as`]).
+    /// As [`Runner::open_shell`], for the challenge of step `idx`: with the learner's
+    /// own ids when the challenge says `as_learner = true` (see [`open_shell_as`]).
     ///
     /// # Errors
     /// As [`open_shell`].
@@ -398,11 +399,11 @@ impl Runner {
         ctx: &Context,
         stdio: Stdio,
     ) -> Result<(Session, Spawned), RunError> {
-        let unprivileged = self.challenge(idx).is_some_and(|c| c.unprivileged);
+        let as_learner = self.challenge(idx).is_some_and(|c| c.as_learner);
         let mark = self.next_mark();
         let label = self.shell_label(ctx);
         let rootfs = self.lab.rootfs.clone();
-        open_shell_as(ctx, &label, &mark, stdio, None, rootfs.as_deref(), unprivileged)
+        open_shell_as(ctx, &label, &mark, stdio, None, rootfs.as_deref(), as_learner)
     }
 
     /// Start the plain `shell` (no challenge open) in `ctx`, marked as a new session. In

@@ -255,11 +255,13 @@ pub struct ChallengeDef {
     pub solution: Vec<String>,
     /// What must be true, all at the same moment: while the shell is open (the lab
     /// looks each time the session settles at a prompt) or after it closes.
-    pub verify: Vec<VerifyDef>,    /// Open the shell as the unprivileged user (`shell = "host"` only), as a probe's
-    /// [`ProbeDef::unprivileged`]: nobody (65534) when the lab runs as root, the user
-    /// itself, outside the lab's user namespace, when it runs as a user.
+    pub verify: Vec<VerifyDef>,    /// Open the shell with the learner's own user id, in the host's user namespace
+    /// (`shell = "host"` only): as root, the root shell it always is (in the lab's
+    /// guard namespaces); as a user, the user's own shell, outside the lab's user
+    /// namespace (where the user would already be root) and without the guard
+    /// namespaces. For a challenge about becoming root in a user namespace.
     #[serde(default)]
-    pub unprivileged: bool,
+    pub as_learner: bool,
 }
 
 /// One condition of a challenge. Exactly one of `process` or `command` is given.

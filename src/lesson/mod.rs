@@ -507,9 +507,9 @@ fn check_challenge(
     if ch.hints.iter().any(|h| h.trim().is_empty()) {
         out.push(format!("{at}: the challenge has an empty hint"));
     }
-    if ch.unprivileged && ch.shell != "host" {
+    if ch.as_learner && ch.shell != "host" {
         out.push(format!(
-            "{at}: the challenge has unprivileged = true but its shell opens in `{}`: only a host shell runs as the unprivileged user, so set shell = \"host\" or drop unprivileged",
+            "{at}: the challenge has as_learner = true but its shell opens in `{}`: only a host shell runs with the learner's own ids, so set shell = \"host\" or drop as_learner",
             ch.shell
         ));
     }
@@ -1155,12 +1155,12 @@ expect = { fails = true }
         };
         let good = step(
             "command = [\"id\", \"-u\"]\nunprivileged = true",
-            "unprivileged = true",
+            "as_learner = true",
         );
         let l = parse(&good, Path::new("t.toml")).unwrap();
         let s = l.def.steps.last().unwrap();
         assert!(s.after[0].unprivileged);
-        assert!(s.challenge.as_ref().unwrap().unprivileged);
+        assert!(s.challenge.as_ref().unwrap().as_learner);
         assert_eq!(templates("{unprivileged.setpriv}id -u {unprivileged.gid}"), vec!["unprivileged.setpriv", "unprivileged.gid"]);
         let refused = |text: &str, says: &str| {
             let err = parse(text, Path::new("t.toml")).unwrap_err().to_string();
@@ -1170,7 +1170,7 @@ expect = { fails = true }
         refused(
             &step(
                 "context = \"c1\"\ncommand = [\"id\", \"-u\"]\nunprivileged = true",
-                "unprivileged = true",
+                "as_learner = true",
             ),
             "probe `id` has unprivileged = true but runs in `c1`: only a host command runs as the unprivileged user",
         );
@@ -1181,9 +1181,9 @@ expect = { fails = true }
         refused(
             &step(
                 "command = [\"id\", \"-u\"]\nunprivileged = true",
-                "shell = \"rootfs\"\nunprivileged = true",
+                "shell = \"rootfs\"\nas_learner = true",
             ),
-            "the challenge has unprivileged = true but its shell opens in `rootfs`",
+            "the challenge has as_learner = true but its shell opens in `rootfs`",
         );
         refused(
             &good.replace(
