@@ -542,3 +542,8 @@ fn as_nobody_lesson_08_runs_every_demo_as_the_user_itself_without_setpriv() {
     );
     assert_eq!(hostname(), name);
 }
+
+#[test]
+fn as_nobody_lesson_06_runs_to_the_end_with_its_challenge() {
+    lesson_runs_as_the_user("06-pivot-root");
+}

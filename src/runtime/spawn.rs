@@ -228,9 +228,19 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
         root.as_deref().unwrap_or(Path::new("/")),
         &spec.volumes,
     )?;
+    let mut proc_mounted = false;
     if let Some(root) = root.as_ref().filter(|_| spec.pivot_root) {
-        // A new mount namespace is certain here: effective_namespaces adds one.
-        super::pivot::pivot_into(sys, root, true)?;
+        // A new mount namespace is certain here: effective_namespaces adds one. /proc
+        // goes in before the pivot, while the host's /proc is still in the namespace
+        // (pivot.rs, step 3): in a user namespace it is refused after.
+        let proc_at = super::syscalls::in_root(root, "/proc");
+        super::pivot::pivot_into_then(sys, root, true, &mut || {
+            if spec.mount_proc {
+                mount_proc(sys, spec, &proc_at)?;
+                proc_mounted = true;
+            }
+            Ok(())
+        })?;
     } else if let Some(root) = &root {
         if spec.minimal_dev {
             super::devfs::mount_minimal(sys, root)?;
@@ -239,25 +249,31 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
         // chroot(2) leaves the cwd outside the new root: the classic escape. Close it.
         sys.chdir(Path::new("/")).map_err(|e| ("chdir", e))?;
     }
-    if spec.mount_proc {
-        sys.mount(
-            Some("proc"),
-            Path::new("/proc"),
-            Some("proc"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None,
-        )
-        .map_err(|e| match e {
-            // In a user namespace, EPERM here is a PID namespace it does not own, or the
-            // outer /proc's sub-mounts (userns.rs).
-            Errno::EPERM if spec.user.is_some() => (super::userns::proc_refused_tag(spec), e),
-            _ => ("mount", e),
-        })?;
+    if spec.mount_proc && !proc_mounted {
+        mount_proc(sys, spec, Path::new("/proc"))?;
     }
     if let Some(name) = &spec.hostname {
         sys.sethostname(name).map_err(|e| ("sethostname", e))?;
     }
     Ok(())
+}
+
+/// A fresh procfs on `target` (`/proc` inside the root, or `R/proc` before a pivot),
+/// showing the caller's PID namespace (proc(5)).
+fn mount_proc(sys: &dyn Syscalls, spec: &ContainerSpec, target: &Path) -> SetupResult {
+    sys.mount(
+        Some("proc"),
+        target,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )
+    .map_err(|e| match e {
+        // In a user namespace, EPERM here is a PID namespace it does not own, or the
+        // outer /proc's sub-mounts (userns.rs).
+        Errno::EPERM if spec.user.is_some() => (super::userns::proc_refused_tag(spec), e),
+        _ => ("mount", e),
+    })
 }
 
 /// The namespaces a joining process enters, in the order youki and nsenter use: PID
