@@ -44,6 +44,9 @@ mod tests {
         assert_eq!(user.host_uid, Some(999));
         assert_eq!(user.uid_in_ns, Some(0));
         let plain = ProcessMatch::default();
-        assert_eq!(resolve_match_for(&plain, Unprivileged::for_lab(true, 0, 0)), plain);
+        assert_eq!(
+            resolve_match_for(&plain, Unprivileged::for_lab(true, 0, 0)),
+            plain
+        );
     }
 }

@@ -64,11 +64,7 @@ impl Unprivileged {
     /// For this process: [`NOBODY`] as root, else its own effective ids.
     #[must_use]
     pub fn current() -> Self {
-        Self::for_lab(
-            geteuid().is_root(),
-            geteuid().as_raw(),
-            getegid().as_raw(),
-        )
+        Self::for_lab(geteuid().is_root(), geteuid().as_raw(), getegid().as_raw())
     }
 
     /// The words a learner types before a command to run it as this user, with a
@@ -113,8 +109,7 @@ pub fn drop_ids(sys: &dyn Syscalls, spec: &ContainerSpec, is_root: bool) -> Setu
     if !spec.unprivileged || !is_root || spec.user.is_some() {
         return Ok(());
     }
-    sys.sys(Sys::Setgroups(&[]))
-        .map_err(|e| ("setgroups", e))?;
+    sys.sys(Sys::Setgroups(&[])).map_err(|e| ("setgroups", e))?;
     sys.sys(Sys::Setresgid(NOBODY, NOBODY, NOBODY))
         .map_err(|e| ("setresgid", e))?;
     sys.sys(Sys::Setresuid(NOBODY, NOBODY, NOBODY))
