@@ -38,7 +38,9 @@ fn lesson_08_runs_root_inside_is_nobody_outside_and_may_touch_only_its_own_names
         "{stdout}"
     );
     assert!(
-        stdout.contains("by hand: $ setpriv --reuid=65534 --regid=65534 --clear-groups unshare --uts true"),
+        stdout.contains(
+            "by hand: $ setpriv --reuid=65534 --regid=65534 --clear-groups unshare --uts true"
+        ),
         "{stdout}"
     );
     assert!(

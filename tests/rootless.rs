@@ -486,11 +486,7 @@ fn as_nobody_lesson_08_runs_every_demo_as_the_user_itself_without_setpriv() {
     let u = user();
     let name = hostname();
     let stdout = lesson_without_containers_runs_as_the_user("08-user-namespace");
-    let has = |re: &str| {
-        regex::Regex::new(re)
-            .unwrap()
-            .is_match(&stdout)
-    };
+    let has = |re: &str| regex::Regex::new(re).unwrap().is_match(&stdout);
     // The demos run as the user, who is the unprivileged user: no setpriv anywhere,
     // in what runs or in what the learner is told to type.
     assert!(
@@ -509,8 +505,14 @@ fn as_nobody_lesson_08_runs_every_demo_as_the_user_itself_without_setpriv() {
     );
     // Root inside is the user outside: the user's own id in both maps and in the
     // host's view of the same process.
-    assert!(has(&format!(r"(?m)^\s+uid_map:\s+0\s+{u}\s+1$")), "{stdout}");
-    assert!(has(&format!(r"(?m)^\s+gid_map:\s+0\s+{u}\s+1$")), "{stdout}");
+    assert!(
+        has(&format!(r"(?m)^\s+uid_map:\s+0\s+{u}\s+1$")),
+        "{stdout}"
+    );
+    assert!(
+        has(&format!(r"(?m)^\s+gid_map:\s+0\s+{u}\s+1$")),
+        "{stdout}"
+    );
     assert!(
         has(&format!(
             r"(?m)^\s+from the host, /proc/\d+/status: Uid:\s+{u}\s+{u}\s+{u}\s+{u}$"

@@ -241,8 +241,7 @@ pub fn open_shell_as(
     protect: Option<&Path>,
     as_learner: bool,
 ) -> Result<(Session, Spawned), RunError> {
-    let unprivileged =
-        as_learner && *ctx == Context::Host && !nix::unistd::geteuid().is_root();
+    let unprivileged = as_learner && *ctx == Context::Host && !nix::unistd::geteuid().is_root();
     let ps1 = format!(
         "[fromscratch {label}] {} ",
         if unprivileged { '$' } else { '#' }
@@ -403,7 +402,15 @@ impl Runner {
         let mark = self.next_mark();
         let label = self.shell_label(ctx);
         let rootfs = self.lab.rootfs.clone();
-        open_shell_as(ctx, &label, &mark, stdio, None, rootfs.as_deref(), as_learner)
+        open_shell_as(
+            ctx,
+            &label,
+            &mark,
+            stdio,
+            None,
+            rootfs.as_deref(),
+            as_learner,
+        )
     }
 
     /// Start the plain `shell` (no challenge open) in `ctx`, marked as a new session. In

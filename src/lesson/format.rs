@@ -255,7 +255,8 @@ pub struct ChallengeDef {
     pub solution: Vec<String>,
     /// What must be true, all at the same moment: while the shell is open (the lab
     /// looks each time the session settles at a prompt) or after it closes.
-    pub verify: Vec<VerifyDef>,    /// Open the shell with the learner's own user id, in the host's user namespace
+    pub verify: Vec<VerifyDef>,
+    /// Open the shell with the learner's own user id, in the host's user namespace
     /// (`shell = "host"` only): as root, the root shell it always is (in the lab's
     /// guard namespaces); as a user, the user's own shell, outside the lab's user
     /// namespace (where the user would already be root) and without the guard

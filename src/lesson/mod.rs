@@ -1161,7 +1161,10 @@ expect = { fails = true }
         let s = l.def.steps.last().unwrap();
         assert!(s.after[0].unprivileged);
         assert!(s.challenge.as_ref().unwrap().as_learner);
-        assert_eq!(templates("{unprivileged.setpriv}id -u {unprivileged.gid}"), vec!["unprivileged.setpriv", "unprivileged.gid"]);
+        assert_eq!(
+            templates("{unprivileged.setpriv}id -u {unprivileged.gid}"),
+            vec!["unprivileged.setpriv", "unprivileged.gid"]
+        );
         let refused = |text: &str, says: &str| {
             let err = parse(text, Path::new("t.toml")).unwrap_err().to_string();
             assert!(err.contains(says), "{err}");
@@ -1175,7 +1178,10 @@ expect = { fails = true }
             "probe `id` has unprivileged = true but runs in `c1`: only a host command runs as the unprivileged user",
         );
         refused(
-            &step("command = [\"sh\", \"-c\", \"{unprivileged.setpriv}id -u\"]", ""),
+            &step(
+                "command = [\"sh\", \"-c\", \"{unprivileged.setpriv}id -u\"]",
+                "",
+            ),
             "template {unprivileged.setpriv} is for lines a learner reads or types",
         );
         refused(

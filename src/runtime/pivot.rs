@@ -519,7 +519,11 @@ mod tests {
         rec.fail_on("\"proc\"", Errno::EPERM);
         let err = prepare_root(&rec, &spec).unwrap_err();
         assert_eq!(err, (crate::runtime::userns::PROC_MASKED_TAG, Errno::EPERM));
-        assert!(!rec.names().contains(&"pivot_root".to_string()), "{:?}", rec.lines());
+        assert!(
+            !rec.names().contains(&"pivot_root".to_string()),
+            "{:?}",
+            rec.lines()
+        );
     }
 
     #[test]

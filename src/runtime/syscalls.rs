@@ -262,12 +262,14 @@ impl Sys<'_> {
                     ),
                 ],
             ),
-            Self::Setresgid(r, e, s) => {
-                Call::new("setresgid", vec![r.to_string(), e.to_string(), s.to_string()])
-            }
-            Self::Setresuid(r, e, s) => {
-                Call::new("setresuid", vec![r.to_string(), e.to_string(), s.to_string()])
-            }
+            Self::Setresgid(r, e, s) => Call::new(
+                "setresgid",
+                vec![r.to_string(), e.to_string(), s.to_string()],
+            ),
+            Self::Setresuid(r, e, s) => Call::new(
+                "setresuid",
+                vec![r.to_string(), e.to_string(), s.to_string()],
+            ),
         }
     }
 }
@@ -472,8 +474,10 @@ impl Syscalls for LinuxSyscalls {
                 .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))),
             Sys::WriteFile(p, data) => write_once(p, data),
             Sys::Setgroups(list) => {
-                let gids: Vec<nix::unistd::Gid> =
-                    list.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+                let gids: Vec<nix::unistd::Gid> = list
+                    .iter()
+                    .map(|g| nix::unistd::Gid::from_raw(*g))
+                    .collect();
                 nix::unistd::setgroups(&gids)
             }
             Sys::Setresgid(r, e, s) => nix::unistd::setresgid(
