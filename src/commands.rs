@@ -691,6 +691,7 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
         cgroup_procs: Vec::new(),
         minimal_dev: false,
         user: crate::runtime::userns::rootless(),
+        unprivileged: false,
     };
     // Orphans of the command come back to us, to be stopped with it (a container without
     // a PID namespace has no init to take them down).

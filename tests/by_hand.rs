@@ -525,8 +525,8 @@ fn lesson_06_escape_lines_run_as_shown() {
 
     let nobody = lines
         .iter()
-        .find(|l| l.contains("os.setuid(65534)"))
-        .expect("the nobody line");
+        .find(|l| l.contains("setpriv --bounding-set -sys_chroot") && l.contains("os.chroot"))
+        .expect("the line without CAP_SYS_CHROOT");
     let (code, output) = run_in_throwaway(nobody);
     assert_ne!(code, Some(0), "{output}");
     assert!(

@@ -44,12 +44,23 @@ fn lesson_06_escapes_the_chroot_not_the_pivot_and_leaves_the_rootfs_as_it_was() 
         chrooted.contains("    ESCAPED: this is the host tree"),
         "{chrooted}"
     );
-    // It needs CAP_SYS_CHROOT: as nobody, chroot is refused.
+    // It needs CAP_SYS_CHROOT, not uid 0: without it (cap_drop), root is refused.
     assert!(
-        chrooted.contains("chroot as uid 65534: [Errno 1] Operation not permitted: '/tmp/x'"),
+        chrooted.contains("    CAP_SYS_CHROOT in the bounding set: False\n"),
         "{chrooted}"
     );
-    // M2 on purpose: EBUSY without the bind, EINVAL with a shared mount.
+    assert!(
+        chrooted.contains(
+            "chroot as uid 0, without CAP_SYS_CHROOT: [Errno 1] Operation not permitted: '/tmp/x'"
+        ),
+        "{chrooted}"
+    );
+    assert!(
+        chrooted.contains("child  prctl(PR_CAPBSET_DROP, CAP_SYS_CHROOT) = 0"),
+        "{chrooted}"
+    );
+    // M2 on purpose: EBUSY without the bind (as root: the rootfs is on the root's
+    // mount), EINVAL with a shared mount.
     assert!(
         chrooted
             .contains("pivot_root: failed to change root from `.' to `.': Device or resource busy"),
@@ -60,7 +71,8 @@ fn lesson_06_escapes_the_chroot_not_the_pivot_and_leaves_the_rootfs_as_it_was() 
         "{chrooted}"
     );
 
-    // The runtime's pivot, in order: bind, /dev, chdir, pivot, detach, chdir, /proc.
+    // The runtime's pivot, in order: bind, /dev, /proc inside the rootfs (before the
+    // pivot, as a user namespace needs), chdir, pivot, detach, chdir.
     let trace = &stdout[pivot..again];
     let at = |s: &str| {
         trace
@@ -77,13 +89,16 @@ fn lesson_06_escapes_the_chroot_not_the_pivot_and_leaves_the_rootfs_as_it_was() 
         at(&format!(
             "pid 1  mount(\"/dev/null\", \"{r}/dev/null\", NULL, MS_BIND, NULL) = 0"
         )),
+        at(&format!(
+            "pid 1  mount(\"proc\", \"{r}/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) = 0"
+        )),
         at(&format!("pid 1  chdir(\"{r}\") = 0")),
         at("pid 1  pivot_root(\".\", \".\") = 0"),
         at("pid 1  umount2(\".\", MNT_DETACH) = 0"),
         at("pid 1  chdir(\"/\") = 0"),
-        at("pid 1  mount(\"proc\", \"/proc\", \"proc\""),
     ];
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}\n{trace}");
+    assert!(!trace.contains("mount(\"proc\", \"/proc\""), "{trace}");
     // Inside, the whole mount table: the rootfs, /dev and /proc, nothing of the host.
     for line in [
         r"(?m)^\s+/\s+\S+$",

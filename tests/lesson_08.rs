@@ -1,6 +1,7 @@
 //! Lesson 08, the user namespace, for real: the whole lesson unattended, and its
-//! challenge failing before the work and passing after it. Every demo runs as nobody
-//! (setpriv); the host keeps its hostname, its decoy-free process table and its mounts.
+//! challenge failing before the work and passing after it. Run as root, every demo
+//! runs as nobody (the lab drops to 65534 itself, `unprivileged = true`); the host keeps
+//! its hostname, its process table and its mounts. (As a user: tests/rootless.rs.)
 
 mod common;
 use common::{Lab, require_root, text};
@@ -30,8 +31,18 @@ fn lesson_08_runs_root_inside_is_nobody_outside_and_may_touch_only_its_own_names
     );
     assert!(!stdout.contains('✗'), "a check failed:\n{stdout}");
 
-    // Step 1, the pitfall: nobody may not unshare a UTS namespace alone.
-    assert!(stdout.contains("uid=65534(nobody) gid=65534("), "{stdout}");
+    // Step 1, the pitfall: nobody may not unshare a UTS namespace alone. The lab
+    // dropped to nobody itself, with no supplementary groups: the command has no setpriv.
+    assert!(
+        stdout.contains("[host as uid 65534] $ id\n    uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "by hand: $ setpriv --reuid=65534 --regid=65534 --clear-groups unshare --uts true"
+        ),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("unshare: unshare failed: Operation not permitted"),
         "{stdout}"
@@ -76,10 +87,15 @@ fn lesson_08_runs_root_inside_is_nobody_outside_and_may_touch_only_its_own_names
         "{stdout}"
     );
     assert!(stdout.contains("kill: Operation not permitted"), "{stdout}");
+    assert!(stdout.contains("kill -0 1: refused"), "{stdout}");
+    assert!(
+        stdout.contains("sethostname without a UTS namespace: refused"),
+        "{stdout}"
+    );
     // The challenge, typed by the lab.
     assert!(
         stdout.contains(
-            "✓ challenge: a shell of yours is root in a user namespace of its own and nobody on the host"
+            "✓ challenge: a shell of yours is root in a user namespace of its own and UID 65534 on the host"
         ),
         "{stdout}"
     );
@@ -97,7 +113,7 @@ fn lesson_08_challenge_fails_before_the_work_and_the_reference_solution_passes()
     let name = host_name();
     let stdout = common::check_then_skip(&lab, "8");
     let check = stdout
-        .find("✗ not yet: a shell of yours is root in a user namespace of its own and nobody on the host")
+        .find("✗ not yet: a shell of yours is root in a user namespace of its own and UID 65534 on the host")
         .unwrap_or_else(|| panic!("check did not report the missing shell:\n{stdout}"));
     // Nothing of the learner's runs yet: the report says so rather than passing.
     assert!(

@@ -507,3 +507,118 @@ fn as_nobody_lesson_15_runs_to_the_end_with_its_challenge() {
 fn as_nobody_lesson_16_runs_to_the_end_with_its_challenge() {
     lesson_runs_as_the_user("16-pod");
 }
+
+/// `run LESSON --yes` as the test user, for a lesson that starts no container (so no
+/// holder trace to look for, unlike [`lesson_runs_as_the_user`]): exit 0, no failed
+/// check, nothing left. Returns stdout.
+fn lesson_without_containers_runs_as_the_user(lesson: &str) -> String {
+    let w = World::new();
+    let before = Snapshot::take(&w.run_dir());
+    let mounts = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("fromscratch") || l.contains("fs-rootless"))
+            .count()
+    };
+    let mounts_before = mounts();
+    let cache = w.dir.path().join("user-cache");
+    std::fs::create_dir(&cache).unwrap();
+    nix::unistd::chown(
+        &cache,
+        Some(nix::unistd::Uid::from_raw(user())),
+        Some(nix::unistd::Gid::from_raw(user())),
+    )
+    .unwrap();
+    let out = Command::new("setpriv")
+        .args(setpriv_args())
+        .arg(&w.bin)
+        .args(["run", lesson, "--yes"])
+        .current_dir("/")
+        .env("FROMSCRATCH_DATA", env!("CARGO_MANIFEST_DIR"))
+        .env("FROMSCRATCH_CACHE", &cache)
+        .env("FROMSCRATCH_RUN", w.run_dir())
+        .env("XDG_STATE_HOME", w.dir.path().join("state"))
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("✓ challenge: ") && !stdout.contains("✗"),
+        "{stdout}"
+    );
+    Snapshot::take(&w.run_dir()).assert_same(&before);
+    assert_eq!(mounts(), mounts_before);
+    stdout
+}
+
+#[test]
+fn as_nobody_lesson_08_runs_every_demo_as_the_user_itself_without_setpriv() {
+    let u = user();
+    let name = hostname();
+    let stdout = lesson_without_containers_runs_as_the_user("08-user-namespace");
+    let has = |re: &str| regex::Regex::new(re).unwrap().is_match(&stdout);
+    // The demos run as the user, who is the unprivileged user: no setpriv anywhere,
+    // in what runs or in what the learner is told to type.
+    assert!(
+        !stdout.contains("$ setpriv") && !stdout.contains("# setpriv"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("setresuid failed"), "{stdout}");
+    assert!(
+        has(&format!(r"(?m)^  \[host as uid {u}\] \$ id\n    uid={u}\b")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("by hand: $ unshare --uts true"), "{stdout}");
+    assert!(
+        stdout.contains("unshare: unshare failed: Operation not permitted"),
+        "{stdout}"
+    );
+    // Root inside is the user outside: the user's own id in both maps and in the
+    // host's view of the same process.
+    assert!(
+        has(&format!(r"(?m)^\s+uid_map:\s+0\s+{u}\s+1$")),
+        "{stdout}"
+    );
+    assert!(
+        has(&format!(r"(?m)^\s+gid_map:\s+0\s+{u}\s+1$")),
+        "{stdout}"
+    );
+    assert!(
+        has(&format!(
+            r"(?m)^\s+from the host, /proc/\d+/status: Uid:\s+{u}\s+{u}\s+{u}\s+{u}$"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "write /proc/self/gid_map '0 {u} 1': Operation not permitted"
+        )) && stdout.contains(&format!("write /proc/self/gid_map '0 {u} 1': ok")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("sethostname: ok, uname -n says inner")
+            && stdout.contains("kill -0 1: refused")
+            && stdout.contains("cat: /etc/shadow: Permission denied"),
+        "{stdout}"
+    );
+    // The challenge, typed as the user's own shell would: no setpriv.
+    assert!(
+        stdout.contains("# unshare --user --map-root-user /bin/sh"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "✓ challenge: a shell of yours is root in a user namespace of its own and UID {u} on the host"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(hostname(), name);
+}
+
+#[test]
+fn as_nobody_lesson_06_runs_to_the_end_with_its_challenge() {
+    lesson_runs_as_the_user("06-pivot-root");
+}

@@ -222,7 +222,30 @@ pub fn open_shell(
     layer: Option<PathBuf>,
     protect: Option<&Path>,
 ) -> Result<(Session, Spawned), RunError> {
-    let ps1 = format!("[fromscratch {label}] # ");
+    open_shell_as(ctx, label, mark, stdio, layer, protect, false)
+}
+
+/// As [`open_shell`]; with `as_learner` (a challenge's `as_learner = true`, on the host
+/// only) and the lab run by a user, the shell runs as that user, outside the lab's user
+/// namespace and without the guard namespaces (`runtime/unprivileged.rs` says why
+/// nothing is lost), its prompt ending in `$`. As root nothing changes.
+///
+/// # Errors
+/// As [`open_shell`].
+pub fn open_shell_as(
+    ctx: &Context,
+    label: &str,
+    mark: &str,
+    stdio: Stdio,
+    layer: Option<PathBuf>,
+    protect: Option<&Path>,
+    as_learner: bool,
+) -> Result<(Session, Spawned), RunError> {
+    let unprivileged = as_learner && *ctx == Context::Host && !nix::unistd::geteuid().is_root();
+    let ps1 = format!(
+        "[fromscratch {label}] {} ",
+        if unprivileged { '$' } else { '#' }
+    );
     let mut argv = vec!["/bin/sh".to_string()];
     if stdio == Stdio::Inherit {
         argv.push("-i".into());
@@ -253,6 +276,7 @@ pub fn open_shell(
         Context::Host => spawn::spawn(
             &ContainerSpec {
                 minimal_dev: true,
+                unprivileged,
                 ..guarded(None)
             },
             stdio,
@@ -363,6 +387,32 @@ impl Runner {
         open_shell(ctx, &label, &mark, stdio, None, self.lab.rootfs.as_deref())
     }
 
+    /// As [`Runner::open_shell`], for the challenge of step `idx`: with the learner's
+    /// own ids when the challenge says `as_learner = true` (see [`open_shell_as`]).
+    ///
+    /// # Errors
+    /// As [`open_shell`].
+    pub fn open_challenge_shell(
+        &mut self,
+        idx: usize,
+        ctx: &Context,
+        stdio: Stdio,
+    ) -> Result<(Session, Spawned), RunError> {
+        let as_learner = self.challenge(idx).is_some_and(|c| c.as_learner);
+        let mark = self.next_mark();
+        let label = self.shell_label(ctx);
+        let rootfs = self.lab.rootfs.clone();
+        open_shell_as(
+            ctx,
+            &label,
+            &mark,
+            stdio,
+            None,
+            rootfs.as_deref(),
+            as_learner,
+        )
+    }
+
     /// Start the plain `shell` (no challenge open) in `ctx`, marked as a new session. In
     /// the rootfs its root is an overlay of it on a scratch layer (`{lab}/shell-N`, made
     /// here, empty from the host): see [`open_shell`].
@@ -429,6 +479,7 @@ impl Runner {
         };
         for v in &ch.verify {
             let cond = if let Some(m) = &v.process {
+                let m = &crate::lab::unprivileged::resolve_match(m);
                 let wanted = process::Wanted::new(m, &|s| self.expand(s));
                 let found = process::find(&wanted, &procs, &lab_ns);
                 let (subject, details) = match found.closest {
@@ -481,7 +532,7 @@ impl Runner {
     pub fn play_challenge(&mut self, idx: usize, out: &mut dyn Write) -> Result<Attempt, RunError> {
         let ctx = self.challenge_context(idx)?;
         let _tty = term::TtyGuard::save();
-        let (session, _sp) = self.open_shell(&ctx, Stdio::Inherit)?;
+        let (session, _sp) = self.open_challenge_shell(idx, &ctx, Stdio::Inherit)?;
         let mut best = Attempt::default();
         let mut announced = false;
         let mut last_look: Option<Instant> = None;
@@ -569,7 +620,7 @@ impl Runner {
         };
         let ctx = self.challenge_context(idx)?;
         let label = self.shell_label(&ctx);
-        let (session, mut sp) = self.open_shell(&ctx, Stdio::Script)?;
+        let (session, mut sp) = self.open_challenge_shell(idx, &ctx, Stdio::Script)?;
         let input = sp.input.take();
         let output = sp.output.take();
         if let Some(o) = &output {

@@ -18,6 +18,7 @@ pub mod pod;
 pub mod runner;
 pub mod signals;
 pub mod state;
+pub mod unprivileged;
 pub mod volumes;
 
 use std::collections::BTreeMap;

@@ -224,6 +224,8 @@ impl Runner {
                     self.lab.any_process(n).map(|d| d.child.to_string())
                 } else if let Some(n) = t.strip_prefix("container.") {
                     self.lab.any_process(n).map(|c| c.pid1.to_string())
+                } else if let Some(n) = t.strip_prefix("unprivileged.") {
+                    crate::lab::unprivileged::template(n)
                 } else {
                     None
                 }
@@ -336,6 +338,7 @@ impl Runner {
             minimal_dev: false,
             // Not root: only a lesson with `root = false` gets here (see `preflight`).
             user: crate::runtime::userns::rootless(),
+            unprivileged: false,
         })
     }
 
@@ -828,9 +831,18 @@ impl Runner {
     ) -> Result<(String, Vec<Verdict>), RunError> {
         let ctx = self.context_of(&p.context)?;
         let argv = self.expand_all(&p.command);
+        // An unprivileged probe says whom it runs as: its command has no setpriv.
+        let who = if p.unprivileged {
+            format!(
+                " as uid {}",
+                crate::runtime::unprivileged::Unprivileged::current().uid
+            )
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "  [{}] {}",
+            "  [{}{who}] {}",
             ctx.label(),
             term::command(&term::shell_join(&argv))
         )?;
@@ -862,8 +874,14 @@ impl Runner {
         };
         let lab = &mut self.lab;
         let mut reap = || lab.reap();
-        let (run, verdicts) =
-            observe::run_checked(&ctx, &argv, p.expect.as_ref(), &expand, &mut reap)?;
+        let (run, verdicts) = observe::run_checked_as(
+            &ctx,
+            &argv,
+            p.unprivileged,
+            p.expect.as_ref(),
+            &expand,
+            &mut reap,
+        )?;
         show_output(&run.outcome, &salient(p.expect.as_ref(), &expand), out)?;
         let verdicts = verdicts
             .into_iter()

@@ -262,6 +262,13 @@ pub struct ChallengeDef {
     /// conditions stay the same.
     #[serde(default)]
     pub as_user: Option<AsUserDef>,
+    /// Open the shell with the learner's own user id, in the host's user namespace
+    /// (`shell = "host"` only): as root, the root shell it always is (in the lab's
+    /// guard namespaces); as a user, the user's own shell, outside the lab's user
+    /// namespace (where the user would already be root) and without the guard
+    /// namespaces. For a challenge about becoming root in a user namespace.
+    #[serde(default)]
+    pub as_learner: bool,
 }
 
 /// A challenge's rootless variant: `note` says why it differs; each field given replaces
@@ -365,6 +372,11 @@ pub struct ProcessMatch {
     /// read by the lab from the initial user namespace): `65534` for nobody.
     #[serde(default)]
     pub host_uid: Option<u32>,
+    /// Its effective user ID as the host sees it is the unprivileged user's
+    /// (`{unprivileged.uid}`): 65534 when the lab runs as root, the user's own when it
+    /// runs as a user. Not with `host_uid`.
+    #[serde(default)]
+    pub host_uid_unprivileged: bool,
     /// Its effective user ID inside its own user namespace: the host UID mapped through
     /// /proc/PID/uid_map (user_namespaces(7)). `0`: root in there.
     #[serde(default)]
@@ -430,6 +442,13 @@ pub struct ProbeDef {
     /// Checks on the result.
     #[serde(default)]
     pub expect: Option<ExpectDef>,
+    /// Run the command as the unprivileged user, on the host only: as root, the lab
+    /// drops to uid and gid 65534 with no supplementary groups just before exec (what
+    /// `setpriv --reuid=65534 --regid=65534 --clear-groups` does); as a user, it runs
+    /// as that user, outside the lab's user namespace. `{unprivileged.uid}` names the
+    /// uid it runs as.
+    #[serde(default)]
+    pub unprivileged: bool,
 }
 
 fn host_ctx() -> String {

@@ -288,6 +288,12 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                 ));
             }
             check_expect(probe.expect.as_ref(), &at, out);
+            if probe.unprivileged && probe.context != "host" {
+                out.push(format!(
+                    "{at}: probe `{}` has unprivileged = true but runs in `{}`: only a host command runs as the unprivileged user, so set context = \"host\" or drop unprivileged",
+                    probe.label, probe.context
+                ));
+            }
         };
         for p in &step.before {
             check_ctx(p, &started, &mut out);
@@ -446,6 +452,12 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                 }
             }
         }
+        if run_strings(step)
+            .iter()
+            .any(|s| templates(s).iter().any(|t| t == "unprivileged.setpriv"))
+        {
+            out.push(format!("{at}: template {{unprivileged.setpriv}} is for lines a learner reads or types (explain, equivalent, hints, solution), not for a command or check the lab runs: give the probe unprivileged = true instead"));
+        }
     }
     REGEX_AT.with(|f| *f.borrow_mut() = None);
     out
@@ -501,6 +513,12 @@ fn check_challenge(
     }
     if ch.hints.iter().any(|h| h.trim().is_empty()) {
         out.push(format!("{at}: the challenge has an empty hint"));
+    }
+    if ch.as_learner && ch.shell != "host" {
+        out.push(format!(
+            "{at}: the challenge has as_learner = true but its shell opens in `{}`: only a host shell runs with the learner's own ids, so set shell = \"host\" or drop as_learner",
+            ch.shell
+        ));
     }
     if ch.verify.is_empty() {
         out.push(format!(
@@ -592,6 +610,12 @@ fn check_challenge(
                             v.says
                         ));
                     }
+                }
+                if m.host_uid.is_some() && m.host_uid_unprivileged {
+                    out.push(format!(
+                        "{at}: verify `{}` has both host_uid and host_uid_unprivileged; give one",
+                        v.says
+                    ));
                 }
                 container_checks::check_process_match(m, &v.says, started, at, out);
                 if let Some(l) = &m.in_cgroup_with {
@@ -836,12 +860,13 @@ impl Known<'_> {
 }
 
 static TEMPLATE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-    Regex::new(r"\{(rootfs|lab|decoy\.[A-Za-z0-9_-]+|container\.[A-Za-z0-9_-]+|cgroup\.[A-Za-z0-9_-]+(?:\.memory|\.pids)?)\}")
+    Regex::new(r"\{(rootfs|lab|decoy\.[A-Za-z0-9_-]+|container\.[A-Za-z0-9_-]+|cgroup\.[A-Za-z0-9_-]+(?:\.memory|\.pids)?|unprivileged\.(?:uid|gid|setpriv))\}")
         .expect("static regex")
 });
 
 /// The templates (`rootfs`, `lab`, `decoy.NAME`, `container.NAME`, `cgroup.NAME`,
-/// `cgroup.NAME.memory`, `cgroup.NAME.pids`) used in `s`.
+/// `cgroup.NAME.memory`, `cgroup.NAME.pids`, `unprivileged.uid`, `unprivileged.gid`,
+/// `unprivileged.setpriv`) used in `s`.
 #[must_use]
 pub fn templates(s: &str) -> Vec<String> {
     TEMPLATE
@@ -858,6 +883,20 @@ pub fn expand(s: &str, resolve: &dyn Fn(&str) -> Option<String>) -> String {
             resolve(&c[1]).unwrap_or_else(|| c[0].to_string())
         })
         .into_owned()
+}
+
+/// The strings of `step` the lab runs or checks itself (probe, action and verify
+/// commands and their expectations), not those a learner reads or types.
+fn run_strings(step: &StepDef) -> Vec<String> {
+    let mut v = step_strings(step);
+    if let Some(ch) = &step.challenge {
+        let text: Vec<&String> = std::iter::once(&ch.goal)
+            .chain(&ch.hints)
+            .chain(&ch.solution)
+            .collect();
+        v.retain(|s| !text.contains(&s));
+    }
+    v
 }
 
 fn step_strings(step: &StepDef) -> Vec<String> {
@@ -1143,6 +1182,60 @@ expect = { fails = true }
             "init = true\nseccomp_deny = [\"sethostname\"]",
         );
         assert!(parse(&ok, Path::new("t.toml")).is_ok());
+    }
+
+    #[test]
+    fn unprivileged_probes_shells_and_templates_are_checked() {
+        let step = |probe: &str, challenge: &str| {
+            format!(
+                "{GOOD}\n[[steps]]\nid = \"u\"\ntitle = \"U\"\nexplain = \"as {{unprivileged.uid}}\"\nequivalent = \"{{unprivileged.setpriv}}unshare --uts true\"\naction = {{ kind = \"observe\" }}\n[[steps.after]]\nlabel = \"id\"\n{probe}\nexpect = {{ matches = ['^{{unprivileged.uid}}$'] }}\n[steps.challenge]\ngoal = \"G\"\n{challenge}\nsolution = [\"{{unprivileged.setpriv}}unshare --user /bin/sh\"]\n[[steps.challenge.verify]]\nsays = \"nobody\"\nprocess = {{ host_uid_unprivileged = true, uid_in_ns = 0 }}\n"
+            )
+        };
+        let good = step(
+            "command = [\"id\", \"-u\"]\nunprivileged = true",
+            "as_learner = true",
+        );
+        let l = parse(&good, Path::new("t.toml")).unwrap();
+        let s = l.def.steps.last().unwrap();
+        assert!(s.after[0].unprivileged);
+        assert!(s.challenge.as_ref().unwrap().as_learner);
+        assert_eq!(
+            templates("{unprivileged.setpriv}id -u {unprivileged.gid}"),
+            vec!["unprivileged.setpriv", "unprivileged.gid"]
+        );
+        let refused = |text: &str, says: &str| {
+            let err = parse(text, Path::new("t.toml")).unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+            assert_eq!(err.matches("t.toml:").count(), 1, "one problem: {err}");
+        };
+        refused(
+            &step(
+                "context = \"c1\"\ncommand = [\"id\", \"-u\"]\nunprivileged = true",
+                "as_learner = true",
+            ),
+            "probe `id` has unprivileged = true but runs in `c1`: only a host command runs as the unprivileged user",
+        );
+        refused(
+            &step(
+                "command = [\"sh\", \"-c\", \"{unprivileged.setpriv}id -u\"]",
+                "",
+            ),
+            "template {unprivileged.setpriv} is for lines a learner reads or types",
+        );
+        refused(
+            &step(
+                "command = [\"id\", \"-u\"]\nunprivileged = true",
+                "shell = \"rootfs\"\nas_learner = true",
+            ),
+            "the challenge has as_learner = true but its shell opens in `rootfs`",
+        );
+        refused(
+            &good.replace(
+                "host_uid_unprivileged = true,",
+                "host_uid_unprivileged = true, host_uid = 65534,",
+            ),
+            "verify `nobody` has both host_uid and host_uid_unprivileged; give one",
+        );
     }
 
     #[test]

@@ -69,7 +69,30 @@ pub struct ProbeRun {
 /// # Errors
 /// The runtime failed (not: the command failed, which is an outcome).
 pub fn run_in(ctx: &Context, argv: &[String]) -> Result<ProbeRun, RuntimeError> {
+    run_in_as(ctx, argv, false)
+}
+
+/// As [`run_in`]; with `unprivileged` (a host probe's `unprivileged = true`) the command
+/// runs as the unprivileged user (`runtime/unprivileged.rs`): as root, dropped to 65534
+/// with no groups just before exec; as a user, as that user, outside the lab's user
+/// namespace. Ignored in other contexts (`check` refuses it there).
+///
+/// # Errors
+/// As [`run_in`].
+pub fn run_in_as(
+    ctx: &Context,
+    argv: &[String],
+    unprivileged: bool,
+) -> Result<ProbeRun, RuntimeError> {
     let mut sp = match ctx {
+        Context::Host if unprivileged => spawn::spawn(
+            &ContainerSpec {
+                command: argv.to_vec(),
+                unprivileged: true,
+                ..Default::default()
+            },
+            Stdio::Capture,
+        )?,
         Context::Host => spawn::spawn(
             &ContainerSpec {
                 command: argv.to_vec(),
@@ -207,11 +230,27 @@ pub fn run_checked(
     expand: &dyn Fn(&str) -> String,
     between: &mut dyn FnMut(),
 ) -> Result<(ProbeRun, Vec<Verdict>), RuntimeError> {
+    run_checked_as(ctx, argv, false, expect, expand, between)
+}
+
+/// As [`run_checked`], run as the unprivileged user when `unprivileged` (see
+/// [`run_in_as`]).
+///
+/// # Errors
+/// As [`run_in`].
+pub fn run_checked_as(
+    ctx: &Context,
+    argv: &[String],
+    unprivileged: bool,
+    expect: Option<&ExpectDef>,
+    expand: &dyn Fn(&str) -> String,
+    between: &mut dyn FnMut(),
+) -> Result<(ProbeRun, Vec<Verdict>), RuntimeError> {
     let settle = Duration::from_millis(expect.and_then(|e| e.settle_ms).unwrap_or(0));
     let start = Instant::now();
     loop {
         between();
-        let run = run_in(ctx, argv)?;
+        let run = run_in_as(ctx, argv, unprivileged)?;
         let verdicts = expect
             .map(|e| evaluate(e, &run.outcome, expand))
             .unwrap_or_default();

@@ -17,6 +17,8 @@
 //! - `pivot.rs`: pivot_root in place of chroot: bind, pivot, detach the old root, a
 //!   minimal `/dev`; a refused pivot diagnosed from /proc/self/mountinfo
 //! - `cgroup.rs`: the lab's cgroups on v1, v2 and hybrid hosts: layout, limits, events, teardown
+//! - `unprivileged.rs`: a command run as the unprivileged user (root drops to 65534 with
+//!   setgroups, setresgid, setresuid; a user runs it as itself)
 //! - `syscalls.rs`: the trait, its Linux and recording implementations, trace rendering
 //!
 //! See namespaces(7), pid_namespaces(7), mount_namespaces(7), chroot(2), unshare(2), setns(2).
@@ -34,6 +36,7 @@ pub mod share;
 pub mod spawn;
 pub mod spec;
 pub mod syscalls;
+pub mod unprivileged;
 pub mod userns;
 pub mod volumes;
 

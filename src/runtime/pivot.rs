@@ -18,11 +18,16 @@
 //!    bind-mounted onto empty files, as runc does in a user namespace, made before the
 //!    pivot while the host's `/dev` can still be reached. The tmpfs lives in the
 //!    container's mount namespace, so a write to `/dev/null` never lands in the rootfs;
-//! 3. `chdir(R)`, `pivot_root(".", ".")`: the old root is stacked on top of the new
+//! 3. with `/proc` asked for, `mount("proc", R/proc)` now, before the pivot, as runc
+//!    does: in a user namespace the kernel gives a new procfs only to a mount namespace
+//!    that already holds a fully visible one (mount_too_revealing(), mount_namespaces(7)
+//!    and user_namespaces(7)), and the host's `/proc` is in this namespace only until
+//!    the old root is detached; mounted after, it is EPERM;
+//! 4. `chdir(R)`, `pivot_root(".", ".")`: the old root is stacked on top of the new
 //!    one at `/`;
-//! 4. `umount2(".", MNT_DETACH)`: resolving `.` climbs that stack to the old root, which
+//! 5. `umount2(".", MNT_DETACH)`: resolving `.` climbs that stack to the old root, which
 //!    is detached (lazily: busy files keep working, nothing new can reach it);
-//! 5. `chdir("/")`.
+//! 6. `chdir("/")`.
 //!
 //! When pivot_root still fails, [`diagnose_now`] reads /proc/self/mountinfo (proc(5))
 //! and names the rule of pivot_root(2) that was broken, not just the errno.
@@ -53,6 +58,21 @@ pub use super::devfs::{DEVICES, TMPFS_OPTIONS as DEV_TMPFS_OPTIONS};
 /// the condition's tag ([`PivotCondition::tag`]), which
 /// [`super::error::explain_setup_failure`] turns into a sentence naming the rule.
 pub fn pivot_into(sys: &dyn Syscalls, root: &Path, dev: bool) -> SetupResult {
+    pivot_into_then(sys, root, dev, &mut || Ok(()))
+}
+
+/// As [`pivot_into`], calling `before_pivot` once the rootfs is bound and its `/dev`
+/// made, and before the pivot: where spawn.rs mounts `R/proc` (step 3 of the module
+/// header: a procfs mounted after the pivot is refused in a user namespace).
+///
+/// # Errors
+/// As [`pivot_into`]; `before_pivot`'s failure stops the sequence there.
+pub fn pivot_into_then(
+    sys: &dyn Syscalls,
+    root: &Path,
+    dev: bool,
+    before_pivot: &mut dyn FnMut() -> SetupResult,
+) -> SetupResult {
     let root_s = root.to_string_lossy();
     sys.mount(
         Some(&root_s),
@@ -65,6 +85,7 @@ pub fn pivot_into(sys: &dyn Syscalls, root: &Path, dev: bool) -> SetupResult {
     if dev {
         super::devfs::mount_minimal(sys, root)?;
     }
+    before_pivot()?;
     sys.chdir(root).map_err(|e| ("chdir", e))?;
     let dot = Path::new(".");
     if let Err(e) = sys.pivot_root(dot, dot) {
@@ -375,10 +396,11 @@ pub fn diagnose_now(new_root: &Path, put_old: &Path) -> Diagnosis {
 
 /// The commands a learner types for the same pivot, for a step's `by hand:` line:
 /// `mount --rbind R R` (recursive, as the runtime's `MS_BIND|MS_REC`: a volume or /proc
-/// already mounted below R comes along), the tmpfs on `R/dev` and its devices, `cd R`,
-/// `pivot_root . .`, a procfs on `/proc` (umount(8) reads
-/// /proc/self/mountinfo to find what to unmount, and the new root has none yet),
-/// `umount -l .`, and `cd /`. Without `keep_proc`, the procfs is unmounted again.
+/// already mounted below R comes along), the tmpfs on `R/dev` and its devices, a procfs
+/// on `R/proc` before the pivot (as the runtime mounts it, step 3 of the module header;
+/// umount(8) reads /proc/self/mountinfo to find what to unmount), `cd R`,
+/// `pivot_root . .`, `umount -l .`, and `cd /`. Without `keep_proc`, the procfs is
+/// unmounted again.
 #[must_use]
 pub fn by_hand(root: &Path, keep_proc: bool) -> Vec<String> {
     let r = crate::term::shell_join(&[root.display().to_string()]);
@@ -389,9 +411,9 @@ pub fn by_hand(root: &Path, keep_proc: bool) -> Vec<String> {
             "for d in {}; do touch {r}/dev/$d && mount --bind /dev/$d {r}/dev/$d; done",
             DEVICES.join(" ")
         ),
+        format!("mount -t proc proc {r}/proc"),
         format!("cd {r}"),
         "pivot_root . .".to_string(),
-        "mount -t proc proc /proc".to_string(),
         "umount -l .".to_string(),
     ];
     if !keep_proc {
@@ -423,7 +445,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pivoted_spec_gets_a_private_mount_namespace_and_proc_after_the_pivot() {
+    fn a_pivoted_spec_gets_a_private_mount_namespace_and_proc_before_the_pivot() {
         use crate::runtime::spawn::{enter_namespaces, prepare_root};
         use crate::runtime::spec::ContainerSpec;
         let spec = ContainerSpec {
@@ -450,21 +472,58 @@ mod tests {
                 "mount",
                 "mount",
                 "/*",
+                "mount",
                 "chdir",
                 "pivot_root",
                 "umount2",
                 "chdir",
-                "mount"
             ]
         );
-        assert_eq!(rec.lines()[1], "unshare(CLONE_NEWNS) = 0");
-        assert!(rec.lines()[9].starts_with("mount(\"proc\", \"/proc\""));
+        let lines = rec.lines();
+        assert_eq!(lines[1], "unshare(CLONE_NEWNS) = 0");
+        // /proc inside the rootfs, while the old root (and the host's /proc) is still
+        // in the namespace; once only, never again after the pivot.
+        assert_eq!(
+            lines[5],
+            "mount(\"proc\", \"/r/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) = 0"
+        );
+        assert_eq!(lines.iter().filter(|l| l.contains("\"proc\"")).count(), 1);
         // Without a mount namespace asked for, pivot_root adds one: never the host's.
         let bare = ContainerSpec {
             mount_proc: false,
             ..spec
         };
         assert!(bare.effective_namespaces().mount);
+        let rec = RecordingSyscalls::new();
+        prepare_root(&rec, &bare).unwrap();
+        assert!(!rec.lines().iter().any(|l| l.contains("\"proc\"")));
+    }
+
+    #[test]
+    fn in_a_user_namespace_a_refused_proc_stops_before_the_pivot_and_names_the_rule() {
+        use crate::runtime::spawn::prepare_root;
+        use crate::runtime::spec::{ContainerSpec, Namespaces};
+        let spec = ContainerSpec {
+            root: Some("/r".into()),
+            pivot_root: true,
+            mount_proc: true,
+            namespaces: Namespaces {
+                pid: true,
+                ..Namespaces::default()
+            },
+            user: Some(crate::runtime::userns::IdMap { uid: 999, gid: 999 }),
+            command: vec!["sh".into()],
+            ..ContainerSpec::default()
+        };
+        let rec = RecordingSyscalls::new();
+        rec.fail_on("\"proc\"", Errno::EPERM);
+        let err = prepare_root(&rec, &spec).unwrap_err();
+        assert_eq!(err, (crate::runtime::userns::PROC_MASKED_TAG, Errno::EPERM));
+        assert!(
+            !rec.names().contains(&"pivot_root".to_string()),
+            "{:?}",
+            rec.lines()
+        );
     }
 
     #[test]

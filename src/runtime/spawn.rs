@@ -246,9 +246,19 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
         )
         .map_err(|e| ("mount", e))?;
     }
+    let mut proc_mounted = bind_host_proc;
     if let Some(root) = root.as_ref().filter(|_| spec.pivot_root) {
-        // A new mount namespace is certain here: effective_namespaces adds one.
-        super::pivot::pivot_into(sys, root, true)?;
+        // A new mount namespace is certain here: effective_namespaces adds one. /proc
+        // goes in before the pivot, while the host's /proc is still in the namespace
+        // (pivot.rs, step 3): in a user namespace it is refused after.
+        let proc_at = super::syscalls::in_root(root, "/proc");
+        super::pivot::pivot_into_then(sys, root, true, &mut || {
+            if spec.mount_proc && !bind_host_proc {
+                mount_proc(sys, spec, &proc_at)?;
+                proc_mounted = true;
+            }
+            Ok(())
+        })?;
     } else if let Some(root) = &root {
         if spec.minimal_dev {
             super::devfs::mount_minimal(sys, root)?;
@@ -257,25 +267,31 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
         // chroot(2) leaves the cwd outside the new root: the classic escape. Close it.
         sys.chdir(Path::new("/")).map_err(|e| ("chdir", e))?;
     }
-    if spec.mount_proc && !bind_host_proc {
-        sys.mount(
-            Some("proc"),
-            Path::new("/proc"),
-            Some("proc"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None,
-        )
-        .map_err(|e| match e {
-            // In a user namespace with a PID namespace of its own (checked above), EPERM
-            // here is the outer /proc's sub-mounts (userns.rs).
-            Errno::EPERM if spec.user.is_some() => (super::userns::PROC_MASKED_TAG, e),
-            _ => ("mount", e),
-        })?;
+    if spec.mount_proc && !proc_mounted {
+        mount_proc(sys, spec, Path::new("/proc"))?;
     }
     if let Some(name) = &spec.hostname {
         sys.sethostname(name).map_err(|e| ("sethostname", e))?;
     }
     Ok(())
+}
+
+/// A fresh procfs on `target` (`/proc` inside the root, or `R/proc` before a pivot),
+/// showing the caller's PID namespace (proc(5)).
+fn mount_proc(sys: &dyn Syscalls, spec: &ContainerSpec, target: &Path) -> SetupResult {
+    sys.mount(
+        Some("proc"),
+        target,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )
+    .map_err(|e| match e {
+        // In a user namespace with a PID namespace of its own (without one, the host's
+        // /proc is bound instead), EPERM here is the outer /proc's sub-mounts (userns.rs).
+        Errno::EPERM if spec.user.is_some() => (super::userns::PROC_MASKED_TAG, e),
+        _ => ("mount", e),
+    })
 }
 
 /// The namespaces a joining process enters, in the order youki and nsenter use: PID
@@ -372,6 +388,15 @@ pub fn spawn(spec: &ContainerSpec, stdio: Stdio) -> Result<Spawned, RuntimeError
     {
         return Err(RuntimeError::EmptyCommand);
     }
+    // Marked unprivileged, run by a user: as that user, nothing of the lab's added
+    // (unprivileged.rs says why nothing is lost).
+    let plain;
+    let spec = if spec.unprivileged && !nix::unistd::geteuid().is_root() {
+        plain = super::unprivileged::as_the_user(spec);
+        &plain
+    } else {
+        spec
+    };
     // Not root: a container that needs privilege starts in a user namespace (userns.rs):
     // in a lab, the lab's one (joined); otherwise a new one.
     let rootless = super::userns::rootless_spec(spec);
@@ -882,6 +907,12 @@ fn child_main(
             }
             // Last before exec (or our init): root changed, /proc and hostname done.
             if let Err(f) = super::security::apply(&sys, &spec.security, super::security::capget) {
+                return fail(f);
+            }
+            // As root, a command marked unprivileged becomes nobody, last of all.
+            if let Err(f) =
+                super::unprivileged::drop_ids(&sys, spec, nix::unistd::geteuid().is_root())
+            {
                 return fail(f);
             }
             if spec.init {

@@ -102,6 +102,10 @@ pub struct ContainerSpec {
     /// outside (see `userns.rs`); the parent writes the maps, then the other namespaces
     /// are unshared inside it. `None` (root): no user namespace, as before.
     pub user: Option<super::userns::IdMap>,
+    /// Run the command as the unprivileged user (unprivileged.rs): as root, drop to
+    /// uid and gid 65534 with no supplementary groups last before exec; as a user, run
+    /// as that user, with no user namespace of the lab's and no guard namespaces.
+    pub unprivileged: bool,
 }
 
 impl ContainerSpec {

@@ -138,6 +138,14 @@ pub enum Sys<'a> {
     /// cgroup file takes a value (`pids.max`, `cgroup.procs`). Traced as one line,
     /// `write("…/pids.max", "20") = 0`.
     WriteFile(&'a Path, &'a str),
+    /// setgroups(2) with this list of supplementary group ids (empty: none). Needs
+    /// CAP_SETGID; refused in a user namespace whose setgroups file says `deny`.
+    Setgroups(&'a [u32]),
+    /// setresgid(2): real, effective and saved group id at once (credentials(7)).
+    Setresgid(u32, u32, u32),
+    /// setresuid(2): real, effective and saved user id at once; leaving uid 0 for
+    /// another clears the permitted and effective capability sets (capabilities(7)).
+    Setresuid(u32, u32, u32),
 }
 
 impl Sys<'_> {
@@ -241,6 +249,27 @@ impl Sys<'_> {
             ),
             Self::Rmdir(p) => Call::new("rmdir", vec![q(p)]),
             Self::WriteFile(p, data) => Call::new("write", vec![q(p), format!("{data:?}")]),
+            Self::Setgroups(list) => Call::new(
+                "setgroups",
+                vec![
+                    list.len().to_string(),
+                    format!(
+                        "[{}]",
+                        list.iter()
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ],
+            ),
+            Self::Setresgid(r, e, s) => Call::new(
+                "setresgid",
+                vec![r.to_string(), e.to_string(), s.to_string()],
+            ),
+            Self::Setresuid(r, e, s) => Call::new(
+                "setresuid",
+                vec![r.to_string(), e.to_string(), s.to_string()],
+            ),
         }
     }
 }
@@ -444,6 +473,23 @@ impl Syscalls for LinuxSyscalls {
             Sys::Rmdir(p) => std::fs::remove_dir(p)
                 .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))),
             Sys::WriteFile(p, data) => write_once(p, data),
+            Sys::Setgroups(list) => {
+                let gids: Vec<nix::unistd::Gid> = list
+                    .iter()
+                    .map(|g| nix::unistd::Gid::from_raw(*g))
+                    .collect();
+                nix::unistd::setgroups(&gids)
+            }
+            Sys::Setresgid(r, e, s) => nix::unistd::setresgid(
+                nix::unistd::Gid::from_raw(r),
+                nix::unistd::Gid::from_raw(e),
+                nix::unistd::Gid::from_raw(s),
+            ),
+            Sys::Setresuid(r, e, s) => nix::unistd::setresuid(
+                nix::unistd::Uid::from_raw(r),
+                nix::unistd::Uid::from_raw(e),
+                nix::unistd::Uid::from_raw(s),
+            ),
         };
         self.note(&call.call().render(r));
         r
