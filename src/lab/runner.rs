@@ -1442,7 +1442,7 @@ pub fn rootless_lessons() -> Vec<String> {
 /// One sentence for a lesson that needs real root, run by a user: the cause, the fix,
 /// and the lessons that work as that user (`rootless`).
 #[must_use]
-pub fn needs_root_sentence(id: &str, rootless: &[String]) -> String {
+pub fn needs_root_sentence(id: &str, because: Option<&str>, rootless: &[String]) -> String {
     let instead = if rootless.is_empty() {
         "no lesson runs without root yet, though `fromscratch spawn` does, in a user namespace of its own".to_string()
     } else {
@@ -1451,9 +1451,11 @@ pub fn needs_root_sentence(id: &str, rootless: &[String]) -> String {
             rootless.join(", ")
         )
     };
-    format!(
-        "lesson {id} needs root (chroot(2) needs CAP_SYS_CHROOT, namespaces and mounts need CAP_SYS_ADMIN, and this lesson needs them on the host, not in a user namespace): run it with sudo; {instead}"
-    )
+    let because = because.map_or_else(
+        || "chroot(2) needs CAP_SYS_CHROOT, namespaces and mounts need CAP_SYS_ADMIN, and this lesson needs them on the host, not in a user namespace".to_string(),
+        |b| b.trim().trim_end_matches('.').to_string(),
+    );
+    format!("lesson {id} needs root ({because}): run it with sudo; {instead}")
 }
 
 /// Check the host before step 1.
@@ -1465,6 +1467,7 @@ pub fn preflight(lesson: &Lesson) -> Result<(), RunError> {
     if req.root && !crate::paths::is_root() {
         return Err(RunError::HostCannot(needs_root_sentence(
             &lesson.def.id,
+            req.root_because.as_deref(),
             &rootless_lessons(),
         )));
     }

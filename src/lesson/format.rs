@@ -48,6 +48,11 @@ pub struct Requires {
     /// Host programs the lesson's host probes run, checked with `which` before step 1.
     #[serde(default)]
     pub tools: Vec<String>,
+    /// With `root = true`: why this lesson cannot run in a user namespace, said in the
+    /// refusal a user gets ("cgroup directories belong to root…"). Without it, a general
+    /// reason about CAP_SYS_CHROOT and CAP_SYS_ADMIN on the host.
+    #[serde(default)]
+    pub root_because: Option<String>,
 }
 
 fn yes() -> bool {
@@ -64,6 +69,7 @@ impl Default for Requires {
             root: true,
             rootfs: default_recipe(),
             tools: Vec::new(),
+            root_because: None,
         }
     }
 }

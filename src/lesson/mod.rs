@@ -160,6 +160,12 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let here = |needle: &str, from: usize| locate(path, text, needle, from);
 
+    if !def.requires.root && def.requires.root_because.is_some() {
+        let (at, _) = here("root_because", 0);
+        out.push(format!(
+            "{at}: root_because is given, but root = false says the lesson runs without root: remove one"
+        ));
+    }
     if def.format_version != format::FORMAT_VERSION {
         let (at, _) = here("format_version", 0);
         out.push(format!(
@@ -1444,6 +1450,21 @@ seccomp_deny = ["sethostname", "mkdirat"]"#,
                 .to_string();
             assert!(err.contains(says), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn root_because_is_refused_on_a_lesson_that_runs_without_root() {
+        let ok = format!("{GOOD}\n[requires]\nroot = true\nroot_because = \"cgroups\"\n");
+        let lesson = parse(&ok, Path::new("t.toml")).expect("valid");
+        assert_eq!(lesson.def.requires.root_because.as_deref(), Some("cgroups"));
+        let bad = format!("{GOOD}\n[requires]\nroot = false\nroot_because = \"cgroups\"\n");
+        let err = parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "root_because is given, but root = false says the lesson runs without root"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
