@@ -50,8 +50,10 @@ pub fn recipes_dir() -> PathBuf {
 
 /// Where built rootfs trees live.
 ///
-/// `$FROMSCRATCH_CACHE`; else `/var/cache/fromscratch` for root; else
-/// `$XDG_CACHE_HOME/fromscratch` or `~/.cache/fromscratch`.
+/// `$FROMSCRATCH_CACHE`; else `/var/cache/fromscratch` for root; else, for a user,
+/// `$XDG_CACHE_HOME/fromscratch` (when absolute: the XDG Base Directory spec says a relative
+/// one is ignored) or `~/.cache/fromscratch`, `~` being `$HOME` or else the user's home in
+/// the password database. A user's trees are the user's own and never go to the root cache.
 #[must_use]
 pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("FROMSCRATCH_CACHE") {
@@ -60,8 +62,10 @@ pub fn cache_dir() -> PathBuf {
     if is_root() {
         return PathBuf::from("/var/cache/fromscratch");
     }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(dir).join("fromscratch");
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from)
+        && dir.is_absolute()
+    {
+        return dir.join("fromscratch");
     }
     home_dir().join(".cache").join("fromscratch")
 }
@@ -135,6 +139,14 @@ pub fn read_small_file(path: &std::path::Path) -> std::io::Result<String> {
     String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8 text"))
 }
 
+/// `$HOME`; else the home directory the password database gives the real uid (setpriv,
+/// cron and `env -i` leave HOME unset); else `/tmp`.
 fn home_dir() -> PathBuf {
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(home);
+    }
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map_or_else(|| PathBuf::from("/tmp"), |u| u.dir)
 }

@@ -112,12 +112,14 @@ pub(crate) fn preflight_host(params: &DebianParams) -> Result<(), RootfsError> {
     match way {
         Way::Debootstrap if !root => {
             return Err(RootfsError::NotRoot {
-                what: "building a Debian rootfs with debootstrap (it creates device nodes, changes file owners and chroots; kind = \"mmdebstrap\" builds without root, in mmdebstrap's unshare mode)".to_string(),
+                what: "building a Debian rootfs with debootstrap (it creates device nodes, changes file owners and chroots)".to_string(),
+                instead: "build the `debian` recipe (or any with kind = \"mmdebstrap\"), which makes the same tree without root in mmdebstrap's unshare mode".to_string(),
             });
         }
         Way::MmdebstrapRoot if !root => {
             return Err(RootfsError::NotRoot {
-                what: "building a Debian rootfs with mmdebstrap --mode=root (the recipe says mode = \"root\"; mode = \"unshare\" builds without root where user namespaces are allowed)".to_string(),
+                what: "building a Debian rootfs with mmdebstrap --mode=root (the recipe says mode = \"root\")".to_string(),
+                instead: "write mode = \"unshare\" in the recipe, which builds the same tree without root where user namespaces are allowed".to_string(),
             });
         }
         _ => {}
@@ -142,9 +144,13 @@ pub(crate) fn preflight_host(params: &DebianParams) -> Result<(), RootfsError> {
     check_tool("gpgv", "gpgv")?;
 
     if way == Way::MmdebstrapRootless {
-        check_subordinate_ids()?;
-        check_tool("newuidmap", "uidmap")?;
-        check_tool("newgidmap", "uidmap")?;
+        let subids = check_subordinate_ids();
+        if check_tool("newuidmap", "uidmap").is_err() || check_tool("newgidmap", "uidmap").is_err()
+        {
+            return Err(uidmap_missing(subids.err()));
+        }
+        subids?;
+        check_primary_group()?;
         check_user_namespaces()?;
         // mmdebstrap builds in $TMPDIR before writing the tarball (pitfall R2 there too)
         let tmp = std::env::var_os("TMPDIR")
@@ -220,6 +226,31 @@ fn check_subordinate_ids() -> Result<(), RootfsError> {
         problem: problems.join("; "),
         range: format!("{next_free}-{}", next_free + SUBID_COUNT - 1),
     })
+}
+
+/// newuidmap and newgidmap map ids only for a process whose real gid is the user's group
+/// in the password database (after `newgrp`, `sg` or `setpriv --regid` it is not).
+fn check_primary_group() -> Result<(), RootfsError> {
+    let gid = nix::unistd::getgid();
+    match nix::unistd::User::from_uid(nix::unistd::getuid()) {
+        Ok(Some(u)) if u.gid != gid => Err(RootfsError::NotPrimaryGroup {
+            gid: gid.as_raw(),
+            primary: u.gid.as_raw(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// newuidmap or newgidmap is missing: one sentence for both fixes when the user has no
+/// subordinate ids either (`subids` is what [`check_subordinate_ids`] said).
+fn uidmap_missing(subids: Option<RootfsError>) -> RootfsError {
+    let also = match subids {
+        Some(RootfsError::NoSubordinateIds { user, range, .. }) => format!(
+            " and give {user} a range of subordinate ids with `usermod --add-subuids {range} --add-subgids {range} {user}`"
+        ),
+        _ => String::new(),
+    };
+    RootfsError::UidmapMissing { also }
 }
 
 /// `name:start:count` lines; anything else is skipped.
@@ -606,6 +637,14 @@ fn unshare_failure(tail: &VecDeque<String>) -> Option<RootfsError> {
     if line.contains("/etc/subuid") || line.contains("/etc/subgid") {
         return check_subordinate_ids().err();
     }
+    // newuidmap's own line: "Target process N is owned by a different user: ... gid:G pw_gid:P"
+    if tail
+        .iter()
+        .any(|l| l.contains("is owned by a different user"))
+        && let Err(e) = check_primary_group()
+    {
+        return Some(e);
+    }
     Some(RootfsError::UserNamespacesRefused {
         reason: format!("mmdebstrap said \"{}\"", line.trim()),
         fix: "check that `unshare --user --map-root-user true` works and that /etc/subuid and /etc/subgid give you a range of 65536 ids".to_string(),
@@ -712,6 +751,26 @@ mod tests {
         );
         use crate::error::Classify;
         assert_eq!(e.exit_code(), 3);
+    }
+
+    #[test]
+    fn without_uidmap_one_sentence_names_the_package_and_usermod_when_ids_are_missing_too() {
+        use crate::error::Classify;
+        let both = uidmap_missing(Some(RootfsError::NoSubordinateIds {
+            user: "carol".into(),
+            problem: "/etc/subuid has no line for carol".into(),
+            range: "100000-165535".into(),
+        }));
+        assert_eq!(
+            both.to_string(),
+            "mmdebstrap's unshare mode needs newuidmap and newgidmap to map your subordinate ids, and they are not installed: install them with `apt install uidmap` and give carol a range of subordinate ids with `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 carol` (as root), or build as root"
+        );
+        assert_eq!(both.exit_code(), 3);
+        let only = uidmap_missing(None);
+        assert_eq!(
+            only.to_string(),
+            "mmdebstrap's unshare mode needs newuidmap and newgidmap to map your subordinate ids, and they are not installed: install them with `apt install uidmap` (as root), or build as root"
+        );
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub(crate) fn preflight(params: &DnfParams) -> Result<(), RootfsError> {
     if !crate::paths::is_root() {
         return Err(RootfsError::NotRoot {
             what: "building a Fedora-family rootfs with dnf --installroot (rpm gives files their owners and runs package scripts chrooted in the tree)".to_string(),
+            instead: "unpack a Fedora image without root: save one with `skopeo copy docker://registry.fedoraproject.org/fedora:40 oci-archive:fedora-40.tar` and build a recipe with kind = \"oci-archive\" and archive = \"fedora-40.tar\"".to_string(),
         });
     }
     for file in &params.repo_files {

@@ -33,6 +33,14 @@
 //! with `O_CREAT | O_EXCL | O_NOFOLLOW`; hard links must name a file inside the tree, resolved
 //! the same way; device nodes and FIFOs are skipped (a runtime provides `/dev`).
 //!
+//! **Without root** the same unpacker runs with the same guards, as the user: mknod(2) of a
+//! device and chown(2) to another uid need capabilities a user lacks (CAP_MKNOD,
+//! CAP_CHOWN), so device nodes are skipped as always, every entry is written as the user's
+//! (inside the lab's user namespace, which maps root to the user, root's), and setuid and
+//! setgid bits are cleared (a setuid file of the user's would run as the user for anyone
+//! on the host who can reach it). One summary line counts what was written differently, as
+//! rootless podman and `umoci unpack --rootless` do with a single id to map.
+//!
 //! [OCI image spec]: https://github.com/opencontainers/image-spec/blob/main/layer.md
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -295,6 +303,9 @@ pub(crate) fn build(
             plural(whiteouts_total, "whiteout", "whiteouts"),
         ),
     );
+    if let Some(note) = tree.rootless.note() {
+        say(out, &note);
+    }
     Ok(())
 }
 
@@ -1450,6 +1461,79 @@ struct Tree {
     as_root: bool,
     /// Directory entries' final metadata, by resolved path.
     dirs: BTreeMap<Vec<OsString>, DirMeta>,
+    /// Without root: what could not be kept as the image has it.
+    rootless: Rootless,
+}
+
+/// What a build without root writes differently from the image, for one summary line:
+/// chown(2) to another uid needs CAP_CHOWN, so every entry is the user's, as rootless
+/// podman and `umoci unpack --rootless` do when they have one id to map.
+#[derive(Debug, Default)]
+struct Rootless {
+    /// Entries (files, directories, symlinks) the image gives an owner other than 0:0.
+    other_owners: usize,
+    /// The first few of those owners, as `uid:gid`, for the note.
+    owners: BTreeSet<(u64, u64)>,
+    /// More owners than `owners` holds were seen.
+    more_owners: bool,
+    /// Regular files whose setuid/setgid bits were cleared.
+    set_id_cleared: usize,
+}
+
+impl Rootless {
+    /// How many distinct owners the note names.
+    const OWNERS_SHOWN: usize = 4;
+
+    fn owner(&mut self, meta: Meta) {
+        if meta.uid == 0 && meta.gid == 0 {
+            return;
+        }
+        self.other_owners += 1;
+        let id = (meta.uid, meta.gid);
+        if self.owners.len() < Self::OWNERS_SHOWN {
+            self.owners.insert(id);
+        } else if !self.owners.contains(&id) {
+            self.more_owners = true;
+        }
+    }
+
+    /// The summary line, or None when the image needed nothing changed.
+    fn note(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.other_owners > 0 {
+            let mut owners: Vec<String> = self
+                .owners
+                .iter()
+                .map(|(u, g)| format!("{u}:{g}"))
+                .collect();
+            if self.more_owners {
+                owners.push("…".to_string());
+            }
+            parts.push(format!(
+                "{} {} owned by other users than root ({}) {} written as yours, so inside the lab's user namespace {} root's",
+                self.other_owners,
+                plural(self.other_owners, "entry", "entries"),
+                owners.join(", "),
+                plural(self.other_owners, "was", "were"),
+                plural(self.other_owners, "it is", "they are"),
+            ));
+        }
+        if self.set_id_cleared > 0 {
+            parts.push(format!(
+                "the setuid/setgid bits of {} {} cleared, since on the host {} run as you for whoever started {}",
+                self.set_id_cleared,
+                plural(self.set_id_cleared, "file was", "files were"),
+                plural(self.set_id_cleared, "it would", "they would"),
+                plural(self.set_id_cleared, "it", "them"),
+            ));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "without root (chown to another uid needs CAP_CHOWN): {}",
+                parts.join("; ")
+            )
+        })
+    }
 }
 
 impl Tree {
@@ -1461,6 +1545,7 @@ impl Tree {
             path: path.to_path_buf(),
             as_root: crate::paths::is_root(),
             dirs: BTreeMap::new(),
+            rootless: Rootless::default(),
         })
     }
 
@@ -1789,13 +1874,14 @@ impl Tree {
     }
 
     fn chown_at(
-        &self,
+        &mut self,
         dir: &OwnedFd,
         at: &[OsString],
         name: &OsStr,
         meta: Meta,
     ) -> Result<(), TreeError> {
         if !self.as_root {
+            self.rootless.owner(meta);
             return Ok(());
         }
         let Some((uid, gid)) = meta.owner() else {
@@ -1941,13 +2027,22 @@ impl Tree {
             })?;
         }
         // Owner first: chown clears the setuid and setgid bits that chmod then sets.
-        if self.as_root
-            && let Some((uid, gid)) = meta.owner()
-        {
-            fchown(file.as_fd(), Some(uid), Some(gid))
-                .map_err(|e| self.io("change the owner of", at, Some(name), e))?;
+        let mut mode = meta.mode;
+        if self.as_root {
+            if let Some((uid, gid)) = meta.owner() {
+                fchown(file.as_fd(), Some(uid), Some(gid))
+                    .map_err(|e| self.io("change the owner of", at, Some(name), e))?;
+            }
+        } else {
+            self.rootless.owner(meta);
+            if mode & 0o6000 != 0 {
+                // The file is the user's: setuid would make it run as the user for any
+                // host user who can reach the cache.
+                mode &= !0o6000;
+                self.rootless.set_id_cleared += 1;
+            }
         }
-        fchmod(file.as_fd(), Mode::from_bits_truncate(meta.mode))
+        fchmod(file.as_fd(), Mode::from_bits_truncate(mode))
             .map_err(|e| self.io("set the mode of", at, Some(name), e))?;
         let t = meta.time();
         let _ = futimens(file.as_fd(), &t, &t);

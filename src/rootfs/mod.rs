@@ -94,12 +94,13 @@ pub enum RootfsError {
         path: PathBuf,
     },
     /// The operation needs root (exit 3).
-    #[error(
-        "{what} needs root: run it with sudo, or use the `host` recipe, which builds without root"
-    )]
+    #[error("{what} needs root: run it with sudo, or {instead}")]
     NotRoot {
         /// What needs root, e.g. "building a Debian rootfs with debootstrap".
         what: String,
+        /// The way to the same kind of tree without root, e.g. "build the `debian` recipe,
+        /// which ...".
+        instead: String,
     },
     /// An external tool is not installed (exit 3).
     #[error(
@@ -110,6 +111,15 @@ pub enum RootfsError {
         tool: String,
         /// The Debian package that provides it.
         package: String,
+    },
+    /// The rootfs cache directory cannot be created (exit 3): for a user, typically a home
+    /// directory that does not exist or is not theirs.
+    #[error("cannot create the rootfs cache {}: {err}: set FROMSCRATCH_CACHE (or XDG_CACHE_HOME) to a directory of yours, or make this one yours", path.display())]
+    CacheDir {
+        /// The directory (`cache_dir()/rootfs`).
+        path: PathBuf,
+        /// What the OS said.
+        err: io::Error,
     },
     /// The cache directory is on a filesystem mounted `noexec` (pitfall R2, exit 3).
     #[error("{} is on the filesystem mounted at {}, which is mounted noexec, so no program in a rootfs built there could run: set FROMSCRATCH_CACHE to a directory on another filesystem, or remount it with `mount -o remount,exec {}`", path.display(), mount_point.display(), mount_point.display())]
@@ -160,6 +170,27 @@ pub enum RootfsError {
         problem: String,
         /// A free range to suggest, e.g. `100000-165535`.
         range: String,
+    },
+    /// newuidmap and newgidmap (Debian package `uidmap`), which mmdebstrap's unshare mode
+    /// runs to map the user's subordinate ids, are not installed (exit 3).
+    #[error(
+        "mmdebstrap's unshare mode needs newuidmap and newgidmap to map your subordinate ids, and they are not installed: install them with `apt install uidmap`{also} (as root), or build as root"
+    )]
+    UidmapMissing {
+        /// Empty, or " and give USER a range with `usermod --add-subuids ...`" when the
+        /// user has no subordinate ids either.
+        also: String,
+    },
+    /// The user's real group is not their primary group, and newuidmap and newgidmap map
+    /// subordinate ids only for a process whose group is (shadow's `newuidmap.c`; exit 3).
+    #[error(
+        "mmdebstrap's unshare mode cannot map your subordinate ids while your group is {gid} and not your primary group {primary} (newuidmap and newgidmap refuse a process whose group is not the one /etc/passwd gives you): run it with group {primary}, as a fresh login shell has (`newgrp`, `sg` and `setpriv --regid` change it), or build as root"
+    )]
+    NotPrimaryGroup {
+        /// The real gid of the process.
+        gid: u32,
+        /// The user's group in the password database.
+        primary: u32,
     },
     /// mmdebstrap's unshare mode cannot create a user namespace here (exit 3).
     #[error(
@@ -439,9 +470,12 @@ impl Classify for RootfsError {
             Self::NotRoot { .. }
             | Self::ToolMissing { .. }
             | Self::NoexecMount { .. }
+            | Self::CacheDir { .. }
             | Self::KeyringMissing { .. }
             | Self::KeyringNotFound { .. }
             | Self::NoSubordinateIds { .. }
+            | Self::UidmapMissing { .. }
+            | Self::NotPrimaryGroup { .. }
             | Self::UserNamespacesRefused { .. }
             | Self::UnshareTmpNoexec { .. }
             | Self::BusyboxNotStatic { .. }
@@ -622,8 +656,10 @@ pub fn build(
 
     // Builder preflight: everything that can be checked before a byte is written.
     preflight(recipe)?;
-    std::fs::create_dir_all(&cache_root)
-        .map_err(|e| RootfsError::io("create the cache directory", &cache_root, e))?;
+    std::fs::create_dir_all(&cache_root).map_err(|err| RootfsError::CacheDir {
+        path: cache_root.clone(),
+        err,
+    })?;
     cache::check_exec_mount(&cache_root)?;
     if let Builder::Debian(params) = &recipe.builder {
         debian::preflight_suite(params)?;
