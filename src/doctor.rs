@@ -1709,6 +1709,7 @@ mod tests {
             blocker: Some(blocker(
                 &RootfsError::NotRoot {
                     what: "dnf".to_string(),
+                    instead: "an oci-archive recipe".to_string(),
                 },
                 Some("dnf"),
             )),
@@ -1760,6 +1761,7 @@ mod tests {
         let b = blocker(
             &RootfsError::NotRoot {
                 what: "building".to_string(),
+                instead: "the debian recipe".to_string(),
             },
             Some("dnf"),
         );
