@@ -6,7 +6,6 @@
 //! output fits one screen and says each fix once. Only reads: the host is the same after.
 
 mod common;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -14,10 +13,7 @@ use common::{Lab, require_root, text, unwrapped};
 
 /// The unprivileged user: `FROMSCRATCH_TEST_UID` (CI's own user), or nobody.
 fn user() -> u32 {
-    std::env::var("FROMSCRATCH_TEST_UID")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(65534)
+    common::test_user()
 }
 
 /// `setpriv` to [`user`], no supplementary groups, then `argv`.
@@ -120,24 +116,7 @@ struct UserWorld {
 
 impl UserWorld {
     fn new() -> Self {
-        require_root();
-        let dir = tempfile::Builder::new()
-            .prefix("fs-doctor-")
-            .tempdir()
-            .expect("tempdir");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let bin = dir.path().join("fromscratch");
-        std::fs::copy(common::bin(), &bin).unwrap();
-        for d in ["cache", "run", "state"] {
-            let p = dir.path().join(d);
-            std::fs::create_dir(&p).unwrap();
-            nix::unistd::chown(
-                &p,
-                Some(nix::unistd::Uid::from_raw(user())),
-                Some(nix::unistd::Gid::from_raw(user())),
-            )
-            .unwrap();
-        }
+        let (dir, bin) = common::user_dir("fs-doctor-", &["cache", "run", "state"], user(), user());
         Self { dir, bin }
     }
 

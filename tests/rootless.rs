@@ -15,10 +15,7 @@ use common::{Snapshot, require_root, text};
 /// its own, whose uid is not the overflow uid 65534 that unmapped ids also show as), or
 /// nobody. The gid used is the same number (setpriv --regid), whatever its groups.
 fn user() -> u32 {
-    std::env::var("FROMSCRATCH_TEST_UID")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(65534)
+    common::test_user()
 }
 
 /// setpriv's arguments to become [`user`] with no supplementary groups.

@@ -12,14 +12,11 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{Snapshot, require_root, text};
+use common::{Snapshot, text};
 
 /// The unprivileged user: `FROMSCRATCH_TEST_UID`, or nobody.
 fn user() -> u32 {
-    std::env::var("FROMSCRATCH_TEST_UID")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(65534)
+    common::test_user()
 }
 
 /// The user's group in /etc/passwd (newuidmap maps ids only for a process in it), else the
@@ -40,20 +37,12 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        require_root();
-        let dir = tempfile::Builder::new()
-            .prefix("fs-rootless-rootfs-")
-            .tempdir()
-            .expect("tempdir");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        for d in ["cache", "run", "state", "home", "tmp"] {
-            let p = dir.path().join(d);
-            std::fs::create_dir(&p).unwrap();
-            chown_to_user(&p);
-        }
-        let bin = dir.path().join("fromscratch");
-        std::fs::copy(common::bin(), &bin).unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (dir, bin) = common::user_dir(
+            "fs-rootless-rootfs-",
+            &["cache", "run", "state", "home", "tmp"],
+            user(),
+            group(),
+        );
         Self { dir, bin }
     }
 
@@ -112,15 +101,6 @@ impl World {
             );
         }
     }
-}
-
-fn chown_to_user(p: &Path) {
-    nix::unistd::chown(
-        p,
-        Some(nix::unistd::Uid::from_raw(user())),
-        Some(nix::unistd::Gid::from_raw(group())),
-    )
-    .unwrap();
 }
 
 fn listing(dir: &Path) -> Vec<String> {

@@ -417,3 +417,43 @@ action = {{ kind = "observe" }}
     .expect("write lesson");
     p
 }
+
+/// The unprivileged user the rootless tests run as: `FROMSCRATCH_TEST_UID` (CI makes a
+/// user of its own, whose uid is not the overflow uid 65534 that unmapped ids also show
+/// as in a user namespace), or nobody.
+#[must_use]
+pub fn test_user() -> u32 {
+    std::env::var("FROMSCRATCH_TEST_UID")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(65534)
+}
+
+/// A world-readable (0755) temporary directory named `PREFIX…` holding a copy of the
+/// binary (mode 0755, so [`test_user`] can run it even when the checkout is under a
+/// private home) and one subdirectory per name in `owned`, owned by `uid`:`gid`.
+/// Returns the directory and the binary's path. Needs root (chown).
+#[must_use]
+pub fn user_dir(prefix: &str, owned: &[&str], uid: u32, gid: u32) -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    require_root();
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for d in owned {
+        let p = dir.path().join(d);
+        std::fs::create_dir(&p).unwrap();
+        nix::unistd::chown(
+            &p,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+        )
+        .unwrap();
+    }
+    let copy = dir.path().join("fromscratch");
+    std::fs::copy(bin(), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (dir, copy)
+}
