@@ -75,8 +75,9 @@ fn debian_rootfs_builds_for_real_needs_root_and_network() {
     assert!(cache_names().is_empty(), "{:?}", cache_names());
 }
 
+/// Pitfall R1: mmdebstrap asked for a package bookworm lacks: exit 2, named, nothing cached.
 #[test]
-fn debian_rootfs_missing_package_is_named_and_nothing_is_cached_r1() {
+fn pitfall_r1_debian_missing_package_is_named_and_nothing_is_cached() {
     if !paths::is_root() {
         eprintln!("skipped: debootstrap/mmdebstrap need root");
         return;
@@ -194,8 +195,9 @@ fn unprivileged_without_cache() {
     assert!(!paths::is_root());
 }
 
+/// Pitfall R1: the same with debootstrap ("Couldn't find these debs").
 #[test]
-fn debian_rootfs_missing_package_is_named_with_debootstrap_too_r1() {
+fn pitfall_r1_debian_missing_package_is_named_with_debootstrap_too() {
     if !paths::is_root() {
         eprintln!("skipped: debootstrap needs root");
         return;

@@ -18,27 +18,6 @@ fn in_private_mount_ns(script: &str) -> std::process::Output {
 }
 
 #[test]
-fn pitfall_r2_a_noexec_cache_is_refused_before_the_build() {
-    require_root();
-    let dir = tempfile::tempdir().unwrap();
-    let out = in_private_mount_ns(&format!(
-        r#"mount -t tmpfs -o noexec,size=64m fs-r2 {d}
-FROMSCRATCH_CACHE={d}/cache FROMSCRATCH_RUN={d}/run "$B" rootfs build host
-echo "exit=$?"
-find {d}/cache -mindepth 2 -maxdepth 2 | wc -l"#,
-        d = dir.path().display()
-    ));
-    let (o, e) = text(&out);
-    assert!(o.contains("exit=3"), "{o}\n{e}");
-    assert!(
-        e.contains(&format!("mounted at {}", dir.path().display())) && e.contains("noexec"),
-        "{e}"
-    );
-    assert!(e.contains("FROMSCRATCH_CACHE"), "the fix is named: {e}");
-    assert_eq!(o.lines().last(), Some("0"), "nothing was built: {o}");
-}
-
-#[test]
 fn rootfs_rm_refuses_to_delete_through_a_mount() {
     require_root();
     let dir = tempfile::tempdir().unwrap();

@@ -1081,8 +1081,9 @@ mod tests {
         );
     }
 
+    /// Pitfall G1: on a fake v2 tree, controllers on parents, processes in leaves, emptied before rmdir.
     #[test]
-    fn v2_create_enables_on_parents_sets_limits_reads_events_and_tears_down() {
+    fn pitfall_g1_v2_create_enables_on_parents_uses_leaves_and_empties_before_removing() {
         let (t, fs, lab) = v2_tree("memory pids");
         lab.create(&fs).unwrap();
         let c = lab.cgroup("c");

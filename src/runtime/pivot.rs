@@ -570,8 +570,9 @@ mod tests {
         );
     }
 
+    /// Pitfall M2: a refused pivot_root is reported by the condition it broke, not the errno.
     #[test]
-    fn a_refused_pivot_is_diagnosed_in_the_trace_and_named_by_its_condition() {
+    fn pitfall_m2_a_refused_pivot_is_diagnosed_in_the_trace_and_named_by_its_condition() {
         let rec = RecordingSyscalls::new();
         rec.fail_on("pivot_root", Errno::EINVAL);
         let root = tempfile::tempdir().unwrap();

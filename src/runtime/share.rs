@@ -168,6 +168,7 @@ mod tests {
                 "setns(FD /* /proc/42/ns/net */, CLONE_NEWNET) = 0",
                 "unshare(CLONE_NEWNS|CLONE_NEWPID) = 0",
                 "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0",
+                "mount(\"/r\", \"/r\", NULL, MS_BIND|MS_REC, NULL) = 0",
                 "chroot(\"/r\") = 0",
                 "chdir(\"/\") = 0",
                 "mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) = 0",

@@ -221,6 +221,17 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
         super::overlay::prepare(sys, lower, base, &mut merged)?;
         root = Some(merged);
     }
+    // Pitfall C2: a chroot's root that is not a mount point breaks what relies on `/`
+    // being one inside (`unshare -m` fails with EINVAL, pivot_root with EINVAL or EBUSY):
+    // in a mount namespace of the container's own, bind it onto itself first.
+    if let Some(root) = root.as_deref()
+        && !spec.pivot_root
+        && spec.overlay.is_none()
+        && spec.protect.as_deref() != Some(root)
+        && (spec.effective_namespaces().mount || spec.guard_namespaces().mount)
+    {
+        bind_onto_itself(sys, root)?;
+    }
     // Volumes: in the container's private mount namespace, before the chroot (the
     // sources are host paths).
     super::volumes::mount_volumes(
@@ -274,6 +285,25 @@ pub fn prepare_root(sys: &dyn Syscalls, spec: &ContainerSpec) -> SetupResult {
         sys.sethostname(name).map_err(|e| ("sethostname", e))?;
     }
     Ok(())
+}
+
+/// `mount(ROOT, ROOT, NULL, MS_BIND|MS_REC, NULL)`: the root becomes a mount point of
+/// this (private) mount namespace, so that inside the chroot `/` is one, as
+/// mount_namespaces(7) and pivot_root(2) expect; `unshare -m` inside then works (pitfall
+/// C2). The pivot (pivot.rs) and the lab's read-only guard (protect.rs) bind it themselves.
+///
+/// # Errors
+/// `("mount", errno)`.
+fn bind_onto_itself(sys: &dyn Syscalls, root: &Path) -> SetupResult {
+    let src = root.to_string_lossy();
+    sys.mount(
+        Some(&src),
+        root,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )
+    .map_err(|e| ("mount", e))
 }
 
 /// A fresh procfs on `target` (`/proc` inside the root, or `R/proc` before a pivot),
@@ -1220,6 +1250,7 @@ mod tests {
                 "prctl(PR_SET_PDEATHSIG, SIGKILL) = 0",
                 "unshare(CLONE_NEWNS|CLONE_NEWPID) = 0",
                 "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0",
+                "mount(\"/r\", \"/r\", NULL, MS_BIND|MS_REC, NULL) = 0",
                 "chroot(\"/r\") = 0",
                 "chdir(\"/\") = 0",
                 "mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) = 0",
@@ -1258,6 +1289,7 @@ mod tests {
             vec![
                 "unshare(CLONE_NEWNS|CLONE_NEWUTS) = 0",
                 "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0",
+                "mount(\"/r\", \"/r\", NULL, MS_BIND|MS_REC, NULL) = 0",
                 "chroot(\"/r\") = 0",
                 "chdir(\"/\") = 0",
             ]
