@@ -667,9 +667,15 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
         }
         .into());
     }
+    // A tree of the shared rootfs cache (a recipe name, or a path into the cache) is
+    // seen read-only by the container, in a private mount namespace (the lab's guard),
+    // with a minimal /dev of its own (devfs.rs), so nothing run in it changes the cache
+    // every lesson uses. A directory of the user's own stays writable.
+    let cache = std::fs::canonicalize(crate::paths::cache_dir()).ok();
+    let shared = cache.is_some_and(|c| root.starts_with(c));
     let spec = ContainerSpec {
         overlay: None,
-        protect: None,
+        protect: shared.then(|| root.clone()),
         root: Some(root.clone()),
         namespaces: Namespaces {
             pid: a.pid,
@@ -682,14 +688,14 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
         init: a.init,
         hostname: a.hostname.clone(),
         command: a.command.clone(),
-        guard: false,
+        guard: shared,
         env: Vec::new(),
         volumes: Vec::new(),
         share: None,
         security: crate::runtime::security::Security::default(),
         pivot_root: false,
         cgroup_procs: Vec::new(),
-        minimal_dev: false,
+        minimal_dev: shared,
         user: crate::runtime::userns::rootless(),
         unprivileged: false,
     };

@@ -144,7 +144,8 @@ fn a_pod_of_100_members_starts_answers_every_probe_and_tears_down_completely() {
         if all_started.is_none() && line.contains("· Every member answers ━━") {
             all_started = Some(t0.elapsed());
         }
-        if probes_done.is_none() && line.contains("· The lab's processes and their memory ━━") {
+        if probes_done.is_none() && line.contains("· The lab's processes and their memory ━━")
+        {
             probes_done = Some(t0.elapsed());
             // The lab's own process (fromscratch), with every container up.
             lab_rss_kib = std::fs::read_to_string(format!("/proc/{lab_pid}/status"))
@@ -166,7 +167,10 @@ fn a_pod_of_100_members_starts_answers_every_probe_and_tears_down_completely() {
     // Every member answered from inside: its PID 1 is sleep, its hostname the pod's.
     let answered = text.lines().filter(|l| l.trim() == "sleep pod").count();
     assert_eq!(answered, MEMBERS, "{text}");
-    assert!(!text.lines().any(|l| l.trim_start().starts_with("✗ ")), "{text}");
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("✗ ")),
+        "{text}"
+    );
     // While all were up: the pause container's init, and each member's sleep (PID 1
     // of its namespace) and whatever holds it, all carrying the lab's mark.
     let counted = text
@@ -176,7 +180,10 @@ fn a_pod_of_100_members_starts_answers_every_probe_and_tears_down_completely() {
     let mut it = counted.split_whitespace();
     let procs: usize = it.next().unwrap().parse().unwrap();
     let rss_kib: u64 = it.nth(1).unwrap().parse().unwrap();
-    assert!(procs > MEMBERS, "{procs} lab processes for {MEMBERS} members");
+    assert!(
+        procs > MEMBERS,
+        "{procs} lab processes for {MEMBERS} members"
+    );
     assert!(rss_kib > 0);
     lab.snapshot().assert_same(&before);
 

@@ -111,21 +111,31 @@ fn trace_shows_each_syscall_with_its_result_in_order() {
         .lines()
         .map(|l| l.trim().split_once("  ").map_or(l, |(_, c)| c))
         .collect();
+    // Comments (`/* … */`) say why; the calls are the rest.
+    let calls: Vec<&str> = calls.into_iter().filter(|c| !c.starts_with("/*")).collect();
     let names: Vec<&str> = calls
         .iter()
         .map(|c| c.split('(').next().unwrap_or(""))
         .collect();
-    assert_eq!(
-        names,
-        vec![
-            "prctl", "unshare", "mount", "fork", "prctl", "mount", "chroot", "chdir", "mount",
-            "execve"
-        ],
-        "{err}"
-    );
+    // A rootfs of the shared cache: the guard's UTS namespace, then in PID 1 the tree
+    // made read-only (a bind and a remount) and given a minimal /dev (a tmpfs, then six
+    // device files bound onto empty files), before the chroot and the new /proc.
+    let mut want = vec![
+        "prctl", "unshare", "mount", "unshare", "fork", "prctl", "mount", "mount", "mount",
+    ];
+    for _ in 0..6 {
+        want.extend(["mknod", "mount"]);
+    }
+    want.extend(["chroot", "chdir", "mount", "execve"]);
+    assert_eq!(names, want, "{err}");
     assert!(
         calls.iter().all(|c| c.contains(" = ")),
         "every call has its result: {err}"
+    );
+    assert!(
+        calls[6].ends_with("MS_BIND|MS_REC, NULL) = 0")
+            && calls[7].contains("MS_RDONLY|MS_REMOUNT|MS_BIND"),
+        "{err}"
     );
     assert_eq!(
         calls[2],
@@ -153,5 +163,36 @@ fn a_rootfs_is_never_the_host_root_or_a_system_directory() {
     assert!(
         err.contains("build one with `fromscratch rootfs build host`"),
         "{err}"
+    );
+}
+
+/// A rootfs of the shared cache is read-only to what `spawn` runs in it, with a /dev of
+/// its own: `>/dev/null` works, a write anywhere in the tree fails with EROFS, and the
+/// cache is left as it was (it once gained a regular file `dev/null` this way).
+#[test]
+fn spawn_never_writes_into_the_shared_rootfs_cache() {
+    require_root();
+    let root = common::host_rootfs();
+    let lab = Lab::new();
+    let (code, out, err) = spawn(
+        &lab,
+        &root,
+        &[],
+        &[
+            "/bin/sh",
+            "-c",
+            "echo quiet > /dev/null && echo devnull ok; touch /written-by-spawn 2>&1; ls /dev",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("devnull ok"), "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert!(!root.join("written-by-spawn").exists());
+    assert!(
+        std::fs::read_dir(root.join("dev"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "the cached tree's /dev stays empty"
     );
 }
