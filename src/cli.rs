@@ -69,8 +69,15 @@ pub enum Command {
         paths: Vec<PathBuf>,
     },
     /// Remove what an interrupted or killed run left behind (processes, scratch files).
+    ///
+    /// With --check it removes nothing: it names every trace a lab that is gone left on
+    /// the host (processes carrying a lab's mark, mounts under the lab's directories,
+    /// state files and the links and cgroups they recorded, stray `fromscratch-PID`
+    /// cgroups, interrupted rootfs builds), one line each; exit 0 when there is none, 1
+    /// otherwise. --save writes a snapshot of the host, --against compares the host with
+    /// one and names every difference (exit 1 if any).
     #[command(after_help = examples(CLEANUP_EXAMPLES))]
-    Cleanup,
+    Cleanup(CleanupArgs),
     /// Run a command in a new container, the way the lessons do (flags as in unshare(1)).
     #[command(after_help = examples(SPAWN_EXAMPLES))]
     Spawn(SpawnArgs),
@@ -174,6 +181,22 @@ pub enum RootfsCommand {
         /// Recipe name or hash.
         recipe: String,
     },
+}
+
+/// `fromscratch cleanup`.
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Change nothing: name what is left (exit 1 if anything is, 0 when clean).
+    #[arg(long)]
+    pub check: bool,
+    /// With --check: write a snapshot of the host (mounts, processes, links, network
+    /// namespaces, cgroups, the lab's files) to FILE as JSON, to compare with later.
+    #[arg(long, value_name = "FILE", requires = "check", conflicts_with = "against", value_hint = ValueHint::FilePath)]
+    pub save: Option<PathBuf>,
+    /// With --check: compare the host now with the snapshot in FILE and name every
+    /// difference (exit 1 if any).
+    #[arg(long, value_name = "FILE", requires = "check", value_hint = ValueHint::FilePath)]
+    pub against: Option<PathBuf>,
 }
 
 /// `fromscratch spawn`.
@@ -296,6 +319,9 @@ const CHECK_EXAMPLES: &str = "
 
 const CLEANUP_EXAMPLES: &str = "
   fromscratch cleanup                 # after a `kill -9`: processes, scratch
+  fromscratch cleanup --check         # what is left, changing nothing; exit 1
+  fromscratch cleanup --check --save before.json   # a snapshot of the host
+  fromscratch cleanup --check --against before.json   # what changed since
 ";
 
 const SPAWN_EXAMPLES: &str = r#"

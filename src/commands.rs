@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::cli::{CompletionShell, RootfsCommand, RunArgs, SpawnArgs};
+use crate::cli::{CleanupArgs, CompletionShell, RootfsCommand, RunArgs, SpawnArgs};
 use crate::error::{Classify, EXIT_BAD_INPUT, EXIT_CHECK_FAILED};
 use crate::lab::runner::{RunError, Runner};
 use crate::lesson;
@@ -519,13 +519,25 @@ fn is_recipe(f: &Path) -> bool {
         .is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("[builder]")))
 }
 
-/// `fromscratch cleanup`.
+/// `fromscratch cleanup [--check [--save FILE | --against FILE]]`.
 ///
 /// # Errors
-/// The run directory cannot be read.
-pub fn cleanup(out: &mut dyn Write) -> Result<u8> {
+/// The run directory cannot be read; with --check, a snapshot file that cannot be
+/// written or read (exit 2).
+pub fn cleanup(a: &CleanupArgs, out: &mut dyn Write) -> Result<u8> {
+    if a.check {
+        return cleanup_check(a, out);
+    }
     let run = crate::paths::run_dir();
-    let report = crate::lab::state::cleanup_stale(&run).map_err(|e| Failure::from(&e))?;
+    let mut report = crate::lab::state::cleanup_stale(&run).map_err(|e| Failure::from(&e))?;
+    // Marked processes of a dead lab whose state file is gone too, and `fromscratch-PID`
+    // cgroups no state file recorded: what `cleanup --check` names, removed.
+    report
+        .killed
+        .extend(crate::hoststate::kill_orphaned_marked(&run));
+    report
+        .removed
+        .extend(crate::hoststate::remove_stray_cgroups());
     let mut builds = Vec::new();
     crate::rootfs::clean_interrupted_builds(&mut builds);
     out.write_all(&builds)?;
@@ -549,6 +561,86 @@ pub fn cleanup(out: &mut dyn Write) -> Result<u8> {
         writeln!(out, "nothing to clean up")?;
     }
     Ok(0)
+}
+
+/// The largest snapshot file `cleanup --check --against` reads (64 MiB).
+const MAX_SNAPSHOT_BYTES: u64 = 64 << 20;
+
+/// `cleanup --check`: name the leftovers, or save a snapshot, or compare with one.
+fn cleanup_check(a: &CleanupArgs, out: &mut dyn Write) -> Result<u8> {
+    use crate::hoststate::{HostSnapshot, Places, differences, leftovers};
+    if let Some(file) = &a.save {
+        let snap = HostSnapshot::take(&Places::current());
+        let text = serde_json::to_string_pretty(&snap)?;
+        std::fs::write(file, text).map_err(|e| Failure {
+            message: format!(
+                "cannot write the snapshot {}: {e}: give a path in a directory you can write",
+                file.display()
+            ),
+            code: EXIT_BAD_INPUT,
+        })?;
+        writeln!(
+            out,
+            "saved a snapshot of the host to {}: {} mounts, {} processes, {} links, {} cgroups, {} files of the lab",
+            file.display(),
+            snap.mounts.len(),
+            snap.processes.len(),
+            snap.links.len(),
+            snap.cgroups.len(),
+            snap.files.len()
+        )?;
+        return Ok(0);
+    }
+    if let Some(file) = &a.against {
+        let bad = |why: String| Failure {
+            message: format!(
+                "cannot compare with {}: {why}: give a file `fromscratch cleanup --check --save` wrote",
+                file.display()
+            ),
+            code: EXIT_BAD_INPUT,
+        };
+        let meta = std::fs::metadata(file).map_err(|e| bad(e.to_string()))?;
+        if !meta.is_file() || meta.len() > MAX_SNAPSHOT_BYTES {
+            return Err(bad("not a regular file of at most 64 MiB".into()).into());
+        }
+        let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
+        let before: HostSnapshot =
+            serde_json::from_str(&text).map_err(|e| bad(format!("not a snapshot ({e})")))?;
+        if before.version != crate::hoststate::SNAPSHOT_VERSION {
+            return Err(bad(format!(
+                "snapshot version {} is not {}",
+                before.version,
+                crate::hoststate::SNAPSHOT_VERSION
+            ))
+            .into());
+        }
+        let now = HostSnapshot::take(&before.places);
+        let diffs = differences(&before, &now);
+        for d in &diffs {
+            writeln!(out, "{d}")?;
+        }
+        if diffs.is_empty() {
+            writeln!(out, "the host is as it was in {}", file.display())?;
+            return Ok(0);
+        }
+        writeln!(
+            out,
+            "{} difference(s) from {}",
+            diffs.len(),
+            file.display()
+        )?;
+        return Ok(EXIT_CHECK_FAILED);
+    }
+    let left = leftovers(&Places::current());
+    if left.is_empty() {
+        writeln!(out, "clean: no trace of a fromscratch lab on this host")?;
+        return Ok(0);
+    }
+    for l in &left {
+        writeln!(out, "{l}")?;
+    }
+    writeln!(out, "run `fromscratch cleanup` to remove them")?;
+    Ok(EXIT_CHECK_FAILED)
 }
 
 /// Host directories a rootfs may never be: chrooting there and mounting /proc on them

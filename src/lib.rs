@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod doctor;
 pub mod error;
+pub mod hoststate;
 pub mod lab;
 pub mod lesson;
 pub mod observe;

@@ -74,7 +74,7 @@ fn main() -> ExitCode {
         Some(Command::Tour { rootfs }) => commands::tour(rootfs.as_deref(), &mut out),
         Some(Command::Rootfs(c)) => commands::rootfs(c, &mut out),
         Some(Command::Check { paths }) => commands::check(paths, &mut out),
-        Some(Command::Cleanup) => commands::cleanup(&mut out),
+        Some(Command::Cleanup(a)) => commands::cleanup(a, &mut out),
         Some(Command::Spawn(a)) => commands::spawn_cmd(a),
         Some(Command::Doctor { json, verbose }) => commands::doctor(*json, *verbose, &mut out),
         Some(Command::Completions { shell }) => commands::completions(*shell, &mut out),

@@ -179,8 +179,12 @@ impl Runner {
             },
             &mut indented,
         )?;
-        self.lab.rootfs = Some(built.path.clone());
-        Ok(built.path)
+        // Whatever the cache holds, the lab never takes `/` or a host system directory
+        // for its rootfs (a cache entry or cache directory that is a symlink out).
+        let path = crate::commands::confine_rootfs(&built.path)
+            .map_err(|f| RunError::BadInput(f.message))?;
+        self.lab.rootfs = Some(path.clone());
+        Ok(path)
     }
 
     /// Make sure the rootfs exists before step `idx` is shown (so `{rootfs}` in its text

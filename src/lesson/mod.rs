@@ -457,6 +457,9 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
                     out.push(format!("{at}: {problem}"));
                 }
             }
+            if let Some(path) = path_out_of_template(&s) {
+                out.push(format!("{at}: `{path}` leaves the lab: a lesson names paths inside the lab (`{{lab}}/…`) or the rootfs (`{{rootfs}}/…`), never `..` out of them"));
+            }
         }
         if run_strings(step)
             .iter()
@@ -467,6 +470,20 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
     }
     REGEX_AT.with(|f| *f.borrow_mut() = None);
     out
+}
+
+/// The first `{lab}/…` or `{rootfs}/…` path in `s` that climbs out with a `..`
+/// component (`{lab}/../..`, `{rootfs}/d/../../etc`), if any: the lab would act on a
+/// host path the lesson cannot name directly.
+#[must_use]
+pub fn path_out_of_template(s: &str) -> Option<String> {
+    static PATH: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r#"\{(?:lab|rootfs)\}[^\s'"`;|&<>(){}$]*"#).expect("static regex")
+    });
+    PATH.find_iter(s)
+        .map(|m| m.as_str())
+        .find(|p| p.split('/').any(|c| c == ".."))
+        .map(str::to_string)
 }
 
 /// Why a `make_tree` copy path is refused, if it is: it must be a plain absolute host path
@@ -706,6 +723,7 @@ fn check_root(root: &str, lab_dirs: &BTreeSet<String>, at: &str, out: &mut Vec<S
         "rootfs" | "host" => {}
         r => match r.strip_prefix("lab:") {
             Some(d) if lab_dirs.contains(d) => {}
+            Some(d) if Path::new(d).is_absolute() || d.split('/').any(|c| c == "..") => out.push(format!("{at}: root `lab:{d}` leaves the lab: name a directory a make_tree step made, without `/` in front or `..`")),
             Some(d) => out.push(format!("{at}: root `lab:{d}` names a directory no earlier make_tree step made")),
             None => out.push(format!("{at}: root `{r}` must be `rootfs`, `host` or `lab:DIR`; lesson files cannot name host paths")),
         },

@@ -225,6 +225,64 @@ pub(crate) fn remove_entry(tree: &Path) -> Result<(), RootfsError> {
     remove_tree(tree)
 }
 
+/// Refuse a cache directory that leads, through symlinks, into the host's own system
+/// directories (`/`, `/usr`, `/etc`…, see `commands::is_host_system_dir`): a build there
+/// would write into the host. The deepest existing ancestor is resolved, the rest kept.
+///
+/// # Errors
+/// [`RootfsError::CacheInHostSystem`].
+pub(crate) fn check_not_host_system(cache_root: &Path) -> Result<(), RootfsError> {
+    let abs = std::path::absolute(cache_root).unwrap_or_else(|_| cache_root.to_path_buf());
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    let resolved = loop {
+        if let Ok(c) = existing.canonicalize() {
+            break rest.iter().rev().fold(c, |p: PathBuf, n| p.join(n));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return Ok(()),
+        }
+    };
+    // The cache's own tree, or any directory on the way to it, being a host system
+    // directory: `/usr/x/rootfs` is refused, `/var/cache/fromscratch/rootfs` is not.
+    if resolved
+        .ancestors()
+        .any(|a| a != Path::new("/") && crate::commands::is_host_system_dir(a) && !ok_parent(a))
+        || crate::commands::is_host_system_dir(&resolved)
+    {
+        return Err(RootfsError::CacheInHostSystem {
+            path: cache_root.to_path_buf(),
+            resolved,
+        });
+    }
+    Ok(())
+}
+
+/// Host directories a cache may lie below (its own subdirectory), though never be.
+fn ok_parent(a: &Path) -> bool {
+    [
+        "/var",
+        "/var/cache",
+        "/var/tmp",
+        "/var/lib",
+        "/tmp",
+        "/home",
+        "/root",
+        "/run",
+        "/srv",
+        "/opt",
+        "/mnt",
+        "/media",
+        "/run/user",
+    ]
+    .iter()
+    .any(|d| a == Path::new(d))
+}
+
 /// Refuse any path that is not exactly `rootfs_cache()/<one normal component>`.
 fn check_inside_cache(path: &Path) -> Result<(), RootfsError> {
     let cache = rootfs_cache();
@@ -246,7 +304,10 @@ fn check_no_mounts(tree: &Path) -> Result<(), RootfsError> {
     let abs = std::path::absolute(tree).unwrap_or_else(|_| tree.to_path_buf());
     // Mount points are listed by their real paths: compare against the canonical path too
     // (read-only use of canonicalize; deletion always goes through `tree` itself).
-    let canon = std::fs::canonicalize(tree).ok();
+    // A symlink entry is only unlinked, which touches nothing mounted anywhere: never
+    // resolve it (a link to `/` would "contain" every mount).
+    let real_dir = std::fs::symlink_metadata(tree).is_ok_and(|m| m.is_dir());
+    let canon = real_dir.then(|| std::fs::canonicalize(tree).ok()).flatten();
     for m in mounts() {
         let hit = m.mount_point.starts_with(&abs)
             || canon.as_ref().is_some_and(|c| m.mount_point.starts_with(c));

@@ -121,6 +121,15 @@ pub enum RootfsError {
         /// What the OS said.
         err: io::Error,
     },
+    /// The rootfs cache resolves (through a symlink, or as set) into the host's own
+    /// system directories, where a build would write into the host (exit 2).
+    #[error("refusing the rootfs cache {}: it resolves to {}, inside the host's own system directories: set FROMSCRATCH_CACHE to a directory of its own", path.display(), resolved.display())]
+    CacheInHostSystem {
+        /// The directory (`cache_dir()/rootfs`).
+        path: PathBuf,
+        /// Where it leads, symlinks resolved.
+        resolved: PathBuf,
+    },
     /// The cache directory is on a filesystem mounted `noexec` (pitfall R2, exit 3).
     #[error("{} is on the filesystem mounted at {}, which is mounted noexec, so no program in a rootfs built there could run: set FROMSCRATCH_CACHE to a directory on another filesystem, or remount it with `mount -o remount,exec {}`", path.display(), mount_point.display(), mount_point.display())]
     NoexecMount {
@@ -456,6 +465,7 @@ impl Classify for RootfsError {
             | Self::NotElf { .. }
             | Self::NotInRoot { .. }
             | Self::OutsideCache { .. }
+            | Self::CacheInHostSystem { .. }
             | Self::NotCached { .. }
             | Self::NotBusybox { .. }
             | Self::SuiteNotListed { .. } => EXIT_BAD_INPUT,
@@ -634,6 +644,7 @@ pub fn build(
     let entry = format!("{}-{}", recipe.name, hash);
     let final_dir = cache_root.join(&entry);
 
+    cache::check_not_host_system(&cache_root)?;
     cache::clean_stale(&cache_root, out);
 
     if !opts.force && cache::is_complete(&cache_root, &entry, &hash) {
@@ -781,9 +792,15 @@ fn build_into(
 /// lab, another test) finished first, its tree stays, ours is dropped: the tree in place
 /// may already be some process's root, and must never be deleted from under it. Only
 /// `--force` replaces it.
+///
+/// An entry in place that is not a real directory (a symlink, to `/` or anywhere else, or
+/// a file) is never a tree of ours: it is unlinked, never followed, and ours takes its
+/// place, so the path handed to the lab is always the tree just built.
 fn install(tmp: &Path, final_dir: &Path, force: bool) -> Result<(), RootfsError> {
-    if std::fs::symlink_metadata(final_dir).is_ok() {
-        if !force {
+    if let Ok(m) = std::fs::symlink_metadata(final_dir) {
+        if !m.is_dir() {
+            cache::remove_tree(final_dir)?;
+        } else if !force {
             return cache::remove_tree(tmp);
         }
         cache::remove_entry(final_dir)?;

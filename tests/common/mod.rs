@@ -100,10 +100,12 @@ impl Lab {
     }
 }
 
-/// What the host looks like, as far as the lab can touch it.
+/// What the host looks like, as far as the lab can touch it: the product's own
+/// [`fromscratch::hoststate`] readings, narrowed to this test's lab where a lab running
+/// beside it (another test) could change them.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Snapshot {
-    /// Mount points with their source and filesystem type (mount IDs left out).
+    /// Mount points as `TARGET ROOT FSTYPE SOURCE` (mount IDs left out).
     pub mounts: BTreeSet<String>,
     /// Processes carrying this lab's mark in their environment, or rooted in its run dir.
     pub lab_processes: BTreeSet<String>,
@@ -113,61 +115,20 @@ pub struct Snapshot {
     pub links: BTreeSet<String>,
     /// Cgroups a lab left: `fromscratch-PID` directories under /sys/fs/cgroup whose lab
     /// PID is no longer running (a live lab's belong to a test running beside this one),
-    /// and each cgroup2 root's `cgroup.subtree_control` while no lab directory is there.
+    /// `fromscratch.enabled.*` markers where no live lab is, and each cgroup2 root's
+    /// `cgroup.subtree_control` while no lab directory is there.
     pub cgroups: BTreeSet<String>,
 }
 
 /// See [`Snapshot::cgroups`].
 fn cgroup_leftovers() -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut live_lab_on: BTreeSet<String> = BTreeSet::new();
-    // A lab's "I turned this controller on" marker, left when no lab lives beside it.
-    let mut markers: Vec<PathBuf> = Vec::new();
-    for e in walkdir::WalkDir::new("/sys/fs/cgroup")
-        .max_depth(6)
-        .into_iter()
-        .filter_entry(|e| e.file_type().is_dir())
-        .flatten()
-    {
-        let Some(name) = e.file_name().to_str() else {
-            continue;
-        };
-        if name.starts_with("fromscratch.enabled.") {
-            markers.push(e.path().to_path_buf());
-            continue;
-        }
-        let Some(pid) = name.strip_prefix("fromscratch-") else {
-            continue;
-        };
-        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
-        if alive {
-            if let Some(p) = e.path().parent() {
-                live_lab_on.insert(p.display().to_string());
-            }
-        } else {
-            out.insert(e.path().display().to_string());
-        }
-    }
-    for m in markers {
-        let parent = m
-            .parent()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        if !live_lab_on.contains(&parent) {
-            out.insert(m.display().to_string());
-        }
-    }
-    for line in std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-    {
-        if line.contains(" - cgroup2 ") {
-            let target = line.split(' ').nth(4).unwrap_or("");
-            if !live_lab_on.contains(target) {
-                let ctl = std::fs::read_to_string(format!("{target}/cgroup.subtree_control"))
-                    .unwrap_or_default();
-                out.insert(format!("{target}/cgroup.subtree_control: {}", ctl.trim()));
-            }
+    use fromscratch::hoststate;
+    let dirs = hoststate::cgroup_dirs();
+    let live_lab_on = hoststate::live_lab_cgroup_parents(&dirs);
+    let mut out = hoststate::cgroup_leftovers(&dirs);
+    for (target, ctl) in hoststate::subtree_control() {
+        if !live_lab_on.contains(&target) {
+            out.insert(format!("{target}/cgroup.subtree_control: {ctl}"));
         }
     }
     out
@@ -175,20 +136,6 @@ fn cgroup_leftovers() -> BTreeSet<String> {
 
 impl Snapshot {
     pub fn take(run: &Path) -> Self {
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                let f: Vec<&str> = l.split(' ').collect();
-                let dash = f.iter().position(|x| *x == "-").unwrap_or(f.len() - 1);
-                format!(
-                    "{} {} {}",
-                    f.get(4).unwrap_or(&""),
-                    f.get(dash + 1).unwrap_or(&""),
-                    f.get(dash + 2).unwrap_or(&"")
-                )
-            })
-            .collect();
         let mark = run.display().to_string();
         let mut lab_processes = BTreeSet::new();
         for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -213,17 +160,11 @@ impl Snapshot {
             .flatten()
             .map(|e| e.path().display().to_string())
             .collect();
-        let links = std::fs::read_dir("/sys/class/net")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
         Self {
-            mounts,
+            mounts: fromscratch::hoststate::mounts(),
             lab_processes,
             run_files,
-            links,
+            links: fromscratch::hoststate::links(),
             cgroups: cgroup_leftovers(),
         }
     }
