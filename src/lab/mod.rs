@@ -13,6 +13,7 @@
 pub mod by_hand;
 pub mod challenge;
 pub mod decoy;
+pub mod fault;
 pub mod net;
 pub mod pod;
 pub mod runner;
