@@ -467,9 +467,8 @@ impl Lab {
         // Whatever the lab's processes started and left: orphans re-parented to us, and
         // anything else carrying the lab's mark.
         spawn::kill_orphans();
-        for pid in state::marked_processes(&self.scratch) {
-            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-        }
+        // Until none is left: a process killed here may still be there for a moment.
+        state::kill_marked_until_gone(&self.scratch, Instant::now() + state::GONE_LIMIT);
         spawn::kill_orphans();
         self.remove_cgroups();
         if self.scratch.exists() {
