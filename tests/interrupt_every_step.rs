@@ -238,3 +238,169 @@ lessons! {
     lesson_15_caps_seccomp: 15 "15-caps-seccomp",
     lesson_16_pod: 16 "16-pod",
 }
+
+/// A data directory (`FROMSCRATCH_DATA`) holding the real recipes and one lesson file,
+/// `lessons/ID.toml`, with `text`.
+fn data_dir_with(id: &str, text: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("fs-test-data-")
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir(dir.path().join("lessons")).unwrap();
+    std::fs::write(dir.path().join(format!("lessons/{id}.toml")), text).unwrap();
+    std::os::unix::fs::symlink(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/rootfs-recipes"),
+        dir.path().join("rootfs-recipes"),
+    )
+    .unwrap();
+    dir
+}
+
+/// A container is running (step 1) when a probe of step 2 hangs in `sleep 3600`: the
+/// probe timeout kills it, the lesson stops with the documented sentence (exit 1), and
+/// the container, the sleep and the lab's files are gone.
+#[test]
+fn a_probe_that_hangs_is_stopped_by_the_timeout_and_the_host_is_unchanged() {
+    require_root();
+    common::host_rootfs();
+    let data = data_dir_with(
+        "97-hang",
+        r#"format_version = 1
+id = "97-hang"
+title = "A probe that hangs"
+summary = "A container runs; then a probe sleeps for an hour."
+objectives = ["Prove a hung probe is stopped and everything is removed."]
+
+[requires]
+root = false
+rootfs = "host"
+
+[[steps]]
+id = "start"
+title = "A container"
+explain = "The lab starts container c."
+action = { kind = "start", container = "c" }
+
+[[steps]]
+id = "hang"
+title = "A probe that never ends"
+explain = "The probe sleeps for an hour."
+action = { kind = "observe" }
+
+[[steps.before]]
+label = "hang"
+context = "host"
+command = ["sleep", "3600"]
+
+[containers.c]
+root = "rootfs"
+pid = true
+mount_proc = true
+init = true
+command = ["sleep", "3600"]
+"#,
+    );
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let out = lab
+        .cmd(&["run", "97-hang", "--yes"])
+        .env("FROMSCRATCH_DATA", data.path())
+        .env("FROMSCRATCH_TIMEOUT", "2")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(stdout.contains("━━ Step 2/2 "), "{stdout}\n{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "fromscratch: the command did not finish within 2 s and was killed",
+        "{stdout}"
+    );
+    lab.snapshot().assert_same(&before);
+}
+
+/// `rootfs build host` into a cache on a 2 MiB tmpfs (mounted in a mount namespace of
+/// the test's own, so the host never sees it): the build fails with one sentence that
+/// names the full disk, and the cache holds no tree, finished or half-built.
+#[test]
+fn a_full_disk_during_a_rootfs_build_is_one_sentence_and_leaves_no_tree() {
+    require_root();
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let cache = tempfile::Builder::new()
+        .prefix("fs-test-full-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let script = r#"mount -t tmpfs -o size=2m fs-test-full "$FROMSCRATCH_CACHE" || exit 99
+"$BIN" rootfs build host
+echo "exit=$?" >&3
+find "$FROMSCRATCH_CACHE" -mindepth 1 >&3"#;
+    // fd 3 (the report) is the test's: stdout and stderr are the binary's own.
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!("exec 3>\"$REPORT\"; {script}"))
+        .env("FROMSCRATCH_RUN", lab.run.path())
+        .env("FROMSCRATCH_CACHE", cache.path())
+        .env("FROMSCRATCH_DATA", env!("CARGO_MANIFEST_DIR"))
+        .env("XDG_STATE_HOME", lab.state.path())
+        .env("NO_COLOR", "1")
+        .env("BIN", common::bin())
+        .env("REPORT", report.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    let report = std::fs::read_to_string(report.path()).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}\n{report}");
+    let mut lines = report.lines();
+    let code = lines.next().unwrap_or("");
+    assert_eq!(code, "exit=3", "{report}\n{stdout}\n{stderr}");
+    let err: Vec<&str> = stderr.lines().collect();
+    assert_eq!(err.len(), 1, "one sentence: {stderr}");
+    assert!(
+        err[0].starts_with("fromscratch: cannot copy a file to ")
+            && err[0].contains(": the filesystem holding it is full (No space left on device")
+            && err[0].ends_with(
+                ": free space there, or set FROMSCRATCH_CACHE to a directory on a larger filesystem"
+            ),
+        "{stderr}"
+    );
+    let left: Vec<&str> = lines.collect();
+    assert!(
+        left.iter().all(|p| !p.contains("/rootfs/")),
+        "a tree was left in the cache:\n{}",
+        left.join("\n")
+    );
+    lab.snapshot().assert_same(&before);
+}
+
+/// A panic inside a step (the debug-build hook `FROMSCRATCH_PANIC_AT_STEP`): in lesson
+/// 04's step 4 its container and decoy are running, in step 7 the challenge shell the
+/// lab types into. The panic unwinds through the lab's `Drop`, which stops and removes
+/// everything before the process ends with Rust's panic status, 101.
+#[test]
+#[cfg(debug_assertions)]
+fn a_panic_inside_a_step_still_tears_everything_down() {
+    require_root();
+    common::host_rootfs();
+    for n in ["4", "7"] {
+        let lab = Lab::new();
+        let before = lab.snapshot();
+        let out = lab
+            .cmd(&["run", "04", "--yes"])
+            .env("FROMSCRATCH_PANIC_AT_STEP", n)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(stdout.contains(&format!("━━ Step {n}/7 ")), "{stdout}\n{stderr}");
+        assert_eq!(out.status.code(), Some(101), "step {n}: {stdout}\n{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "FROMSCRATCH_PANIC_AT_STEP={n}: a panic on purpose, inside step {n}"
+            )),
+            "{stderr}"
+        );
+        assert_same(&before, &lab.snapshot(), &format!("a panic in step {n}"));
+    }
+}
