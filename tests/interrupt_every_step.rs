@@ -1,4 +1,5 @@
-//! Interruption at every step of every lesson (issue 7, item 2), as root.
+//! Interruption at every step of every lesson (issue 7, item 2), as root and as the
+//! unprivileged user.
 //!
 //! For each lesson in `lessons/` and each of its steps N, `fromscratch run LESSON --yes`
 //! runs in a private run directory (a [`Lab`]) with `FROMSCRATCH_PAUSE_AT_STEP=N`
@@ -13,12 +14,16 @@
 //!   files, links, cgroups) equals the one taken before, at once;
 //! - SIGKILL: `fromscratch cleanup` exits 0, and then the snapshot equals the one before.
 //!
-//! Every step gets all three signals (the full cross product: measured at about 100 s
-//! of wall time for the whole file on a 2-core VM, the slowest lesson, 09 with 14
-//! steps, about 65 s on its own), in a rotating order so that no signal is always the
-//! first run of a step.
-//! One `#[test]` per lesson, so nextest runs them side by side; a guard test fails when
-//! a lesson exists that has no test here.
+//! As root every step gets all three signals (the full cross product), one `#[test]`
+//! per lesson and signal (`lesson_09_network_namespace::sigkill`), so nextest spreads
+//! them over the cores and none runs long (lesson 09, 14 steps, is the longest: about
+//! 25 s a signal on a 2-core VM; the whole file about 160 s of wall time). As the user
+//! ([`common::test_user`] through setpriv, as in tests/rootless.rs; every lesson with
+//! `[requires] root = false`), to bound CI time, one `#[test]` per lesson gives each
+//! step one signal, rotated: SIGINT, SIGTERM or SIGKILL by (N + L) mod 3 for step N of
+//! the lesson numbered L, so across a lesson's steps (each has at least three) every
+//! (lesson, signal) pair appears, and the rotation shifts from lesson to lesson. Guard
+//! tests fail when a lesson exists that has no test here.
 //!
 //! Beside the matrix: a probe that hangs (`sleep 3600`, stopped by the probe timeout),
 //! a full disk during a rootfs build (a 2 MiB tmpfs cache, in a mount namespace of the
@@ -38,12 +43,10 @@ use nix::unistd::Pid;
 /// lesson 10's OOM step is the slowest).
 const REACH: Duration = Duration::from_secs(120);
 
-/// The three signals in the order step `n` (1-based) of the lesson numbered `lesson`
-/// gets them: rotated by (N + L) mod 3.
-fn signals_for(lesson: usize, n: usize) -> [Signal; 3] {
-    let all = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGKILL];
-    let k = (n + lesson) % 3;
-    [all[k], all[(k + 1) % 3], all[(k + 2) % 3]]
+/// The signal step `n` (1-based) of the lesson numbered `lesson` gets in the rotated
+/// matrix: SIGINT, SIGTERM or SIGKILL by (N + L) mod 3.
+fn rotated(lesson: usize, n: usize) -> Signal {
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGKILL][(n + lesson) % 3]
 }
 
 /// The number of steps of lesson `id`, from its file as the binary loads it.
@@ -128,16 +131,133 @@ impl Watched {
     }
 }
 
+/// Who runs the lessons, and where.
+enum Who {
+    /// Root, with the test cache.
+    Root,
+    /// The unprivileged [`common::test_user`], through setpriv, with a copy of the
+    /// binary it can run and a rootfs cache of its own (built once, by the user).
+    User {
+        dir: tempfile::TempDir,
+        bin: std::path::PathBuf,
+        uid: u32,
+    },
+}
+
+/// One run's private world: its run and state directories.
+struct World<'a> {
+    who: &'a Who,
+    run: std::path::PathBuf,
+    state: std::path::PathBuf,
+    /// Root's: a [`Lab`] (dropped with the world).
+    _lab: Option<Lab>,
+}
+
+impl Who {
+    fn user() -> Self {
+        let uid = common::test_user();
+        let (dir, bin) = common::user_dir("fs-test-interrupt-", &["cache"], uid, uid);
+        let who = Self::User { dir, bin, uid };
+        let out = who
+            .world("build")
+            .cmd(&["rootfs", "build", "host"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the user's rootfs build: {:?}",
+            text(&out)
+        );
+        who
+    }
+
+    /// A fresh world named `name` (unique within this `Who`).
+    fn world(&self, name: &str) -> World<'_> {
+        match self {
+            Self::Root => {
+                let lab = Lab::new();
+                World {
+                    who: self,
+                    run: lab.run.path().to_path_buf(),
+                    state: lab.state.path().to_path_buf(),
+                    _lab: Some(lab),
+                }
+            }
+            Self::User { dir, uid, .. } => {
+                let mk = |d: String| {
+                    let p = dir.path().join(d);
+                    std::fs::create_dir(&p).unwrap();
+                    nix::unistd::chown(
+                        &p,
+                        Some(nix::unistd::Uid::from_raw(*uid)),
+                        Some(nix::unistd::Gid::from_raw(*uid)),
+                    )
+                    .unwrap();
+                    p
+                };
+                World {
+                    who: self,
+                    run: mk(format!("run-{name}")),
+                    state: mk(format!("state-{name}")),
+                    _lab: None,
+                }
+            }
+        }
+    }
+}
+
+impl World<'_> {
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = match self.who {
+            Who::Root => {
+                let mut c = std::process::Command::new(common::bin());
+                c.env("FROMSCRATCH_CACHE", common::cache_dir());
+                c
+            }
+            Who::User { dir, bin, uid } => {
+                let mut c = std::process::Command::new("setpriv");
+                c.args([
+                    format!("--reuid={uid}"),
+                    format!("--regid={uid}"),
+                    "--clear-groups".to_string(),
+                ])
+                .arg(bin)
+                .current_dir("/")
+                .env("FROMSCRATCH_CACHE", dir.path().join("cache"));
+                c
+            }
+        };
+        c.args(args)
+            .env("FROMSCRATCH_RUN", &self.run)
+            .env("FROMSCRATCH_DATA", env!("CARGO_MANIFEST_DIR"))
+            .env("XDG_STATE_HOME", &self.state)
+            .env("NO_COLOR", "1")
+            .env_remove("SUDO_USER")
+            .env_remove("SUDO_UID")
+            .env_remove("SUDO_GID")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot::take(&self.run)
+    }
+}
+
 /// Interrupt lesson `id` (numbered `number`) inside each of its steps, as the module
-/// header says, and check the host after each.
-fn every_step(number: usize, id: &str) {
+/// header says, and check the host after each: with the signal `only`, or one a step,
+/// rotated.
+fn every_step(number: usize, id: &str, who: &Who, only: Option<Signal>) {
     require_root();
     common::host_rootfs();
     let total = steps_of(id);
-    for (n, sig) in (1..=total).flat_map(|n| signals_for(number, n).map(|s| (n, s))) {
-        let lab = Lab::new();
-        let before = lab.snapshot();
-        let mut cmd = lab.cmd(&["run", id, "--yes"]);
+    let runs: Vec<(usize, Signal)> = (1..=total)
+        .map(|n| (n, only.unwrap_or_else(|| rotated(number, n))))
+        .collect();
+    for (n, sig) in runs {
+        let world = who.world(&format!("{n}-{}", sig.as_str()));
+        let before = world.snapshot();
+        let mut cmd = world.cmd(&["run", id, "--yes"]);
         cmd.env("FROMSCRATCH_PAUSE_AT_STEP", n.to_string());
         let run = Watched::start(cmd);
         let paused = run.wait_line(&format!("paused in step {n} "));
@@ -145,18 +265,30 @@ fn every_step(number: usize, id: &str) {
         if !paused {
             let _ = kill(pid, Signal::SIGKILL);
             let (code, stdout, stderr) = run.finish();
-            let _ = lab.run(&["cleanup"]);
+            let _ = world.cmd(&["cleanup"]).output();
             panic!("{id}: never paused in step {n}/{total} (exit {code:?}):\n{stdout}\n{stderr}");
         }
-        // The pause holds the lab's state file (so the snapshot can see a leak).
+        // The pause holds the lab's state file (so the snapshot can see a leak). setpriv
+        // execs the binary: the child's PID is the lab's.
         assert!(
-            lab.snapshot().run_files.iter().any(|f| f.ends_with(&format!("lab-{pid}.json"))),
+            world
+                .snapshot()
+                .run_files
+                .iter()
+                .any(|f| f.ends_with(&format!("lab-{pid}.json"))),
             "{id}, step {n}: no state file while paused"
         );
-        let t = std::time::Instant::now();
+        if let Who::User { uid, .. } = who {
+            use std::os::unix::fs::MetadataExt;
+            let state = world.run.join(format!("lab-{pid}.json"));
+            assert_eq!(
+                std::fs::metadata(&state).unwrap().uid(),
+                *uid,
+                "run as the user"
+            );
+        }
         kill(pid, sig).unwrap();
         let (code, stdout, stderr) = run.finish();
-        eprintln!("{id} step {n}/{total} {sig}: stopped {:?} after the signal", t.elapsed());
         let context = format!("{id}, step {n}/{total}, {sig}");
         assert!(
             stdout.contains(&format!("━━ Step {n}/{total} ")),
@@ -165,9 +297,13 @@ fn every_step(number: usize, id: &str) {
         match sig {
             Signal::SIGKILL => {
                 assert_eq!(code, None, "{context}: {stderr}");
-                let out = lab.run(&["cleanup"]);
+                let out = world.cmd(&["cleanup"]).output().unwrap();
                 let (cout, cerr) = text(&out);
-                assert_eq!(out.status.code(), Some(0), "{context}: cleanup: {cout}\n{cerr}");
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "{context}: cleanup: {cout}\n{cerr}"
+                );
             }
             _ => {
                 let want = if sig == Signal::SIGINT { 130 } else { 143 };
@@ -180,7 +316,7 @@ fn every_step(number: usize, id: &str) {
                 );
             }
         }
-        assert_same(&before, &lab.snapshot(), &context);
+        assert_same(&before, &world.snapshot(), &context);
     }
 }
 
@@ -200,9 +336,23 @@ fn assert_same(before: &Snapshot, after: &Snapshot, context: &str) {
 macro_rules! lessons {
     ($($name:ident: $number:literal $id:literal,)*) => {
         $(
-            #[test]
-            fn $name() {
-                every_step($number, $id);
+            mod $name {
+                use super::*;
+
+                #[test]
+                fn sigint() {
+                    every_step($number, $id, &Who::Root, Some(Signal::SIGINT));
+                }
+
+                #[test]
+                fn sigterm() {
+                    every_step($number, $id, &Who::Root, Some(Signal::SIGTERM));
+                }
+
+                #[test]
+                fn sigkill() {
+                    every_step($number, $id, &Who::Root, Some(Signal::SIGKILL));
+                }
             }
         )*
 
@@ -393,7 +543,10 @@ fn a_panic_inside_a_step_still_tears_everything_down() {
             .output()
             .unwrap();
         let (stdout, stderr) = text(&out);
-        assert!(stdout.contains(&format!("━━ Step {n}/7 ")), "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(&format!("━━ Step {n}/7 ")),
+            "{stdout}\n{stderr}"
+        );
         assert_eq!(out.status.code(), Some(101), "step {n}: {stdout}\n{stderr}");
         assert!(
             stderr.contains(&format!(
@@ -403,4 +556,53 @@ fn a_panic_inside_a_step_still_tears_everything_down() {
         );
         assert_same(&before, &lab.snapshot(), &format!("a panic in step {n}"));
     }
+}
+
+macro_rules! as_user {
+    ($($name:ident: $number:literal $id:literal,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                every_step($number, $id, &Who::user(), None);
+            }
+        )*
+
+        /// Every lesson that runs as a user (`[requires] root = false`) has its test above.
+        #[test]
+        fn every_rootless_lesson_is_in_the_user_matrix() {
+            let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/lessons"));
+            let mut ids: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.strip_suffix(".toml").map(String::from))
+                .filter(|id| {
+                    !fromscratch::lesson::load(&dir.join(format!("{id}.toml")))
+                        .unwrap()
+                        .def
+                        .requires
+                        .root
+                })
+                .collect();
+            ids.sort();
+            assert_eq!(ids, vec![$($id.to_string()),*]);
+        }
+    };
+}
+
+as_user! {
+    as_user_lesson_01_rootfs: 1 "01-rootfs",
+    as_user_lesson_02_chroot: 2 "02-chroot",
+    as_user_lesson_03_host_processes: 3 "03-host-processes",
+    as_user_lesson_04_pid_namespace: 4 "04-pid-namespace",
+    as_user_lesson_05_mount_namespace: 5 "05-mount-namespace",
+    as_user_lesson_06_pivot_root: 6 "06-pivot-root",
+    as_user_lesson_07_uts_ipc: 7 "07-uts-ipc",
+    as_user_lesson_08_user_namespace: 8 "08-user-namespace",
+    as_user_lesson_09_network_namespace: 9 "09-network-namespace",
+    as_user_lesson_11_overlayfs: 11 "11-overlayfs",
+    as_user_lesson_12_volumes: 12 "12-volumes",
+    as_user_lesson_13_enter_container: 13 "13-enter-container",
+    as_user_lesson_14_pid1: 14 "14-pid1",
+    as_user_lesson_15_caps_seccomp: 15 "15-caps-seccomp",
+    as_user_lesson_16_pod: 16 "16-pod",
 }
