@@ -504,10 +504,7 @@ impl RootfsError {
 
 /// The sentence of [`RootfsError::Io`].
 fn io_sentence(action: &str, path: &Path, err: &io::Error) -> String {
-    let full = matches!(
-        err.raw_os_error(),
-        Some(libc::ENOSPC | libc::EDQUOT)
-    );
+    let full = matches!(err.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT));
     if full {
         format!(
             "cannot {action} {}: the filesystem holding it is full ({err}): free space there, or set FROMSCRATCH_CACHE to a directory on a larger filesystem",
