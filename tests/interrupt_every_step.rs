@@ -406,16 +406,9 @@ fn data_dir_with(id: &str, text: &str) -> tempfile::TempDir {
     dir
 }
 
-/// A container is running (step 1) when a probe of step 2 hangs in `sleep 3600`: the
-/// probe timeout kills it, the lesson stops with the documented sentence (exit 1), and
-/// the container, the sleep and the lab's files are gone.
-#[test]
-fn a_probe_that_hangs_is_stopped_by_the_timeout_and_the_host_is_unchanged() {
-    require_root();
-    common::host_rootfs();
-    let data = data_dir_with(
-        "97-hang",
-        r#"format_version = 1
+/// A lesson whose step 1 starts a container (`sleep 7200`) and whose step 2 has a probe
+/// that never ends (`sleep 3600`).
+const HANG_LESSON: &str = r#"format_version = 1
 id = "97-hang"
 title = "A probe that hangs"
 summary = "A container runs; then a probe sleeps for an hour."
@@ -447,9 +440,17 @@ root = "rootfs"
 pid = true
 mount_proc = true
 init = true
-command = ["sleep", "3600"]
-"#,
-    );
+command = ["sleep", "7200"]
+"#;
+
+/// A container is running (step 1) when a probe of step 2 hangs in `sleep 3600`: the
+/// probe timeout kills it, the lesson stops with the documented sentence (exit 1), and
+/// the container, the sleep and the lab's files are gone.
+#[test]
+fn a_probe_that_hangs_is_stopped_by_the_timeout_and_the_host_is_unchanged() {
+    require_root();
+    common::host_rootfs();
+    let data = data_dir_with("97-hang", HANG_LESSON);
     let lab = Lab::new();
     let before = lab.snapshot();
     let out = lab
@@ -605,4 +606,40 @@ as_user! {
     as_user_lesson_14_pid1: 14 "14-pid1",
     as_user_lesson_15_caps_seccomp: 15 "15-caps-seccomp",
     as_user_lesson_16_pod: 16 "16-pod",
+}
+
+/// SIGTERM while the hung probe runs (the test waits until its `sleep 3600` is there):
+/// the lab stops it, the container and everything else at once, and exits 143, not 1
+/// after the probe's timeout (20 s here).
+#[test]
+fn sigterm_while_a_probe_hangs_stops_it_and_the_host_is_unchanged() {
+    require_root();
+    common::host_rootfs();
+    let data = data_dir_with("97-hang", HANG_LESSON);
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let mut cmd = lab.cmd(&["run", "97-hang", "--yes"]);
+    cmd.env("FROMSCRATCH_DATA", data.path());
+    let run = Watched::start(cmd);
+    let probing = common::wait_for(60, || {
+        lab.snapshot()
+            .lab_processes
+            .iter()
+            .any(|p| p.ends_with(" sleep 3600 "))
+    });
+    let pid = Pid::from_raw(i32::try_from(run.child.id()).unwrap());
+    if !probing {
+        let _ = kill(pid, Signal::SIGKILL);
+        let (code, stdout, stderr) = run.finish();
+        let _ = lab.run(&["cleanup"]);
+        panic!("the probe never ran (exit {code:?}):\n{stdout}\n{stderr}");
+    }
+    kill(pid, Signal::SIGTERM).unwrap();
+    let (code, stdout, stderr) = run.finish();
+    assert_eq!(code, Some(143), "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "fromscratch: interrupted: everything the lab started was stopped and removed"
+    );
+    lab.snapshot().assert_same(&before);
 }
