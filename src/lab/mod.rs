@@ -13,6 +13,7 @@
 pub mod by_hand;
 pub mod challenge;
 pub mod decoy;
+pub mod fault;
 pub mod net;
 pub mod pod;
 pub mod runner;
@@ -100,7 +101,20 @@ impl Lab {
             .map_err(|e| RuntimeError::io(&format!("create {}", scratch.display()), e))?;
         let _ = nix::sys::prctl::set_child_subreaper(true);
         let _ = crate::runtime::spec::LAB_MARK.set(scratch.display().to_string());
-        let state = StateFile::create(&run, &scratch)?;
+        let mut state = StateFile::create(&run, &scratch)?;
+        // As a user: the holder of the lab's user namespace (runtime/userns.rs), started
+        // now and recorded like a container. It never execs, so it carries the host's
+        // environment and not the lab's mark: unrecorded, a `cleanup` after kill -9
+        // could neither find it nor wait for it to die by PR_SET_PDEATHSIG.
+        if let Some(map) = crate::runtime::userns::rootless()
+            && let Some(holder) = crate::runtime::userns::lab_holder(&map)
+        {
+            state.add(ProcessRecord::new(
+                "the lab's user namespace holder",
+                holder,
+                "holder",
+            ))?;
+        }
         Ok(Self {
             scratch,
             rootfs: None,
@@ -466,9 +480,8 @@ impl Lab {
         // Whatever the lab's processes started and left: orphans re-parented to us, and
         // anything else carrying the lab's mark.
         spawn::kill_orphans();
-        for pid in state::marked_processes(&self.scratch) {
-            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-        }
+        // Until none is left: a process killed here may still be there for a moment.
+        state::kill_marked_until_gone(&self.scratch, Instant::now() + state::GONE_LIMIT);
         spawn::kill_orphans();
         self.remove_cgroups();
         if self.scratch.exists() {

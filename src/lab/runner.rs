@@ -717,6 +717,10 @@ impl Runner {
         )?;
         let (mut trace, v) = self.act(&step, out)?;
         report.verdicts.extend(v);
+        // A test hook (lab/fault.rs); a challenge step typed by the lab has its own, later.
+        if step.challenge.is_none() || !self.auto_solve {
+            crate::lab::fault::step_point(idx);
+        }
         // As a user: the first trace that joins the lab's user namespace shows first how
         // that namespace was made (its holder's unshare and the maps the lab wrote).
         if trace

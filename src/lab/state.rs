@@ -5,6 +5,7 @@
 //! rename) whenever a resource is added or removed.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -264,6 +265,31 @@ pub fn marked_processes(scratch: &Path) -> Vec<Pid> {
     out
 }
 
+/// How long [`cleanup_stale`] and a lab's teardown wait for the processes they killed
+/// to be gone.
+pub const GONE_LIMIT: Duration = Duration::from_secs(10);
+
+/// SIGKILL every process carrying the mark of the lab whose scratch directory is
+/// `scratch` ([`marked_processes`]), again and again until none is left or `deadline`
+/// passes: kill(2) returns before the signal is acted on, and a process dying by
+/// PR_SET_PDEATHSIG, or as a member of a PID namespace whose PID 1 died
+/// (pid_namespaces(7)), can still be there for a moment. Returns each PID killed once.
+pub fn kill_marked_until_gone(scratch: &Path, deadline: Instant) -> Vec<Pid> {
+    let mut killed: Vec<Pid> = Vec::new();
+    loop {
+        let left = marked_processes(scratch);
+        if left.is_empty() || Instant::now() >= deadline {
+            return killed;
+        }
+        for pid in left {
+            if nix::sys::signal::kill(pid, Signal::SIGKILL).is_ok() && !killed.contains(&pid) {
+                killed.push(pid);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// True when process `pid` carries the mark of the lab whose scratch directory is
 /// `scratch` (see [`marked_processes`]).
 #[must_use]
@@ -398,13 +424,22 @@ pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
                 report.killed.push(format!("{} (pid {})", p.name, p.pid));
             }
         }
-        // What those processes started (a probe's background child) carries the lab's
-        // mark in its environment.
-        for pid in marked_processes(&state.scratch) {
-            if nix::sys::signal::kill(pid, Signal::SIGKILL).is_ok() {
-                report
-                    .killed
-                    .push(format!("a process the lab's processes started (pid {pid})"));
+        // What those processes started (a probe's background child, a challenge shell's
+        // server) carries the lab's mark in its environment; so do the processes of a
+        // PID namespace whose PID 1 is still dying, or dying by PR_SET_PDEATHSIG one
+        // parent after another. SIGKILL is delivered later than kill(2) returns, so
+        // cleanup is done only once none of them is left (a killed one whose parent
+        // is gone becomes a zombie for init to reap, with no environment to carry the
+        // mark).
+        let deadline = Instant::now() + GONE_LIMIT;
+        for pid in kill_marked_until_gone(&state.scratch, deadline) {
+            report
+                .killed
+                .push(format!("a process the lab's processes started (pid {pid})"));
+        }
+        for p in &procs {
+            while p.is_alive_and_ours() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
             }
         }
         // Then the cgroups it made: what is left in them of its processes carries its mark.

@@ -438,8 +438,9 @@ pub enum RootfsError {
         /// Why it was refused.
         reason: String,
     },
-    /// A filesystem operation failed (exit 3).
-    #[error("cannot {action} {}: {err}: check free space and permissions there", path.display())]
+    /// A filesystem operation failed (exit 3). A full filesystem (ENOSPC, or EDQUOT: a
+    /// quota used up) is named as such, with the cache to move (write(2)).
+    #[error("{}", io_sentence(action, path, err))]
     Io {
         /// What was being done, e.g. "copy a file to".
         action: String,
@@ -508,6 +509,22 @@ impl RootfsError {
             path: path.to_path_buf(),
             err,
         }
+    }
+}
+
+/// The sentence of [`RootfsError::Io`].
+fn io_sentence(action: &str, path: &Path, err: &io::Error) -> String {
+    let full = matches!(err.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT));
+    if full {
+        format!(
+            "cannot {action} {}: the filesystem holding it is full ({err}): free space there, or set FROMSCRATCH_CACHE to a directory on a larger filesystem",
+            path.display()
+        )
+    } else {
+        format!(
+            "cannot {action} {}: {err}: check free space and permissions there",
+            path.display()
+        )
     }
 }
 
