@@ -170,6 +170,8 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Seen> {
 /// Only directories, regular files and symlinks in the tree, and every hard link's
 /// names all inside it.
 fn check_tree(tree: &Path, result: &Result<(), String>) {
+    // A layer may leave directories of mode 0: a user (not root) could not read them.
+    open_up(tree);
     let mut links: BTreeMap<u64, (u64, u64, PathBuf)> = BTreeMap::new();
     for entry in walkdir::WalkDir::new(tree).follow_links(false) {
         let entry = entry.expect("walk the tree");
@@ -225,9 +227,9 @@ impl Drop for Scratch {
     }
 }
 
-/// Remove `dir` whatever the unpack left: directories made searchable and writable first
-/// (a layer may give them mode 0), symlinks removed as themselves, never followed.
-fn remove_tree(dir: &Path) {
+/// Make every directory under `dir` (and `dir`) mode 0700, never following symlinks, so
+/// that its owner can read and remove all of it whatever modes a layer gave.
+fn open_up(dir: &Path) {
     // WalkDir opens a directory only after yielding it, so each is made searchable before
     // its children are read.
     for entry in walkdir::WalkDir::new(dir).follow_links(false) {
@@ -236,6 +238,12 @@ fn remove_tree(dir: &Path) {
             let _ = fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o700));
         }
     }
+}
+
+/// Remove `dir` whatever the unpack left: directories opened up first (a layer may give
+/// them mode 0), symlinks removed as themselves, never followed.
+fn remove_tree(dir: &Path) {
+    open_up(dir);
     fs::remove_dir_all(dir)
         .unwrap_or_else(|e| panic!("cannot remove the scratch directory {}: {e}", dir.display()));
 }
