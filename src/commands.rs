@@ -623,12 +623,7 @@ fn cleanup_check(a: &CleanupArgs, out: &mut dyn Write) -> Result<u8> {
             writeln!(out, "the host is as it was in {}", file.display())?;
             return Ok(0);
         }
-        writeln!(
-            out,
-            "{} difference(s) from {}",
-            diffs.len(),
-            file.display()
-        )?;
+        writeln!(out, "{} difference(s) from {}", diffs.len(), file.display())?;
         return Ok(EXIT_CHECK_FAILED);
     }
     let left = leftovers(&Places::current());

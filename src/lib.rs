@@ -5,6 +5,8 @@ pub mod cli;
 pub mod commands;
 pub mod doctor;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hoststate;
 pub mod lab;
 pub mod lesson;

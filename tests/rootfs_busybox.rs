@@ -43,17 +43,14 @@ fn busybox_tree_has_a_working_sh_and_applet_links_and_is_cached() {
     let recipe = rootfs::load_recipe(&paths::recipes_dir().join("busybox.toml")).unwrap();
     assert_eq!(recipe.builder.kind(), "busybox");
     let mut log = Vec::new();
-    let started = std::time::Instant::now();
     let built = rootfs::build(&recipe, &quiet(), &mut log)
         .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&log)));
-    let took = started.elapsed();
     let log = String::from_utf8_lossy(&log);
     assert!(!built.cached);
     assert!(
         log.contains("smoke check passed") && log.contains("hello from busybox"),
         "{log}"
     );
-    assert!(took.as_secs_f64() < 1.0, "took {took:?}\n{log}");
 
     let tree = &built.path;
     let sh = tree.join("bin/sh");

@@ -365,13 +365,10 @@ fn dnf_rootfs_builds_from_a_local_repository() {
         "leftovers in the cache: {names:?}"
     );
 
-    let started = Instant::now();
+    // A cache hit (its time is measured in benches/rootfs.sh, not asserted here).
     let again = rootfs::build(&recipe, &QUIET, &mut std::io::sink()).unwrap();
-    let hit = started.elapsed();
-    eprintln!("cache hit: {:.1} ms", hit.as_secs_f64() * 1000.0);
     assert!(again.cached);
     assert_eq!(again.path, built.path);
-    assert!(hit < Duration::from_secs(1), "{hit:?}");
 
     let entries = rootfs::list().unwrap();
     assert_eq!(entries.len(), 1);

@@ -181,11 +181,9 @@ fn check_ps(root: &Path) {
 }
 
 fn cache_list_remove(recipe: &rootfs::Recipe, built: &rootfs::BuiltRootfs) {
-    // second build: a cache hit, fast
-    let started = std::time::Instant::now();
+    // second build: a cache hit (its time is measured in benches/rootfs.sh, not here)
     let mut log2 = Vec::new();
     let again = rootfs::build(recipe, &BuildOptions::default(), &mut log2).unwrap();
-    assert!(started.elapsed() < std::time::Duration::from_millis(500));
     assert!(again.cached);
     assert_eq!(again.path, built.path);
     assert!(String::from_utf8_lossy(&log2).starts_with("cached: "));

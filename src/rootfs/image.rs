@@ -309,6 +309,59 @@ pub(crate) fn build(
     Ok(())
 }
 
+/// Unpack `layers` (each a layer's bytes: a tar stream, or a gzip-compressed one, told
+/// apart by its first bytes), bottom first, into the existing directory `tree`, exactly as
+/// [`build`] applies each layer of an image: the layer is scanned (every entry path and
+/// hard link target checked), its whiteouts are applied to what the layers below made,
+/// its entries are written through directory descriptors of `tree`, and once all layers are
+/// in, each directory gets its mode and mtime. No outer archive, manifest or digest is
+/// involved: this is the part of the builder that writes untrusted input, on its own, for
+/// the fuzz target `unpack` and its regression test (`fromscratch::fuzzing::unpack`).
+/// Symlinks are resolved inside `tree` only (see the module docs; path_resolution(7),
+/// open(2) `O_NOFOLLOW`); `tree` is never left, whatever a layer holds.
+///
+/// # Errors
+/// [`RootfsError::UnsafeEntry`] for an absolute path, a `..` component, a NUL byte, a path
+/// over 4096 bytes or 512 levels, or a hard link whose target is such a path;
+/// [`RootfsError::BadImage`] for a stream that is not tar (or tar+gzip), or an entry that
+/// cannot be applied over the layers below (a file used as a directory, a hard link to
+/// nothing); [`RootfsError::Io`] when the host refuses a write under `tree`.
+#[doc(hidden)]
+pub fn unpack_layers(layers: &[&[u8]], tree: &Path) -> Result<(), RootfsError> {
+    let archive = Path::new("(fuzz input)");
+    let mut dir = Tree::open(tree)?;
+    let count = layers.len();
+    for (i, bytes) in layers.iter().enumerate() {
+        let label = format!("{}/{count}", i + 1);
+        let scan = scan_layer(&mut &bytes[..]).map_err(|e| RootfsError::io("read", archive, e))?;
+        match scan.problem {
+            Some(Problem::Unsafe { entry, reason }) => {
+                return Err(RootfsError::UnsafeEntry {
+                    path: archive.to_path_buf(),
+                    layer: label,
+                    entry,
+                    reason,
+                });
+            }
+            Some(Problem::Bad(reason)) => {
+                return Err(RootfsError::BadImage {
+                    path: archive.to_path_buf(),
+                    reason: format!("layer {label}: {reason}"),
+                    fix: "the layer is damaged".to_string(),
+                });
+            }
+            None => {}
+        }
+        let ctx = Ctx {
+            archive,
+            layer: &label,
+        };
+        dir.apply_whiteouts(&scan.whiteouts, &scan.opaque, &ctx)?;
+        dir.unpack(&mut &bytes[..], &ctx, &ProgressBar::hidden())?;
+    }
+    dir.finish()
+}
+
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
 }

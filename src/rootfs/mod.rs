@@ -40,6 +40,8 @@ pub use cache::{CacheEntry, list, remove};
 pub fn clean_interrupted_builds(out: &mut dyn std::io::Write) {
     cache::clean_stale(&cache::rootfs_cache(), out);
 }
+#[doc(hidden)]
+pub use image::unpack_layers;
 pub use recipe::{
     BUILDER_VERSION, Builder, BusyboxParams, DEFAULT_SEARCH_PATH, DebianMode, DebianParams,
     DebianTool, DnfParams, FORMAT_VERSION, HostParams, ImageParams, Recipe, find_recipe,

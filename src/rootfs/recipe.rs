@@ -689,10 +689,21 @@ pub fn parse_recipe(text: &str, path: &Path) -> Result<Recipe, RootfsError> {
     })
 }
 
-/// SHA-256 of a file, hex; `None` when it cannot be read.
+/// SHA-256 of a regular file, hex; `None` when it cannot be read or is not a regular file.
+/// Opened with `O_NONBLOCK` and checked with fstat before a byte is read, so a recipe whose
+/// `archive` names a FIFO, `/dev/zero` or a terminal never blocks or reads forever
+/// (open(2), fifo(7)); the build's preflight then says the archive is not a regular file.
 fn file_sha256(path: &Path) -> Option<String> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path).ok()?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
