@@ -16,14 +16,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 fn spawn(lab: &Lab, root: &Path, flags: &[&str], cmd: &[&str]) -> (i32, String, String) {
-    let mut args = vec!["spawn"];
-    args.extend_from_slice(flags);
-    let r = root.display().to_string();
-    args.extend_from_slice(&["--rootfs", &r, "--"]);
-    args.extend_from_slice(cmd);
-    let out = lab.run(&args);
-    let (o, e) = text(&out);
-    (out.status.code().unwrap_or(-1), o, e)
+    lab.spawn(root, flags, cmd)
 }
 
 /// Run `script` with `sh` in a new private mount namespace; `$B` is the binary.

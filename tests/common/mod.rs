@@ -94,6 +94,19 @@ impl Lab {
         child.wait_with_output().expect("wait")
     }
 
+    /// `fromscratch spawn FLAGS --rootfs ROOT -- CMD` in this lab: its exit status (-1 when
+    /// killed by a signal), stdout and stderr.
+    pub fn spawn(&self, root: &Path, flags: &[&str], cmd: &[&str]) -> (i32, String, String) {
+        let mut args = vec!["spawn"];
+        args.extend_from_slice(flags);
+        let r = root.display().to_string();
+        args.extend_from_slice(&["--rootfs", &r, "--"]);
+        args.extend_from_slice(cmd);
+        let out = self.run(&args);
+        let (o, e) = text(&out);
+        (out.status.code().unwrap_or(-1), o, e)
+    }
+
     /// A snapshot of everything this lab could have left on the host.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot::take(self.run.path())
