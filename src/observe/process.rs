@@ -82,11 +82,27 @@ fn ns_inode(link: &Path) -> Option<u64> {
     s.split_once(":[")?.1.trim_end_matches(']').parse().ok()
 }
 
-/// Read one process; `None` when it has gone (or was never there).
+/// `PF_EXITING` in the flags field of /proc/PID/stat (include/linux/sched.h): the task
+/// is inside exit(2). From then on its root and cwd can vanish (exit_fs) while its
+/// namespaces are still readable, so a half-exited shell would look like one whose
+/// root is unreadable.
+const PF_EXITING: u32 = 0x0000_0004;
+
+/// Read one process; `None` when it has gone, is exiting (`PF_EXITING`: its root may
+/// already be released), or was never there.
 #[must_use]
 pub fn read(pid: i32) -> Option<ProcInfo> {
     let p = Process::new(pid).ok()?;
     let stat = p.stat().ok()?;
+    if stat.flags & PF_EXITING != 0 {
+        return None;
+    }
+    let root = p.root().ok();
+    if root.is_none() && p.stat().map_or(true, |s| s.flags & PF_EXITING != 0) {
+        // It began to exit after the first look: its root went with it (exit_fs runs
+        // after PF_EXITING is set), which says nothing about where it lived.
+        return None;
+    }
     let status = p.status().ok();
     let caught = status.as_ref().map_or(0, |s| s.sigcgt);
     let mut namespaces = BTreeMap::new();
@@ -104,7 +120,7 @@ pub fn read(pid: i32) -> Option<ProcInfo> {
         ppid: stat.ppid,
         comm: stat.comm.clone(),
         state: stat.state,
-        root: p.root().ok(),
+        root,
         pid_in_ns,
         namespaces,
         caught,
@@ -1039,6 +1055,30 @@ pub fn find(w: &Wanted<'_>, procs: &[ProcInfo], lab_ns: &BTreeMap<String, u64>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A shell caught in the middle of its exit once read as "its root is unreadable"
+    /// (CI, lesson 04's challenge: the look at `exit`). Readers race many exits here: a
+    /// process `read` returns is never one whose root is gone while it still runs.
+    #[test]
+    fn a_process_caught_exiting_reads_as_gone_not_as_rootless() {
+        if !nix::unistd::geteuid().is_root() {
+            return; // as a user, another user's root may be unreadable for good reason
+        }
+        let mut seen = 0;
+        for _ in 0..300 {
+            let mut child = std::process::Command::new("true").spawn().expect("true");
+            let pid = child.id().cast_signed();
+            while let Some(info) = read(pid) {
+                if info.state == 'Z' {
+                    break;
+                }
+                seen += 1;
+                assert!(info.root.is_some(), "read mid-exit: {info:?}");
+            }
+            child.wait().expect("reap");
+        }
+        assert!(seen > 0, "no read landed while a child ran");
+    }
 
     #[test]
     fn this_process_reads_as_itself_and_is_found_by_its_properties() {
