@@ -34,7 +34,7 @@
 //! The filter is compiled by the `seccompiler` crate (rust-vmm) from syscall names, for
 //! this machine's architecture (`x86_64` here): the program first checks the
 //! architecture in `seccomp_data` and kills the process for any other ABI (an i386
-//! `int 0x80` call uses other numbers: 74 is sethostname on x86_64 but not on i386), then
+//! `int 0x80` call uses other numbers: sethostname is 170 on x86_64 and 74 on i386), then
 //! refuses x32 calls (same architecture, numbers with bit 30 set) with EPERM, then
 //! returns EPERM for each denied call and allows every other one. It is compiled in the
 //! lab process, long before fork, when the lesson's spec is made; the child only hands

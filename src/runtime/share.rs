@@ -6,8 +6,9 @@
 //! parent opens the holder's `/proc/PID/ns/{uts,ipc,net}` before fork (so a holder that is
 //! gone is an error at once, not a half-made container), and the child, after
 //! `PR_SET_PDEATHSIG`, joins each of them with setns(2) and only then unshares the
-//! namespaces it makes new. The joins come in the order youki and nsenter(1) use (user,
-//! pid, uts, ipc, net, cgroup, mnt); a namespace that is joined is never unshared, and
+//! namespaces it makes new. The joins come in youki's order (user, pid, uts, ipc, net,
+//! cgroup, mnt; util-linux's nsenter(1) goes user, cgroup, ipc, uts, net, pid, mnt: both
+//! put the mount namespace last); a namespace that is joined is never unshared, and
 //! the new ones are made by one unshare(2) after them, the mount namespace among them, so
 //! mount comes last either way. See setns(2), namespaces(7), network_namespaces(7).
 

@@ -324,8 +324,8 @@ fn mount_proc(sys: &dyn Syscalls, spec: &ContainerSpec, target: &Path) -> SetupR
     })
 }
 
-/// The namespaces a joining process enters, in the order youki and nsenter use: PID
-/// first (it only affects children), mount last (so /proc paths stay reachable).
+/// The namespaces a joining process enters, in youki's order: PID first (it only affects
+/// children), mount last (so /proc paths stay reachable), as nsenter(1) also puts mount.
 ///
 /// A rootless container's user namespace comes first: the others are owned by it, and
 /// only inside it does the joining process hold the capabilities setns(2) needs for them
