@@ -390,16 +390,20 @@ fn generate(opts: &Options, mut entries: Vec<Entry>, out: &mut dyn Write) -> Res
     }
     writeln!(
         out,
-        "book: {written} chapters written, {same} already up to date, in book/src/lessons"
+        "book: {written} chapter(s) written, {same} already up to date, in book/src/lessons"
     )?;
     if !left.is_empty() {
         writeln!(
             out,
             "{}",
             term::bad(&format!(
-                "book: {} kept as they were: their capture is missing or stale; run `sudo fromscratch book {}`",
+                "book: the chapters of {} were kept as they were: their capture is missing or stale; run `sudo fromscratch book{}`",
                 left.join(", "),
-                left.join(" ")
+                if left.len() > 3 {
+                    String::new()
+                } else {
+                    format!(" {}", left.join(" "))
+                }
             ))
         )?;
         return Ok(EXIT_CHECK_FAILED);

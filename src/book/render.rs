@@ -255,6 +255,9 @@ fn step(b: &mut String, i: usize, s: &StepDef, captured: Option<&export::Step>, 
             fenced("console", &format!("$ {}", shown(eq)))
         );
     }
+    if let Some(hint) = &s.hint {
+        let _ = writeln!(b, "**Hint.** {}\n", prose(&shown(hint)));
+    }
     let output = output_of(captured);
     match &s.challenge {
         None => {
@@ -295,12 +298,9 @@ fn step(b: &mut String, i: usize, s: &StepDef, captured: Option<&export::Step>, 
         let links: Vec<String> = s.man.iter().map(|m| man_link(m)).collect();
         let _ = writeln!(
             b,
-            "**Man pages:** {} (what to read in each: [Man pages](../reference/man-pages.md)).\n",
+            "**Man pages:** {} ([what to read in each](../reference/man-pages.md)).\n",
             links.join(", ")
         );
-    }
-    if let Some(hint) = &s.hint {
-        let _ = writeln!(b, "**Hint.** {}\n", prose(&shown(hint)));
     }
     if let Some(n) = notes.steps.get(&s.id) {
         let _ = writeln!(b, "{n}\n");
@@ -432,8 +432,10 @@ command = ["sleep", "31337"]
         let order = [
             "INTRO",
             "## Step 1",
-            "**Why.** Because.",
+            "```console",
             "**Hint.** Look.",
+            "── action",
+            "**Why.** Because.",
             "NOTE ONE",
             "## Step 2",
             "THE END",
