@@ -309,11 +309,11 @@ const RUN_EXAMPLES: &str = "
 ";
 
 const BOOK_EXAMPLES: &str = "
-  fromscratch book --check            # are the chapters up to date? (no root)
-  sudo fromscratch book               # run stale lessons, render every chapter
+  fromscratch book --check            # chapters up to date? (no root)
+  sudo fromscratch book               # run stale lessons, render all
   sudo fromscratch book 02            # after editing lessons/02-chroot.toml
-  fromscratch book                    # after editing book/notes/: render only
-  sudo fromscratch book --recapture   # run every lesson again (a new kernel)
+  fromscratch book                    # after editing book/notes/ only
+  sudo fromscratch book --recapture   # run every lesson again
 ";
 
 const PRESENT_EXAMPLES: &str = "

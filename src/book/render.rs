@@ -134,7 +134,9 @@ fn variables(text: &str, l: &LessonFile) -> Vec<String> {
     if text.contains("$LAB") {
         v.push("`$LAB` the lab's scratch directory for the run".into());
     }
-    if text.contains("$FROMSCRATCH") {
+    // Not `$FROMSCRATCH_LAB`, the variable a challenge shell holds.
+    let exe = regex::Regex::new(r"\$FROMSCRATCH\b").expect("a valid regex");
+    if exe.is_match(text) {
         v.push("`$FROMSCRATCH` the fromscratch binary".into());
     }
     let pid = regex::Regex::new(r"\$[A-Z0-9_]+_PID\b").expect("a valid regex");
@@ -376,10 +378,11 @@ command = ["sleep", "31337"]
 
     #[test]
     fn a_chapter_reads_in_order_and_never_varies() {
-        let mut notes = Notes::default();
-        notes.intro = Some("INTRO".into());
-        notes.steps.insert("one".into(), "NOTE ONE".into());
-        notes.end = Some("THE END".into());
+        let notes = Notes {
+            intro: Some("INTRO".into()),
+            steps: [("one".to_string(), "NOTE ONE".to_string())].into(),
+            end: Some("THE END".into()),
+        };
         let md = chapter(&lesson(), &capture(), &notes);
         assert_eq!(md, chapter(&lesson(), &capture(), &notes));
         assert!(
@@ -461,6 +464,12 @@ command = ["sleep", "31337"]
             new
         );
         assert!(summary_with("# Summary\n", &[]).is_none());
+    }
+
+    #[test]
+    fn a_challenge_shell_variable_is_not_the_binary() {
+        assert!(variables("echo $FROMSCRATCH_LAB", &lesson()).is_empty());
+        assert_eq!(variables("execve(\"$FROMSCRATCH\")", &lesson()).len(), 1);
     }
 
     #[test]
