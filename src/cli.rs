@@ -97,6 +97,21 @@ pub enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Generate the book's lesson chapters (book/src/lessons/) from the lessons and real
+    /// runs of them, or check that they are up to date.
+    ///
+    /// Each chapter is rendered from lessons/NN-id.toml, a capture of a real run of it
+    /// (book/captures/NN-id.txt: `run NN-id --yes --no-color` at 80 columns, as root, with
+    /// a progress file and run directory of its own) and optional notes
+    /// (book/notes/NN-id.md). A lesson whose capture is missing or older than the lesson
+    /// file (or every one named, with --recapture) is run again first: that needs root
+    /// (exit 3 otherwise, nothing written). A failed run writes nothing and exits with its
+    /// status. SUMMARY.md's list of lessons is rewritten; the rest of it is kept.
+    ///
+    /// --check runs nothing and writes nothing: exit 0 with one line when every chapter is
+    /// what its lesson, capture and notes make, 1 naming each problem and its fix.
+    #[command(after_help = examples(BOOK_EXAMPLES))]
+    Book(BookArgs),
     /// Print a shell completion script (bash, zsh or fish).
     ///
     /// The script goes to stdout: see the examples for where to put it. Besides the
@@ -139,6 +154,22 @@ pub struct RunArgs {
     /// explanation, command and real output): `--export md 02-chroot.md`.
     #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"])]
     pub export: Option<Vec<String>>,
+}
+
+/// `fromscratch book`.
+#[derive(Debug, Args)]
+pub struct BookArgs {
+    /// Lessons to capture again when stale (ids, numbers or names: `02-chroot`, `2`,
+    /// `chroot`); all of them when none is given. Every chapter is rendered either way.
+    pub lessons: Vec<String>,
+    /// Run nothing and write nothing: fail (exit 1) when a capture is missing or older
+    /// than its lesson, a chapter differs from what it would be, or notes are malformed.
+    #[arg(long, conflicts_with_all = ["lessons", "recapture"])]
+    pub check: bool,
+    /// Run the lessons (those named, or all) again even when their captures are up to
+    /// date (as root).
+    #[arg(long)]
+    pub recapture: bool,
 }
 
 /// `fromscratch present`.
@@ -275,6 +306,14 @@ const RUN_EXAMPLES: &str = "
   fromscratch run 02 -y --record 02.cast    # then: asciinema play 02.cast
   fromscratch run 02 -y --export md 02.md   # the lesson as run, in Markdown
   fromscratch run ./my-lesson.toml    # a lesson file of your own
+";
+
+const BOOK_EXAMPLES: &str = "
+  fromscratch book --check            # chapters up to date? (no root)
+  sudo fromscratch book               # run stale lessons, render all
+  sudo fromscratch book 02            # after editing lessons/02-chroot.toml
+  fromscratch book                    # after editing book/notes/ only
+  sudo fromscratch book --recapture   # run every lesson again
 ";
 
 const PRESENT_EXAMPLES: &str = "

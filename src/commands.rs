@@ -36,6 +36,21 @@ impl Failure {
     }
 }
 
+/// `fromscratch book [LESSON...] [--check] [--recapture]`: see [`crate::book`].
+///
+/// # Errors
+/// As [`crate::book::book`].
+pub fn book(args: &crate::cli::BookArgs, out: &mut dyn Write) -> Result<u8> {
+    crate::book::book(
+        &crate::book::Options {
+            lessons: args.lessons.clone(),
+            check: args.check,
+            recapture: args.recapture,
+        },
+        out,
+    )
+}
+
 /// `fromscratch list`: each lesson with the learner's progress in it
 /// (`[#####-----] 2/4 steps`). A progress file that cannot be read is one warning line,
 /// and the lessons are listed without progress.

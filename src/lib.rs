@@ -1,6 +1,7 @@
 //! fromscratch: a terminal lab that builds a container from nothing, one real
 //! syscall at a time. See README.md for the module map.
 
+pub mod book;
 pub mod cli;
 pub mod commands;
 pub mod doctor;

@@ -29,6 +29,7 @@ fn main() -> ExitCode {
                 | Command::Tour { .. }
                 | Command::Spawn(_)
                 | Command::Rootfs(_)
+                | Command::Book(_)
         )
     ) {
         lab::signals::install();
@@ -77,6 +78,7 @@ fn main() -> ExitCode {
         Some(Command::Cleanup(a)) => commands::cleanup(a, &mut out),
         Some(Command::Spawn(a)) => commands::spawn_cmd(a),
         Some(Command::Doctor { json, verbose }) => commands::doctor(*json, *verbose, &mut out),
+        Some(Command::Book(a)) => commands::book(a, &mut out),
         Some(Command::Completions { shell }) => commands::completions(*shell, &mut out),
     };
     let _ = out.flush();

@@ -18,29 +18,61 @@ static PROMPT: LazyLock<Regex> =
 static STEP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^━━ (Step \d+/\d+) · (.*) ━━$").expect("a valid regex"));
 
-/// One step as the terminal showed it.
-struct Step {
-    number: String,
-    title: String,
-    explain: Vec<String>,
-    by_hand: Option<String>,
-    output: Vec<String>,
+/// One step as the terminal showed it (colour codes removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// `Step 2/5`.
+    pub number: String,
+    /// The step's title.
+    pub title: String,
+    /// The lines between the heading and the output: the explanation (and, for a
+    /// challenge, its goal), trimmed.
+    pub explain: Vec<String>,
+    /// The `by hand:` command, without its `$ `.
+    pub by_hand: Option<String>,
+    /// The output, from the first `── … ──` heading on, each line's end trimmed.
+    pub output: Vec<String>,
 }
 
-/// The Markdown for lesson `id`, `title` and `summary`, from the run's `transcript`.
+/// A `run` transcript cut into its steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transcript {
+    /// The lines before step 1 (the lesson's title and summary, the rootfs line).
+    pub preamble: Vec<String>,
+    /// The steps, in the order they ran.
+    pub steps: Vec<Step>,
+    /// The lesson's verdict after the last step: `02-chroot: every check held`.
+    pub verdict: Option<String>,
+}
+
+/// `text` without colour and other CSI escapes.
 #[must_use]
-pub fn markdown(id: &str, title: &str, summary: &str, transcript: &str) -> String {
-    let plain = ANSI.replace_all(transcript, "");
+pub fn strip_ansi(text: &str) -> String {
+    ANSI.replace_all(text, "").into_owned()
+}
+
+/// Cut the plain text `run` printed for lesson `id` into its steps (colour codes and
+/// pause prompts removed first).
+#[must_use]
+pub fn parse(id: &str, transcript: &str) -> Transcript {
+    let plain = strip_ansi(transcript);
     let plain = PROMPT.replace_all(&plain, "\n");
     let mut lines: Vec<&str> = plain.lines().collect();
     // The verdict after the last step is the lesson's, not the step's.
     let verdict = lines.iter().rposition(|l| {
         let l = l.trim();
+        let l = l.trim_start_matches(['✓', '✗', ' ']);
         l.starts_with(&format!("{id}: "))
             && (l.ends_with("every check held") || l.ends_with("had a failed check"))
     });
-    let verdict = verdict.map(|at| lines.split_off(at)[0].trim().to_string());
+    let verdict = verdict.map(|at| {
+        lines.split_off(at)[0]
+            .trim()
+            .trim_start_matches(['✓', '✗', ' '])
+            .to_string()
+    });
 
+    let mut preamble = Vec::new();
     let mut steps: Vec<Step> = Vec::new();
     for line in lines {
         if let Some(c) = STEP.captures(line.trim()) {
@@ -54,7 +86,8 @@ pub fn markdown(id: &str, title: &str, summary: &str, transcript: &str) -> Strin
             continue;
         }
         let Some(step) = steps.last_mut() else {
-            continue; // the lesson's title and summary, the rootfs build: before step 1
+            preamble.push(line.trim_end().to_string());
+            continue;
         };
         if step.output.is_empty() && !line.trim_start().starts_with("── ") {
             match line.trim().strip_prefix("by hand:") {
@@ -68,7 +101,17 @@ pub fn markdown(id: &str, title: &str, summary: &str, transcript: &str) -> Strin
             step.output.push(line.trim_end().to_string());
         }
     }
+    Transcript {
+        preamble,
+        steps,
+        verdict,
+    }
+}
 
+/// The Markdown for lesson `id`, `title` and `summary`, from the run's `transcript`.
+#[must_use]
+pub fn markdown(id: &str, title: &str, summary: &str, transcript: &str) -> String {
+    let Transcript { steps, verdict, .. } = parse(id, transcript);
     let mut md = format!("# {id} — {title}\n\n{}\n", prose(summary));
     for s in &steps {
         md.push_str(&format!("\n## {} · {}\n\n", s.number, s.title));
@@ -95,7 +138,8 @@ pub fn markdown(id: &str, title: &str, summary: &str, transcript: &str) -> Strin
 }
 
 /// Hard-wrapped text as Markdown paragraphs: lines joined, blank lines kept as breaks.
-fn prose(text: &str) -> String {
+#[must_use]
+pub fn prose(text: &str) -> String {
     text.split("\n\n")
         .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|p| !p.is_empty())
@@ -104,7 +148,8 @@ fn prose(text: &str) -> String {
 }
 
 /// A fenced block whose fence is longer than any run of backticks inside.
-fn fenced(lang: &str, body: &str) -> String {
+#[must_use]
+pub fn fenced(lang: &str, body: &str) -> String {
     let mut longest = 0;
     let mut run = 0;
     for c in body.chars() {
