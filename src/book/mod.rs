@@ -55,6 +55,8 @@ enum CaptureState {
 /// One lesson and what the book holds for it.
 struct Entry {
     def: LessonFile,
+    /// The lesson file's text, for the container tables a chapter quotes as written.
+    source: String,
     sha256: String,
     capture: CaptureState,
     notes: Result<Notes, String>,
@@ -124,6 +126,7 @@ fn load() -> Result<Vec<Entry>> {
         };
         entries.push(Entry {
             def: l.def,
+            source: String::from_utf8_lossy(&bytes).into_owned(),
             sha256,
             capture,
             notes,
@@ -223,7 +226,7 @@ fn check(entries: &[Entry], out: &mut dyn Write) -> Result<u8> {
             CaptureState::Fresh(c) => c,
         };
         let Ok(n) = &e.notes else { continue };
-        let want = render::chapter(&e.def, c, n);
+        let want = render::chapter(&e.def, &e.source, c, n);
         let path = chapter_file(id);
         match std::fs::read_to_string(&path) {
             Ok(have) if have == want => {}
@@ -367,7 +370,7 @@ fn generate(opts: &Options, mut entries: Vec<Entry>, out: &mut dyn Write) -> Res
             left.push(id.clone());
             continue;
         };
-        let md = render::chapter(&e.def, c, n);
+        let md = render::chapter(&e.def, &e.source, c, n);
         let path = chapter_file(id);
         if std::fs::read_to_string(&path).is_ok_and(|have| have == md) {
             same += 1;
