@@ -441,10 +441,12 @@ fn run_and_capture(e: &Entry, out: &mut dyn Write) -> Result<Capture> {
 
     let base = crate::paths::run_dir();
     crate::paths::ensure_private_dir(&base)?;
-    let tmp = tempfile::Builder::new().prefix("book-").tempdir_in(&base)?;
-    let run = tmp.path().join("run");
-    let state = tmp.path().join("state");
-    crate::paths::ensure_private_dir(&run)?;
+    // The run keeps its progress out of the learner's file, in a directory named after
+    // this process (PID and start time), so `fromscratch cleanup` can tell one whose
+    // `book` was killed from one in use. The lesson's lab itself lives in the usual run
+    // directory, where `cleanup` finds it after a kill -9.
+    let tmp = BookScratch::create(&base)?;
+    let state = tmp.0.join("state");
     crate::paths::ensure_private_dir(&state)?;
     let exe = std::fs::read_link("/proc/self/exe")?;
     let child = std::process::Command::new("/proc/self/exe")
@@ -452,7 +454,6 @@ fn run_and_capture(e: &Entry, out: &mut dyn Write) -> Result<Capture> {
         .env("COLUMNS", "80")
         .env("NO_COLOR", "1")
         .env("XDG_STATE_HOME", &state)
-        .env("FROMSCRATCH_RUN", &run)
         .env("FROMSCRATCH_DATA", crate::paths::data_dir())
         .stdin(std::process::Stdio::null())
         .output()?;
@@ -478,14 +479,14 @@ fn run_and_capture(e: &Entry, out: &mut dyn Write) -> Result<Capture> {
         &(plain.join("\n") + "\n"),
         &capture::Paths {
             rootfs: Some(rootfs.display().to_string()),
-            run: Some(run.display().to_string()),
+            run: Some(base.display().to_string()),
             exe: Some(exe.display().to_string()),
         },
     );
     let here = [
         crate::paths::cache_dir(),
         base.clone(),
-        tmp.path().to_path_buf(),
+        tmp.0.clone(),
         crate::paths::data_dir(),
         exe.clone(),
     ];
@@ -561,4 +562,30 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     tmp.persist(path).map_err(|e| cannot(e.error))?;
     Ok(())
+}
+
+/// `RUN/book-PID-START`: the scratch directory of one `fromscratch book` process (its PID
+/// and its start time, field 22 of /proc/PID/stat), removed when dropped; after a kill -9,
+/// by `fromscratch cleanup` ([`crate::lab::state::cleanup_stale`]).
+struct BookScratch(PathBuf);
+
+impl BookScratch {
+    fn create(run: &Path) -> std::io::Result<Self> {
+        let me = nix::unistd::getpid();
+        let start = crate::lab::state::start_time(me).unwrap_or(0);
+        let dir = run.join(format!("{}{me}-{start}", crate::lab::state::BOOK_SCRATCH_PREFIX));
+        if dir.exists() {
+            crate::lab::state::remove_tree(&dir, run)?;
+        }
+        crate::paths::ensure_private_dir(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for BookScratch {
+    fn drop(&mut self) {
+        if let Some(run) = self.0.parent() {
+            let _ = crate::lab::state::remove_tree(&self.0, run);
+        }
+    }
 }

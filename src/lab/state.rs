@@ -352,6 +352,25 @@ pub fn start_time(pid: Pid) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// The name prefix of a `fromscratch book` process's scratch directory in the run
+/// directory: `book-PID-START` (its PID and start time).
+pub const BOOK_SCRATCH_PREFIX: &str = "book-";
+
+/// Whether run-directory entry `name` is a `book-PID-START` scratch directory whose
+/// process is gone (no process with that PID and start time).
+fn book_scratch_is_stale(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(BOOK_SCRATCH_PREFIX) else {
+        return false;
+    };
+    let Some((pid, start)) = rest.split_once('-') else {
+        return false;
+    };
+    let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<u64>()) else {
+        return false;
+    };
+    start_time(Pid::from_raw(pid)) != Some(start)
+}
+
 /// What `fromscratch cleanup` did.
 #[derive(Debug, Default)]
 pub struct CleanupReport {
@@ -384,6 +403,13 @@ pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
     for e in entries.flatten() {
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
+        if book_scratch_is_stale(&name)
+            && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir())
+            && remove_tree(&path, run).is_ok()
+        {
+            report.removed.push(path);
+            continue;
+        }
         if !(name.starts_with("lab-") && name.ends_with(".json")) {
             continue;
         }
@@ -535,6 +561,31 @@ mod tests {
             std::fs::read_to_string(outside.path().join("precious")).unwrap(),
             "keep"
         );
+    }
+
+    #[test]
+    fn cleanup_removes_the_scratch_of_a_killed_book_and_keeps_a_live_one() {
+        let run = tempfile::tempdir().unwrap();
+        let me = Pid::this();
+        let live = run
+            .path()
+            .join(format!("{BOOK_SCRATCH_PREFIX}{me}-{}", start_time(me).unwrap()));
+        // A PID with another start time: this PID's process is not the one that made it.
+        let reused = run.path().join(format!("{BOOK_SCRATCH_PREFIX}{me}-1"));
+        let gone = run.path().join(format!("{BOOK_SCRATCH_PREFIX}2147483646-5"));
+        let stranger = run.path().join("book-notes");
+        for d in [&live, &reused, &gone, &stranger] {
+            std::fs::create_dir_all(d.join("state")).unwrap();
+            std::fs::write(d.join("state/progress.json"), "{}").unwrap();
+        }
+        let report = cleanup_stale(run.path()).unwrap();
+        assert!(live.exists() && stranger.exists());
+        assert!(!reused.exists() && !gone.exists());
+        let mut removed = report.removed.clone();
+        removed.sort();
+        let mut want = vec![reused, gone];
+        want.sort();
+        assert_eq!(removed, want);
     }
 
     #[test]
