@@ -47,7 +47,7 @@ lines += [
     "|---|---|---|---|---|",
 ]
 starts = {n: hyper(f"start-{n}.json") for n in ("host", "debian")}
-for peer in ("spawn", "spawn, no guard", "spawn, PIE build", "unshare+chroot", "bwrap", "runc", "chroot"):
+for peer in ("spawn", "spawn, no guard", "unshare+chroot", "bwrap", "runc", "chroot"):
     cells = []
     for n in ("host", "debian"):
         s = starts[n]
@@ -71,10 +71,6 @@ if "spawn, no guard" in g:
     cost = ms(g["spawn"]) - ms(g["spawn, no guard"])
     say.append(f"  the lab's guard (read-only bind, minimal /dev, UTS namespace) costs {cost:.2f} ms per start")
     lines += ["", f"The lab's guard costs {cost:.2f} ms per start here (`spawn` minus `spawn, no guard`, host rootfs)."]
-if "spawn, PIE build" in g:
-    pie = ms(g["spawn, PIE build"]) - ms(g["spawn"])
-    say.append(f"  linking -no-pie (build.rs) saves {pie:.2f} ms per start (the PIE build: {ms(g['spawn, PIE build']):.2f} ms)")
-    lines += [f"Linking the binary `-no-pie` (build.rs) saves {pie:.2f} ms per start (`spawn, PIE build` minus `spawn`)."]
 lines += [
     "",
     "What each does, beyond the common work (fork, new PID and mount namespaces, a fresh",
@@ -87,7 +83,6 @@ lines += [
     "  pipe; chroot.",
     "- `spawn, no guard`: the same on a copy of the host tree outside the cache (a tree of",
     "  the user's own): no read-only bind, no `/dev`, no UTS namespace.",
-    "- `spawn, PIE build`: the same as `spawn`, the binary linked as a PIE (`FROMSCRATCH_PIE=1`),\n  as it was before issue 8.",
     "- `unshare+chroot`: `unshare --pid --fork --mount-proc=R/proc chroot R /bin/true`",
     "  (util-linux): `/` made private, no guard, no `/dev`; two programs exec'd before",
     "  `true` (unshare, chroot).",
@@ -187,8 +182,10 @@ lines += [
     "",
     "Start per member is a whole lesson step (trace, rendering, checks); teardown runs from",
     "the count's answer to the lab's exit. Pss divides each shared page among the processes",
-    "that map it (proc(5)); VmRSS counts it in each. Processes: the lab's marked processes",
-    "(each member is two: the process the lab waits for and the member's PID 1).",
+    "that map it (proc(5)); VmRSS counts it in each. Processes: those carrying the lab's",
+    "mark (the pause container's init and each member's PID 1); the process between the",
+    "lab and each PID 1 (it relays the exit status, as `unshare --fork` does) is a fork",
+    "of the lab, unmarked and not in these sums.",
 ]
 
 # Rootfs.

@@ -41,9 +41,7 @@ fi
 B=$PWD/target/release/fromscratch
 REPORT_DIR=$PWD/target/bench
 mkdir -p "$REPORT_DIR"
-echo "== building (release; and a PIE build of the binary, to show what -no-pie saves)"
-FROMSCRATCH_PIE=1 cargo build --release -q
-cp target/release/fromscratch "$REPORT_DIR/fromscratch-pie"
+echo "== building (release)"
 cargo build --release -q
 cargo bench --no-run -q --bench step --bench scale 2>/dev/null ||
   cargo bench --no-run --bench step --bench scale
@@ -127,8 +125,7 @@ start_bench() {
   local name=$1 R=$2
   local -a extra=()
   if [ "$name" = host ]; then
-    extra=(-n "spawn, no guard" "$B spawn --pid --mount-proc --rootfs $P -- /bin/true"
-      -n "spawn, PIE build" "$REPORT_DIR/fromscratch-pie spawn --pid --mount-proc --rootfs $R -- /bin/true")
+    extra=(-n "spawn, no guard" "$B spawn --pid --mount-proc --rootfs $P -- /bin/true")
   fi
   hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$OUT/start-$name.json" \
     -n "chroot" "chroot $R /bin/true" \
@@ -153,7 +150,7 @@ hyperfine -N --warmup 2 --runs 20 --export-json "$OUT/lesson.json" \
 echo "== the REPL: start to first prompt on a pty, peak memory (benches/repl.py, 50 runs)"
 python3 benches/repl.py "$B" 50 >"$OUT/repl.txt"
 echo quit >"$WORK/quit"
-hyperfine --warmup 10 --runs 100 --export-json "$OUT/repl.json" \
+hyperfine --warmup 10 --runs 100 --style none --export-json "$OUT/repl.json" \
   -n "repl, stdin piped" "$B < $WORK/quit" >/dev/null
 
 echo "== scale: 1, 10, 100 live containers in one lab (benches/scale.rs, 3 rounds each)"

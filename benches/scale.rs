@@ -49,7 +49,10 @@ fn vm_rss_kib(pid: u32) -> Option<f64> {
 
 /// One run with `n` members: (start ms total, pss KiB, rss KiB, lab KiB, teardown ms,
 /// processes).
-fn one(n: usize, file: &std::path::Path) -> (f64, f64, f64, f64, f64, f64) {
+type Run = (f64, f64, f64, f64, f64, f64);
+
+/// Run the lesson in `file` (`n` members) once.
+fn one(n: usize, file: &std::path::Path) -> Run {
     let t0 = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_fromscratch"))
         .args(["run", file.to_str().expect("utf-8 path"), "--yes"])
@@ -126,10 +129,13 @@ fn main() {
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
     for n in sizes {
-        let file = dir.path().join(format!("load-{n}.toml"));
+        // The lesson's id (`load`) must match its file's name: one directory per size.
+        let sub = dir.path().join(n.to_string());
+        std::fs::create_dir(&sub).expect("a directory");
+        let file = sub.join("load.toml");
         std::fs::write(&file, load_lesson::load_lesson(n)).expect("write the lesson");
         let mut runs: Vec<_> = (0..rounds).map(|_| one(n, &file)).collect();
-        let mut col = |f: fn(&(f64, f64, f64, f64, f64, f64)) -> f64| {
+        let col = |f: fn(&Run) -> f64| {
             let mut v: Vec<f64> = runs.iter().map(f).collect();
             median(&mut v)
         };
