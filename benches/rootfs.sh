@@ -4,6 +4,7 @@
 # debootstrap on the same suite and package set; then the `host` recipe cold and a cache
 # hit. Run as root from the repository: `sudo benches/rootfs.sh` (network, ~3 minutes).
 #
+# RESULTS=FILE also writes the medians there (benches/run.sh reads them).
 # ROUNDS=N repeats the three Debian builds N times, interleaved (default 1). Each build
 # downloads its packages afresh (no tool shares a package cache with another), so the
 # network is most of what these numbers measure: compare them within one run only.
@@ -107,3 +108,8 @@ awk -v fs="$fs" -v mm="$mm" -v db="$db" -v host="$host" -v hit="$hit" -v n="$ROU
   printf "host recipe, cold:                                     %7.2f s\n", host
   printf "host recipe, cache hit:                                %7.1f ms\n", hit * 1000
 }'
+# For benches/run.sh's report: the medians, one `name seconds` a line.
+if [ -n "${RESULTS:-}" ]; then
+  printf 'rounds %s\ndebian %s\nmmdebstrap %s\ndebootstrap %s\nhost_cold %s\nhost_hit %s\n' \
+    "$ROUNDS" "$fs" "$mm" "$db" "$host" "$hit" >"$RESULTS"
+fi

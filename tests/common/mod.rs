@@ -2,6 +2,7 @@
 //! directory, and prove the host is unchanged afterwards.
 #![allow(dead_code)]
 
+pub mod load_lesson;
 pub mod pty;
 
 use std::collections::BTreeSet;
