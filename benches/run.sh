@@ -45,6 +45,15 @@ echo "== building (release)"
 cargo build --release -q
 cargo bench --no-run -q --bench step --bench scale 2>/dev/null ||
   cargo bench --no-run --bench step --bench scale
+# The same binary linked statically and not position-independent: no shared libraries to
+# load and no relocations at start (the profile: the dynamic build's start is the gap to
+# unshare+chroot, not its syscalls). crt-static forbids proc-macros on the host target,
+# so it is built for the host's triple named explicitly, into its own directory.
+HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+echo "== building (release, static, $HOST_TRIPLE)"
+RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+  cargo build --release -q --target "$HOST_TRIPLE" --target-dir target/static
+BS=$PWD/target/static/$HOST_TRIPLE/release/fromscratch
 
 export FROMSCRATCH_CACHE=${FROMSCRATCH_CACHE:-$PWD/target/bench-cache}
 export NO_COLOR=1
@@ -125,7 +134,8 @@ start_bench() {
   local name=$1 R=$2
   local -a extra=()
   if [ "$name" = host ]; then
-    extra=(-n "spawn, no guard" "$B spawn --pid --mount-proc --rootfs $P -- /bin/true")
+    extra=(-n "spawn, no guard" "$B spawn --pid --mount-proc --rootfs $P -- /bin/true"
+      -n "spawn, static build" "$BS spawn --pid --mount-proc --rootfs $R -- /bin/true")
   fi
   hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$OUT/start-$name.json" \
     -n "chroot" "chroot $R /bin/true" \
