@@ -92,35 +92,37 @@ pub fn list(out: &mut dyn Write) -> Result<u8> {
         .max()
         .unwrap_or(0);
     let tty = std::io::stdout().is_terminal();
+    // Where a title starts: two spaces, the id column, one space.
+    let hang = lesson::MAX_ID_CHARS + 3;
     for (f, l) in lessons {
         match l {
             Ok(l) => {
                 let col = column(&l);
-                let id = term::title(&format!("{:<22}", l.def.id));
+                let id = term::title(&format!("{:<w$}", l.def.id, w = lesson::MAX_ID_CHARS));
                 let cols = term::width();
                 if width == 0 {
                     let title = if tty {
-                        term::hang(&l.def.title, 25, 25)
+                        term::hang(&l.def.title, hang, hang)
                     } else {
                         format!("{}\n", l.def.title)
                     };
                     write!(out, "  {id} {title}")?;
-                } else if tty && 25 + width > cols {
+                } else if tty && hang + width > cols {
                     // Narrow: the title beside the id, the progress on a line below.
-                    write!(out, "  {id} {}", term::hang(&l.def.title, 25, 25))?;
+                    write!(out, "  {id} {}", term::hang(&l.def.title, hang, hang))?;
                     writeln!(out, "    {col}")?;
-                } else if tty && 25 + width + 2 + 30 > cols {
+                } else if tty && hang + width + 2 + 30 > cols {
                     // The progress beside the id, the title on a line of its own.
                     writeln!(out, "  {id} {col}")?;
                     write!(
                         out,
                         "{}{}",
-                        " ".repeat(25),
-                        term::hang(&l.def.title, 25, 25)
+                        " ".repeat(hang),
+                        term::hang(&l.def.title, hang, hang)
                     )?;
                 } else {
                     let pad = " ".repeat(width - plain_width(&col));
-                    let indent = 25 + width + 2;
+                    let indent = hang + width + 2;
                     let title = if tty {
                         term::hang(&l.def.title, indent, indent)
                     } else {
@@ -129,7 +131,7 @@ pub fn list(out: &mut dyn Write) -> Result<u8> {
                     write!(out, "  {id} {col}{pad}  {title}")?;
                 }
             }
-            Err(e) => writeln!(out, "  {:<22} {}", f.display(), term::bad(&e.to_string()))?,
+            Err(e) => writeln!(out, "  {:<w$} {}", f.display(), term::bad(&e.to_string()), w = lesson::MAX_ID_CHARS)?,
         }
     }
     Ok(0)

@@ -619,12 +619,12 @@ fn list_lines_up_its_titles_on_a_terminal_and_keeps_one_line_per_lesson_on_a_pip
             .iter()
             .find(|id| l.trim_start().starts_with(id.as_str()))
         {
-            // `  ID` padded to 22, a space, the title: the title starts at column 25.
+            // `  ID` padded to 25, a space, the title: the title starts at column 28.
             assert_eq!(indent, 2, "{l:?}");
             let after = &l[2 + id.len()..];
             assert_eq!(
                 2 + id.len() + after.len() - after.trim_start().len(),
-                25,
+                28,
                 "{l:?}"
             );
             titles += 1;
@@ -635,7 +635,7 @@ fn list_lines_up_its_titles_on_a_terminal_and_keeps_one_line_per_lesson_on_a_pip
             assert!(l.contains(" steps"), "{l:?}");
         } else {
             assert_eq!(
-                indent, 25,
+                indent, 28,
                 "a wrapped title is not under its first line: {l:?}"
             );
         }

@@ -15,7 +15,9 @@ pub mod challenge;
 pub mod decoy;
 pub mod fault;
 pub mod net;
+pub mod oci;
 pub mod pod;
+pub mod runc;
 pub mod runner;
 pub mod signals;
 pub mod state;
@@ -49,6 +51,8 @@ pub struct LiveProcess {
     pub spec: ContainerSpec,
     /// How it ended, once reaped: exit code or 128+signal.
     pub ended: Option<i32>,
+    /// Made by runc, not the lab's runtime: its runc container id (see [`oci`]).
+    pub runc: Option<String>,
 }
 
 impl LiveProcess {
@@ -82,6 +86,8 @@ pub struct Lab {
     cgroups: Option<crate::runtime::cgroup::LabCgroups>,
     /// Cgroups made below them, by name (`{cgroup.NAME}`).
     named_cgroups: BTreeMap<String, crate::runtime::cgroup::Cgroup>,
+    /// The fault planted in each runc container that has one (`{fault.NAME}`).
+    faults: BTreeMap<String, String>,
 }
 
 impl Lab {
@@ -124,6 +130,7 @@ impl Lab {
             state,
             cgroups: None,
             named_cgroups: BTreeMap::new(),
+            faults: BTreeMap::new(),
         })
     }
 
@@ -171,6 +178,7 @@ impl Lab {
             pid1: sp.pid1,
             spec: spec.clone(),
             ended: None,
+            runc: None,
         };
         if decoy {
             self.decoys.insert(name.to_string(), live.clone());
@@ -304,6 +312,191 @@ impl Lab {
         let _ = self.state.clear_cgroups();
     }
 
+    /// Start the container `name` with runc(8): record it in the state file (runc's
+    /// state directory, its id, its bundle, and its cgroup directories on every
+    /// hierarchy) before it exists, write its bundle, `runc run -d`, and register its
+    /// init (host PID from `--pid-file`) as a lab container, so probes and `exec_in`
+    /// join it by setns like the lab's own. `fault`, when given, is remembered for
+    /// `{fault.NAME}`. Returns the container and the trace (the runc commands).
+    ///
+    /// # Errors
+    /// runc failed (its error in one sentence; nothing is left behind), or the state
+    /// file or bundle could not be written.
+    pub fn start_runc(
+        &mut self,
+        name: &str,
+        mut c: oci::OciContainer,
+        spec: &ContainerSpec,
+        fault: Option<String>,
+    ) -> Result<(LiveProcess, Vec<String>), LabError> {
+        use crate::runtime::cgroup::{CgroupDir, dir_of};
+        if self.containers.contains_key(name) || self.decoys.contains_key(name) {
+            return Err(LabError::NameTaken {
+                name: name.to_string(),
+            });
+        }
+        let me = std::process::id();
+        let id = format!("fromscratch-{me}-{name}");
+        let root = self.scratch.join("runc");
+        let bundle = self.scratch.join(format!("bundle-{name}"));
+        let parent = format!("/{}", crate::runtime::cgroup::lab_dir_name(me));
+        c.cgroups_path = format!("{parent}/runc-{name}");
+        if let Some(mark) = crate::runtime::spec::LAB_MARK.get() {
+            c.env
+                .push(format!("{}={mark}", crate::runtime::spec::LAB_MARK_VAR));
+        }
+        // Its cgroups, on every hierarchy runc uses, recorded before runc makes them.
+        let mounts = oci::cgroup_mounts(
+            &std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default(),
+        );
+        let layout = crate::runtime::cgroup::Layout::detect().ok();
+        let mut dirs = Vec::new();
+        for (mount, v2) in &mounts {
+            let serves: Vec<String> = layout
+                .iter()
+                .flat_map(|l| l.v1.iter())
+                .filter(|(_, m)| *m == mount)
+                .map(|(c, _)| c.clone())
+                .collect();
+            let serves = if *v2 && layout.as_ref().is_some_and(|l| l.v1.is_empty()) {
+                vec!["memory".to_string(), "pids".to_string()]
+            } else {
+                serves
+            };
+            let refuge = crate::runtime::cgroup::own_dir(mount, *v2, &serves);
+            for p in [dir_of(mount, &parent), dir_of(mount, &c.cgroups_path)] {
+                self.state.add_cgroup(state::CgroupRecord {
+                    path: p,
+                    v2: *v2,
+                    refuge: refuge.clone(),
+                })?;
+            }
+            dirs.push(CgroupDir {
+                path: dir_of(mount, &c.cgroups_path),
+                v2: *v2,
+                serves,
+                enable: Vec::new(),
+            });
+        }
+        self.state.add_runc(state::RuncRecord {
+            root: root.clone(),
+            id: id.clone(),
+            bundle: bundle.clone(),
+        })?;
+        oci::write_bundle(&bundle, &c).map_err(|e| {
+            RuntimeError::io(&format!("write the bundle {}", bundle.display()), e)
+        })?;
+        let runc = oci::Runc::new(&root);
+        let pid_file = bundle.join("pid");
+        let run = runc.run(
+            &[
+                "run",
+                "-d",
+                "--bundle",
+                &bundle.display().to_string(),
+                "--pid-file",
+                &pid_file.display().to_string(),
+                &id,
+            ],
+            &self.scratch,
+        );
+        let mut trace = vec![run.trace.clone()];
+        let pid = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        let Some(pid) = pid.filter(|_| run.status == 0) else {
+            let del = runc.run(&["delete", "--force", &id], &self.scratch);
+            trace.push(del.trace);
+            let _ = self.state.forget_runc(&id);
+            return Err(LabError::Setup {
+                message: format!(
+                    "runc could not start container `{name}`: {}",
+                    oci::runc_error(&run.stderr)
+                ),
+                trace,
+            });
+        };
+        let pid = Pid::from_raw(pid);
+        self.state.add(ProcessRecord::new(
+            &format!("{name} (runc init)"),
+            pid,
+            "container",
+        ))?;
+        self.named_cgroups.insert(
+            name.to_string(),
+            crate::runtime::cgroup::Cgroup {
+                name: name.to_string(),
+                dirs,
+            },
+        );
+        if let Some(f) = fault {
+            self.faults.insert(name.to_string(), f);
+        }
+        let live = LiveProcess {
+            name: name.to_string(),
+            child: pid,
+            pid1: pid,
+            spec: spec.clone(),
+            ended: None,
+            runc: Some(id),
+        };
+        self.containers.insert(name.to_string(), live.clone());
+        Ok((live, trace))
+    }
+
+    /// The fault planted in runc container `name`, if any.
+    #[must_use]
+    pub fn fault_of(&self, name: &str) -> Option<&str> {
+        self.faults.get(name).map(String::as_str)
+    }
+
+    /// `runc kill ID KILL`, then `runc delete --force ID`; reap its init (re-parented
+    /// to the lab, a subreaper); remove any of its cgroup directories runc left.
+    fn delete_runc(&mut self, name: &str, id: &str, pid: Pid) -> Vec<String> {
+        let Some(rec) = self.state.runc().iter().find(|r| r.id == id).cloned() else {
+            return Vec::new();
+        };
+        let runc = oci::Runc::new(&rec.root);
+        let mut trace = Vec::new();
+        if runc.state(id, &self.scratch).is_some_and(|(_, s)| s == "running") {
+            trace.push(runc.run(&["kill", id, "KILL"], &self.scratch).trace);
+        }
+        trace.push(runc.run(&["delete", "--force", id], &self.scratch).trace);
+        // Its init was re-parented to the lab: collect it once it is gone.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                _ => break,
+            }
+        }
+        // runc removes the container's cgroups; whatever it left, the lab removes.
+        if let Some(cg) = self.named_cgroups.get(name) {
+            let scratch = self.scratch.clone();
+            let sys = crate::runtime::LinuxSyscalls::new(None, "lab");
+            for d in cg.dirs.iter().filter(|d| d.path.exists()) {
+                trace.push(format!(
+                    "{:>7}  {} was left by runc: removing it",
+                    "lab",
+                    d.path.display()
+                ));
+                let _ = crate::runtime::cgroup::remove_tree(
+                    &sys,
+                    &d.path,
+                    d.v2,
+                    &|p| state::has_lab_mark(p, &scratch),
+                    None,
+                );
+            }
+        }
+        let _ = self.state.forget(pid);
+        let _ = self.state.forget_runc(id);
+        let _ = std::fs::remove_dir_all(&rec.bundle);
+        trace
+    }
+
     /// A live container by name.
     #[must_use]
     pub fn container(&self, name: &str) -> Option<&LiveProcess> {
@@ -367,7 +560,9 @@ impl Lab {
                 name: name.to_string(),
             })?;
         let mut trace = Vec::new();
-        if p.ended.is_none() {
+        if let Some(id) = &p.runc {
+            trace = self.delete_runc(name, id, p.pid1);
+        } else if p.ended.is_none() {
             if self.state.owns(p.pid1) {
                 let _ = nix::sys::signal::kill(p.pid1, Signal::SIGKILL);
                 trace.push(format!("{:>7}  kill({}, SIGKILL) = 0", "lab", p.pid1));
@@ -477,6 +672,11 @@ impl Lab {
         // Links first, while the namespaces holding them are still there.
         self.delete_links();
         self.stop_all();
+        // A runc container recorded but not registered (its start was interrupted).
+        for r in self.state.runc().to_vec() {
+            state::delete_runc(&r, &self.scratch);
+            let _ = self.state.forget_runc(&r.id);
+        }
         // Whatever the lab's processes started and left: orphans re-parented to us, and
         // anything else carrying the lab's mark.
         spawn::kill_orphans();

@@ -226,6 +226,8 @@ impl Runner {
                     dir.map(|d| d.display().to_string())
                 } else if let Some(n) = t.strip_prefix("decoy.") {
                     self.lab.any_process(n).map(|d| d.child.to_string())
+                } else if let Some(n) = t.strip_prefix("fault.") {
+                    self.lab.fault_of(n).map(str::to_string)
                 } else if let Some(n) = t.strip_prefix("container.") {
                     self.lab.any_process(n).map(|c| c.pid1.to_string())
                 } else if let Some(n) = t.strip_prefix("unprivileged.") {
@@ -1089,6 +1091,9 @@ impl Runner {
                     .unwrap_or_default();
                 if def.root == "rootfs" {
                     self.ensure_rootfs(out)?;
+                }
+                if def.runtime.as_deref() == Some("runc") {
+                    return self.start_runc(container, &def, out);
                 }
                 let mut spec = self.spec(&def, container)?;
                 let mut cg_trace = Vec::new();

@@ -68,6 +68,21 @@ pub struct LabState {
     /// own, recorded before the write, to be disabled again.
     #[serde(default)]
     pub cgroup_enables: Vec<(PathBuf, String)>,
+    /// Containers it asked runc to make (lesson 17), each recorded before `runc run`.
+    #[serde(default)]
+    pub runc: Vec<RuncRecord>,
+}
+
+/// A container the lab asked runc(8) to make: enough for `fromscratch cleanup` to
+/// delete it after the lab was killed (`runc --root ROOT delete --force ID`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RuncRecord {
+    /// runc's state directory (`--root`), inside the lab's scratch directory.
+    pub root: PathBuf,
+    /// The container's id.
+    pub id: String,
+    /// Its bundle directory, inside the lab's scratch directory.
+    pub bundle: PathBuf,
 }
 
 /// A cgroup directory the lab made.
@@ -104,6 +119,7 @@ impl StateFile {
             links: Vec::new(),
             cgroups: Vec::new(),
             cgroup_enables: Vec::new(),
+            runc: Vec::new(),
         };
         let f = Self { path, state };
         f.save()?;
@@ -179,6 +195,30 @@ impl StateFile {
         self.state.cgroups.clear();
         self.state.cgroup_enables.clear();
         self.save()
+    }
+
+    /// Record a runc container, before `runc run` makes it.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn add_runc(&mut self, rec: RuncRecord) -> Result<(), RuntimeError> {
+        self.state.runc.push(rec);
+        self.save()
+    }
+
+    /// Forget a runc container (`runc delete` removed it).
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn forget_runc(&mut self, id: &str) -> Result<(), RuntimeError> {
+        self.state.runc.retain(|r| r.id != id);
+        self.save()
+    }
+
+    /// The runc containers recorded.
+    #[must_use]
+    pub fn runc(&self) -> &[RuncRecord] {
+        &self.state.runc
     }
 
     /// True when `pid` is a live process this lab started.
@@ -440,6 +480,13 @@ pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
         report
             .links
             .extend(super::net::delete_recorded(&state.links));
+        // runc's containers through runc: it signals the init it recorded (PID and start
+        // time checked against its state) and removes its cgroups and state.
+        for r in &state.runc {
+            if delete_runc(r, &state.scratch) {
+                report.killed.push(format!("runc container {} (runc delete --force)", r.id));
+            }
+        }
         // PID 1 of each container first: SIGKILL from outside always reaches it, and the
         // rest of its namespace dies with it.
         let mut procs = state.processes.clone();
@@ -485,6 +532,17 @@ pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
         }
     }
     Ok(report)
+}
+
+/// `runc --root ROOT delete --force ID` for a recorded runc container whose state
+/// directory lies inside the lab's scratch directory `scratch` (a state file naming
+/// another directory steers nothing). True when runc still knew it and deleted it.
+pub fn delete_runc(r: &RuncRecord, scratch: &Path) -> bool {
+    if !r.root.starts_with(scratch) || !r.root.join(&r.id).exists() {
+        return false;
+    }
+    let runc = super::oci::Runc::new(&r.root);
+    runc.run(&["delete", "--force", &r.id], scratch).status == 0
 }
 
 /// Remove `dir`, which must lie strictly inside `base`, without following symlinks
@@ -605,6 +663,7 @@ mod tests {
             links: Vec::new(),
             cgroups: Vec::new(),
             cgroup_enables: Vec::new(),
+            runc: Vec::new(),
             processes: vec![ProcessRecord {
                 name: "impostor".into(),
                 pid: me.as_raw(),

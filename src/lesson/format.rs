@@ -145,6 +145,24 @@ pub struct ContainerDef {
     /// Put it in a cgroup of the lab's, with these limits, before it execs.
     #[serde(default)]
     pub cgroup: Option<CgroupDef>,
+    /// Who makes it: absent, the lab's own runtime; `"runc"`, the real runtime runc(8),
+    /// from an OCI bundle the lab writes (`config.json`: the lesson's rootfs read-only,
+    /// the namespaces, `hostname`, `cgroup`'s limits, `tmpfs` mounts and `command`),
+    /// started detached in a state directory of the lab's (`runc --root {lab}/runc run
+    /// -d`) and deleted with `runc delete --force`. Only `root = "rootfs"`, the
+    /// namespace flags, `hostname`, `command`, `cgroup`, `tmpfs` and `plant` apply.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    /// With `runtime = "runc"`: directories of the rootfs that get a tmpfs of their own
+    /// (an OCI `mounts` entry each, as `docker run --tmpfs`): absolute paths, no `..`.
+    #[serde(default)]
+    pub tmpfs: Vec<String>,
+    /// With `runtime = "runc"`: faults the lab may plant, one chosen at random per run
+    /// (`FROMSCRATCH_PLANT=NAME` chooses it): `"memory"` (the memory limit an eighth of
+    /// `cgroup.memory_max`), `"mount"` (the first `tmpfs` left out), `"hostname"` (the
+    /// hostname `localhost`, not `hostname`). `{fault.NAME}` names the one planted.
+    #[serde(default)]
+    pub plant: Vec<String>,
 }
 
 /// One volume: `{ source = "lab:data", target = "/data", read_only = true }`.
@@ -767,6 +785,9 @@ impl ActionDef {
                 seccomp_deny: seccomp_deny.clone(),
                 pivot_root: *pivot_root,
                 cgroup: cgroup.clone(),
+                runtime: None,
+                tmpfs: Vec::new(),
+                plant: Vec::new(),
             }),
             _ => None,
         }

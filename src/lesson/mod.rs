@@ -221,6 +221,7 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
             out.push(format!("{at}: container name `{name}`: {problem}"));
         }
         check_container(c, &at, &mut out);
+        container_checks::check_runc(name, c, &def.requires.tools, &at, &mut out);
         container_checks::check_volumes(c, &at, &mut out);
         container_checks::check_share(Some(name), c, &def.containers, &at, &mut out);
         check_root(&c.root, &all_lab_dirs, &at, &mut out);
@@ -437,6 +438,12 @@ pub fn validate(lesson: &Lesson, text: &str) -> Vec<String> {
             decoys: &decoy_names,
             containers: &def.containers.keys().cloned().collect(),
             cgroups: &cgroup_names(def),
+            planted: &def
+                .containers
+                .iter()
+                .filter(|(_, c)| !c.plant.is_empty())
+                .map(|(n, _)| n.clone())
+                .collect(),
         };
         let mut strings = step_strings(step);
         match &step.action {
@@ -682,7 +689,7 @@ fn check_challenge(
 
 /// The longest lesson id: `fromscratch list` pads ids to this width so the titles line
 /// up in one column.
-pub const MAX_ID_CHARS: usize = 22;
+pub const MAX_ID_CHARS: usize = 25;
 
 /// Why a container or decoy name is refused: names appear in templates
 /// (`{container.NAME}`), prompts and file names, so they are letters, digits, `-` and
@@ -826,6 +833,7 @@ struct Known<'a> {
     decoys: &'a BTreeSet<String>,
     containers: &'a BTreeSet<String>,
     cgroups: &'a BTreeSet<String>,
+    planted: &'a BTreeSet<String>,
 }
 
 /// Every cgroup name the lesson makes: each container's and `exec`'s `cgroup` (its
@@ -872,6 +880,11 @@ impl Known<'_> {
                 format!("template {{{t}}} names cgroup `{n}`, which no container, exec or cgroup action of the lesson makes")
             });
         }
+        if let Some(n) = t.strip_prefix("fault.") {
+            return (!self.planted.contains(n)).then(|| {
+                format!("template {{{t}}} names container `{n}`, which plants no fault: give it runtime = \"runc\" and plant = [...]")
+            });
+        }
         if let Some(n) = t.strip_prefix("container.") {
             return (!self.containers.contains(n)).then(|| {
                 format!(
@@ -884,11 +897,11 @@ impl Known<'_> {
 }
 
 static TEMPLATE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-    Regex::new(r"\{(rootfs|lab|decoy\.[A-Za-z0-9_-]+|container\.[A-Za-z0-9_-]+|cgroup\.[A-Za-z0-9_-]+(?:\.memory|\.pids)?|unprivileged\.(?:uid|gid|setpriv))\}")
+    Regex::new(r"\{(rootfs|lab|decoy\.[A-Za-z0-9_-]+|container\.[A-Za-z0-9_-]+|fault\.[A-Za-z0-9_-]+|cgroup\.[A-Za-z0-9_-]+(?:\.memory|\.pids)?|unprivileged\.(?:uid|gid|setpriv))\}")
         .expect("static regex")
 });
 
-/// The templates (`rootfs`, `lab`, `decoy.NAME`, `container.NAME`, `cgroup.NAME`,
+/// The templates (`rootfs`, `lab`, `decoy.NAME`, `container.NAME`, `fault.NAME`, `cgroup.NAME`,
 /// `cgroup.NAME.memory`, `cgroup.NAME.pids`, `unprivileged.uid`, `unprivileged.gid`,
 /// `unprivileged.setpriv`) used in `s`.
 #[must_use]
@@ -1352,10 +1365,10 @@ expect = { fails = true }
 
     #[test]
     fn an_id_wider_than_the_list_column_is_refused() {
-        let long = GOOD.replace("id = \"t\"", "id = \"15-capabilities-seccomp\"");
+        let long = GOOD.replace("id = \"t\"", "id = \"15-capabilities-and-seccomp\"");
         let err = parse(&long, Path::new("x.txt")).unwrap_err().to_string();
         assert!(
-            err.contains("id `15-capabilities-seccomp` is 23 characters; keep it to 22, the width of the id column of `fromscratch list`"),
+            err.contains("id `15-capabilities-and-seccomp` is 27 characters; keep it to 25, the width of the id column of `fromscratch list`"),
             "{err}"
         );
     }
