@@ -415,7 +415,7 @@ const DOCTOR_EXAMPLES: &str = "
 
 const INSPECT_EXAMPLES: &str = "
   sudo fromscratch inspect 1          # the host's PID 1: every namespace shared
-  fromscratch inspect $$              # this shell
+  fromscratch inspect 4242 --no-color # as a user: your own process in full
   sudo fromscratch inspect --container c    # container c of a running lab
   sudo fromscratch inspect --diff 4242 4243 # what two processes share
   sudo fromscratch inspect 4242 --json | jq .namespaces.pid.shared_with_host
