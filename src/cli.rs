@@ -414,11 +414,11 @@ const DOCTOR_EXAMPLES: &str = "
 ";
 
 const INSPECT_EXAMPLES: &str = "
-  sudo fromscratch inspect 1          # the host's PID 1: every namespace shared
-  fromscratch inspect 4242 --no-color # as a user: your own process in full
+  sudo fromscratch inspect 1          # the host's PID 1: all shared
+  fromscratch inspect 4242            # as a user: your own process in full
   sudo fromscratch inspect --container c    # container c of a running lab
   sudo fromscratch inspect --diff 4242 4243 # what two processes share
-  sudo fromscratch inspect 4242 --json | jq .namespaces.pid.shared_with_host
+  sudo fromscratch inspect 4242 --json | jq .namespaces.pid
 ";
 
 const COMPLETIONS_EXAMPLES: &str = "
