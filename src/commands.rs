@@ -876,7 +876,13 @@ pub fn inspect(a: &crate::cli::InspectArgs, out: &mut dyn Write) -> Result<u8> {
     let pid = match (&a.container, a.pid) {
         (Some(name), _) => inspect::find_container(&crate::paths::run_dir(), name).map_err(fail)?,
         (None, Some(pid)) => pid,
-        (None, None) => unreachable!("clap requires a PID, --container or --diff"),
+        (None, None) => {
+            return Err(Failure {
+                message: "give a PID, --container NAME or --diff PID1 PID2".into(),
+                code: EXIT_BAD_INPUT,
+            }
+            .into());
+        }
     };
     let r = inspect::inspect(pid).map_err(fail)?;
     if a.json {

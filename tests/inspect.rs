@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 
-use common::{Lab, Snapshot, require_root, text};
+use common::{Lab, require_root, text};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -48,7 +48,10 @@ fn status_field(pid: i32, key: &str) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap()
         .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")).map(|v| v.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix(&format!("{key}:"))
+                .map(|v| v.trim().to_string())
+        })
         .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
 }
 
@@ -125,7 +128,11 @@ fn descendants(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
     let mut todo = vec![pid];
     while let Some(p) = todo.pop() {
-        for t in std::fs::read_dir(format!("/proc/{p}/task")).into_iter().flatten().flatten() {
+        for t in std::fs::read_dir(format!("/proc/{p}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let kids = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
             for k in kids.split_whitespace().filter_map(|k| k.parse().ok()) {
                 out.push(k);
@@ -158,7 +165,10 @@ fn host_processes_share_every_namespace_with_the_host() {
         assert_eq!(code, 0);
         assert!(out.starts_with(&format!("process {pid} (")), "{out}");
         for name in nss.keys() {
-            assert!(ns_line(&out, name).contains("shared with the host"), "{out}");
+            assert!(
+                ns_line(&out, name).contains("shared with the host"),
+                "{out}"
+            );
         }
         checked += 1;
     }
@@ -182,10 +192,7 @@ fn root_a_spawned_container_has_its_own_pid_mnt_uts_and_the_host_net() {
     let lab = Lab::new();
     let before = lab.snapshot();
     {
-        let c = Held::start(
-            &lab,
-            &["--pid", "--mount", "--uts", "--hostname", "box"],
-        );
+        let c = Held::start(&lab, &["--pid", "--mount", "--uts", "--hostname", "box"]);
         let pid = c.sleep;
         let (code, out, err) = inspect(&lab, &[&pid.to_string()]);
         assert_eq!(code, 0, "{err}");
@@ -197,8 +204,14 @@ fn root_a_spawned_container_has_its_own_pid_mnt_uts_and_the_host_net() {
         }
         // The spawn's intermediate process shares the mount and UTS namespaces it
         // unshared; only its child, the sleep, entered the new PID namespace.
-        assert!(ns_line(&out, "pid").contains("also: no other process"), "{out}");
-        assert!(ns_line(&out, "net").contains("shared with the host"), "{out}");
+        assert!(
+            ns_line(&out, "pid").contains("also: no other process"),
+            "{out}"
+        );
+        assert!(
+            ns_line(&out, "net").contains("shared with the host"),
+            "{out}"
+        );
         assert!(out.contains("hostname  box "), "{out}");
 
         let v = json(&lab, pid);
@@ -229,11 +242,15 @@ fn root_a_spawned_container_has_its_own_pid_mnt_uts_and_the_host_net() {
             status_field(pid, "NoNewPrivs") == "1",
             "{v}"
         );
-        let mode = ["disabled", "strict", "filter"][status_field(pid, "Seccomp").parse::<usize>().unwrap()];
+        let mode = ["disabled", "strict", "filter"]
+            [status_field(pid, "Seccomp").parse::<usize>().unwrap()];
         assert_eq!(v["seccomp"], mode);
         assert_eq!(
             v["root"]["path"].as_str(),
-            std::fs::read_link(format!("/proc/{pid}/root")).ok().as_deref().and_then(|p| p.to_str())
+            std::fs::read_link(format!("/proc/{pid}/root"))
+                .ok()
+                .as_deref()
+                .and_then(|p| p.to_str())
         );
         assert!(v["root"]["fstype"].is_string(), "{v}");
         assert_eq!(v["unreadable"], serde_json::json!([]));
@@ -258,7 +275,10 @@ fn root_with_net_its_interfaces_are_only_lo_down() {
         assert_eq!(v["namespaces"]["net"]["shared_with_host"], false);
         let (_, out, _) = inspect(&lab, &[&c.sleep.to_string()]);
         assert!(out.contains("\n  lo state down\n"), "{out}");
-        assert!(out.contains(&format!("nsenter -t {} -n ip addr", c.sleep)), "{out}");
+        assert!(
+            out.contains(&format!("nsenter -t {} -n ip addr", c.sleep)),
+            "{out}"
+        );
     }
     before.assert_same(&lab.snapshot());
 }
@@ -273,7 +293,12 @@ fn root_diff_names_what_two_containers_share_and_not() {
         let b = Held::start(&lab, &["--pid", "--uts", "--hostname", "right"]);
         let (code, out, err) = inspect(
             &lab,
-            &["--diff", &a.sleep.to_string(), &b.sleep.to_string(), "--json"],
+            &[
+                "--diff",
+                &a.sleep.to_string(),
+                &b.sleep.to_string(),
+                "--json",
+            ],
         );
         assert_eq!(code, 0, "{err}");
         let d: Value = serde_json::from_str(&out).unwrap();
@@ -284,8 +309,14 @@ fn root_diff_names_what_two_containers_share_and_not() {
                 .map(|s| s.as_str().unwrap().to_string())
                 .collect()
         };
-        assert!(list("shared").contains("net") && list("shared").contains("ipc"), "{d}");
-        assert!(list("not_shared").contains("pid") && list("not_shared").contains("uts"), "{d}");
+        assert!(
+            list("shared").contains("net") && list("shared").contains("ipc"),
+            "{d}"
+        );
+        assert!(
+            list("not_shared").contains("pid") && list("not_shared").contains("uts"),
+            "{d}"
+        );
         assert_eq!(d["same_root"], true, "{d}");
         let hostname = d["differences"]
             .as_array()
@@ -293,9 +324,14 @@ fn root_diff_names_what_two_containers_share_and_not() {
             .iter()
             .find(|x| x["what"] == "hostname")
             .unwrap_or_else(|| panic!("{d}"));
-        assert_eq!((&hostname["a"], &hostname["b"]), (&"left".into(), &"right".into()));
-        let (code, text_out, _) =
-            inspect(&lab, &["--diff", &a.sleep.to_string(), &b.sleep.to_string()]);
+        assert_eq!(
+            (&hostname["a"], &hostname["b"]),
+            (&"left".into(), &"right".into())
+        );
+        let (code, text_out, _) = inspect(
+            &lab,
+            &["--diff", &a.sleep.to_string(), &b.sleep.to_string()],
+        );
         assert_eq!(code, 0);
         assert!(text_out.contains("hostname"), "{text_out}");
     }
@@ -329,6 +365,7 @@ fn root_cgroup_limits_the_test_set_are_reported() {
         return;
     }
     let lab = Lab::new();
+    let before = lab.snapshot();
     let name = format!("fs-inspect-test-{}", std::process::id());
     let sleep = std::process::Command::new("sleep")
         .arg("1000")
@@ -355,11 +392,15 @@ fn root_cgroup_limits_the_test_set_are_reported() {
     assert_eq!(c["paths"]["memory"], format!("/{name}"));
     assert!(["v1", "hybrid"].contains(&c["layout"].as_str().unwrap()));
     let (_, out, _) = inspect(&lab, &[&pid]);
-    assert!(out.contains("memory.limit_in_bytes 67108864 (64 MiB)"), "{out}");
+    assert!(
+        out.contains("memory.limit_in_bytes 67108864 (64 MiB)"),
+        "{out}"
+    );
     assert!(out.contains("pids.max 20 "), "{out}");
     assert!(out.contains("oom_kill 0 "), "{out}");
     drop(g);
     assert!(!mem.join(&name).exists() && !pids.join(&name).exists());
+    before.assert_same(&lab.snapshot());
 }
 
 #[test]
@@ -407,7 +448,11 @@ fn root_container_finds_the_container_of_a_live_lab() {
         e.trim(),
         "fromscratch: no running lab has a container named nosuch: start one (fromscratch, `start 04`, run to the container step) or give a PID"
     );
-    kill(Pid::from_raw(i32::try_from(run.id()).unwrap()), Signal::SIGTERM).unwrap();
+    kill(
+        Pid::from_raw(i32::try_from(run.id()).unwrap()),
+        Signal::SIGTERM,
+    )
+    .unwrap();
     let _ = std::io::Read::read_to_string(&mut err, &mut String::new());
     run.wait().unwrap();
     before.assert_same(&lab.snapshot());
@@ -421,10 +466,16 @@ fn a_missing_pid_or_container_exits_2_with_one_sentence() {
     let (code, out, err) = inspect(&lab, &[max.trim()]);
     assert_eq!(code, 2, "{out}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains(&format!("no process has PID {}", max.trim())), "{err}");
+    assert!(
+        err.contains(&format!("no process has PID {}", max.trim())),
+        "{err}"
+    );
     let (code, _, err) = inspect(&lab, &["--container", "c"]);
     assert_eq!(code, 2);
-    assert!(err.contains("no running lab has a container named c"), "{err}");
+    assert!(
+        err.contains("no running lab has a container named c"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -445,20 +496,30 @@ fn root_as_a_user_pid_1_shows_what_it_cannot_read_without_failing() {
         .unwrap();
     let (o, e) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{e}");
-    assert!(ns_line(&o, "net").contains("unreadable (needs root)"), "{o}");
+    assert!(
+        ns_line(&o, "net").contains("unreadable (needs root)"),
+        "{o}"
+    );
     assert!(o.contains("root      unreadable (needs root)"), "{o}");
     // What /proc gives everyone is still there.
     assert!(o.contains("\ncgroup    "), "{o}");
     assert!(o.contains("\nseccomp   "), "{o}");
     let out = std::process::Command::new("setpriv")
-        .args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into()])
+        .args([
+            format!("--reuid={uid}"),
+            format!("--regid={uid}"),
+            "--clear-groups".into(),
+        ])
         .arg(&bin)
         .args(["inspect", "1", "--json"])
         .output()
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let unreadable = v["unreadable"].to_string();
-    assert!(unreadable.contains("namespaces.net") && unreadable.contains("\"root\""), "{v}");
+    assert!(
+        unreadable.contains("namespaces.net") && unreadable.contains("\"root\""),
+        "{v}"
+    );
     assert!(v["capabilities"]["effective"].is_array());
     drop(dir);
 }
@@ -483,7 +544,11 @@ fn every_json_key_is_documented() {
                         "cgroup.paths" => "HIERARCHY",
                         _ => k,
                     };
-                    let p = if at.is_empty() { k.to_string() } else { format!("{at}.{k}") };
+                    let p = if at.is_empty() {
+                        k.to_string()
+                    } else {
+                        format!("{at}.{k}")
+                    };
                     out.insert(p.clone());
                     keys(x, &p, out);
                 }
@@ -515,5 +580,8 @@ fn every_json_key_is_documented() {
         missing.is_empty(),
         "book/src/reference/inspect.md does not document: {missing:?}"
     );
-    assert!(report.contains("interfaces[].name") && diff.contains("differences[].what"), "{report:?} {diff:?}");
+    assert!(
+        report.contains("interfaces[].name") && diff.contains("differences[].what"),
+        "{report:?} {diff:?}"
+    );
 }

@@ -46,7 +46,10 @@ pub struct Interface {
 pub fn of(pid: i32, same_as_ours: bool) -> Option<Vec<Interface>> {
     let requests = [
         request(RouteNetlinkMessage::GetLink(LinkMessage::default()), 1),
-        request(RouteNetlinkMessage::GetAddress(AddressMessage::default()), 2),
+        request(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            2,
+        ),
     ];
     let bytes = if same_as_ours {
         let mut buf = vec![0u8; MAX_ANSWER];

@@ -49,7 +49,9 @@ pub enum InspectError {
         pid: i32,
     },
     /// Even its status file is closed to this user.
-    #[error("cannot read /proc/{pid}/status ({why}): run as root, or inspect a process of your own")]
+    #[error(
+        "cannot read /proc/{pid}/status ({why}): run as root, or inspect a process of your own"
+    )]
     Unreadable {
         /// The PID asked for.
         pid: i32,
@@ -65,9 +67,7 @@ pub enum InspectError {
         name: String,
     },
     /// Several live labs have one.
-    #[error(
-        "{count} running labs have a container named {name} ({labs}): give its PID instead"
-    )]
+    #[error("{count} running labs have a container named {name} ({labs}): give its PID instead")]
     SeveralContainers {
         /// The name asked for.
         name: String,
@@ -389,7 +389,10 @@ fn sharers(
     theirs: &BTreeMap<String, Option<u64>>,
     skip: &[i32],
 ) -> BTreeMap<(String, u64), Vec<i32>> {
-    let wanted: Vec<(&String, u64)> = theirs.iter().filter_map(|(n, i)| Some((n, (*i)?))).collect();
+    let wanted: Vec<(&String, u64)> = theirs
+        .iter()
+        .filter_map(|(n, i)| Some((n, (*i)?)))
+        .collect();
     let mut out: BTreeMap<(String, u64), Vec<i32>> = BTreeMap::new();
     let mut pids: Vec<i32> = std::fs::read_dir("/proc")
         .into_iter()
@@ -440,21 +443,22 @@ fn root_of(p: &Process, pid: i32) -> Option<Root> {
         fstype: None,
         source: None,
     };
-    let top = p
-        .mountinfo()
-        .ok()
-        .and_then(|mi| mi.into_iter().rev().find(|m| m.mount_point == Path::new("/")));
+    let top = p.mountinfo().ok().and_then(|mi| {
+        mi.into_iter()
+            .rev()
+            .find(|m| m.mount_point == Path::new("/"))
+    });
     let found = top.or_else(|| {
-        let dev = nix::sys::stat::stat(format!("/proc/{pid}/root").as_str()).ok()?.st_dev;
+        let dev = nix::sys::stat::stat(format!("/proc/{pid}/root").as_str())
+            .ok()?
+            .st_dev;
         let (major, minor) = (libc_major(dev), libc_minor(dev));
         Process::myself()
             .ok()?
             .mountinfo()
             .ok()?
             .into_iter()
-            .filter(|m| {
-                m.majmin == format!("{major}:{minor}") && path.starts_with(&m.mount_point)
-            })
+            .filter(|m| m.majmin == format!("{major}:{minor}") && path.starts_with(&m.mount_point))
             .max_by_key(|m| m.mount_point.components().count())
     });
     if let Some(m) = found {
@@ -486,7 +490,10 @@ fn limit_value(text: &str) -> Option<u64> {
 fn cgroup_of(pid: i32) -> Option<CgroupInfo> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    Some(cgroup_from(&Layout::parse(&mountinfo), &Membership::parse(&text)))
+    Some(cgroup_from(
+        &Layout::parse(&mountinfo),
+        &Membership::parse(&text),
+    ))
 }
 
 /// [`cgroup_of`] for a given layout and membership (a fake tree in the tests).
@@ -528,7 +535,11 @@ pub fn cgroup_from(layout: &Layout, member: &Membership) -> CgroupInfo {
                 best = Some((v, f));
             }
         }
-        files.insert(name, best.as_ref().map_or_else(|| dirs[0].join(name), |(_, f)| f.clone()));
+        files.insert(
+            name,
+            best.as_ref()
+                .map_or_else(|| dirs[0].join(name), |(_, f)| f.clone()),
+        );
         best.map(|(v, _)| v)
     };
     let memory_max_bytes = smallest("memory", "memory.limit_in_bytes", "memory.max");
@@ -561,7 +572,11 @@ pub fn cgroup_from(layout: &Layout, member: &Membership) -> CgroupInfo {
         }
     }
     let oom_kills = chain("memory").and_then(|(dirs, is_v2)| {
-        let f = dirs[0].join(if is_v2 { "memory.events" } else { "memory.oom_control" });
+        let f = dirs[0].join(if is_v2 {
+            "memory.events"
+        } else {
+            "memory.oom_control"
+        });
         let n = read(&f)?.lines().find_map(|l| {
             let (k, v) = l.split_once(' ')?;
             (k == "oom_kill").then(|| v.trim().parse().ok()).flatten()
@@ -642,7 +657,8 @@ pub fn diff(a: &Report, b: &Report) -> Diff {
         or_unreadable(a.root.as_ref().map(|r| r.path.clone())),
         or_unreadable(b.root.as_ref().map(|r| r.path.clone())),
     );
-    let cg = |r: &Report, f: &dyn Fn(&CgroupInfo) -> String| or_unreadable(r.cgroup.as_ref().map(f));
+    let cg =
+        |r: &Report, f: &dyn Fn(&CgroupInfo) -> String| or_unreadable(r.cgroup.as_ref().map(f));
     let paths = |c: &CgroupInfo| {
         c.paths
             .iter()
@@ -669,16 +685,28 @@ pub fn diff(a: &Report, b: &Report) -> Diff {
     differ("uid_map", map(&a.uid_map), map(&b.uid_map));
     differ("gid_map", map(&a.gid_map), map(&b.gid_map));
     for (i, set) in ["effective", "permitted", "bounding"].iter().enumerate() {
-        let caps = |r: &Report| or_unreadable(r.capabilities.as_ref().map(|c| render::cap_set(c, i)));
+        let caps =
+            |r: &Report| or_unreadable(r.capabilities.as_ref().map(|c| render::cap_set(c, i)));
         differ(&format!("capabilities.{set}"), caps(a), caps(b));
     }
-    differ("seccomp", or_unreadable(a.seccomp.clone()), or_unreadable(b.seccomp.clone()));
+    differ(
+        "seccomp",
+        or_unreadable(a.seccomp.clone()),
+        or_unreadable(b.seccomp.clone()),
+    );
     let nnp = |r: &Report| or_unreadable(r.no_new_privs.map(|n| u8::from(n).to_string()));
     differ("no_new_privs", nnp(a), nnp(b));
-    differ("hostname", or_unreadable(a.hostname.clone()), or_unreadable(b.hostname.clone()));
+    differ(
+        "hostname",
+        or_unreadable(a.hostname.clone()),
+        or_unreadable(b.hostname.clone()),
+    );
     let ifs = |r: &Report| {
         or_unreadable(r.interfaces.as_ref().map(|v| {
-            v.iter().map(render::interface_summary).collect::<Vec<_>>().join("; ")
+            v.iter()
+                .map(render::interface_summary)
+                .collect::<Vec<_>>()
+                .join("; ")
         }))
     };
     differ("interfaces", ifs(a), ifs(b));
@@ -792,7 +820,10 @@ mod tests {
         w("memory/memory.limit_in_bytes", "9223372036854771712\n");
         w("memory/lab/memory.limit_in_bytes", "1073741824\n");
         w("memory/lab/c/memory.limit_in_bytes", "67108864\n");
-        w("memory/lab/c/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+        w(
+            "memory/lab/c/memory.oom_control",
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+        );
         // v2 pids and cpu: pids.max 20 on the parent, max on the leaf; cpu.max 50000 100000.
         w("unified/lab/pids.max", "20\n");
         w("unified/lab/c/pids.max", "max\n");

@@ -75,7 +75,7 @@ fn cmd(out: &mut dyn Write, command: &str) -> io::Result<()> {
 /// `bytes` with a binary unit when it is a whole number of them.
 fn bytes(n: u64) -> String {
     for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
-        if n >= 1 << shift && n % (1 << shift) == 0 {
+        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
             return format!("{n} ({} {unit})", n >> shift);
         }
     }
@@ -94,7 +94,11 @@ pub fn write_report(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         _ => String::new(),
     };
-    writeln!(out, "{}", term::title(&format!("process {pid} ({}){inner}", r.comm)))?;
+    writeln!(
+        out,
+        "{}",
+        term::title(&format!("process {pid} ({}){inner}", r.comm))
+    )?;
     match r.host_reference {
         1 => writeln!(out, "  compared with the host's PID 1")?,
         2 => writeln!(
@@ -124,7 +128,10 @@ pub fn write_report(r: &Report, out: &mut dyn Write) -> io::Result<()> {
             [] => "also: no other process".to_string(),
             few @ ([_] | [_, _] | [_, _, _]) => format!(
                 "also: {}",
-                few.iter().map(i32::to_string).collect::<Vec<_>>().join(", ")
+                few.iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             many => format!(
                 "also: {} other processes ({}, …)",
@@ -155,7 +162,10 @@ pub fn write_report(r: &Report, out: &mut dyn Write) -> io::Result<()> {
                 _ => String::new(),
             };
             writeln!(out, "root      {}{on}  what it sees as /", root.path)?;
-            cmd(out, &format!("ls /proc/{pid}/root/; cat /proc/{pid}/mountinfo"))?;
+            cmd(
+                out,
+                &format!("ls /proc/{pid}/root/; cat /proc/{pid}/mountinfo"),
+            )?;
         }
         None => writeln!(out, "root      {}", unreadable())?,
     }
@@ -349,7 +359,13 @@ pub fn write_diff(d: &Diff, a: &Report, b: &Report, out: &mut dyn Write) -> io::
             "not the same directory"
         }
     )?;
-    cmd(out, &format!("stat -L -c '%d %i' /proc/{}/root /proc/{}/root", a.pid, b.pid))?;
+    cmd(
+        out,
+        &format!(
+            "stat -L -c '%d %i' /proc/{}/root /proc/{}/root",
+            a.pid, b.pid
+        ),
+    )?;
     writeln!(
         out,
         "  cgroup       {}",
@@ -359,7 +375,10 @@ pub fn write_diff(d: &Diff, a: &Report, b: &Report, out: &mut dyn Write) -> io::
             "not the same"
         }
     )?;
-    cmd(out, &format!("cat /proc/{}/cgroup /proc/{}/cgroup", a.pid, b.pid))?;
+    cmd(
+        out,
+        &format!("cat /proc/{}/cgroup /proc/{}/cgroup", a.pid, b.pid),
+    )?;
     if d.differences.is_empty() {
         writeln!(out, "no other differences")?;
     } else {
