@@ -564,7 +564,10 @@ impl BookScratch {
     fn create(run: &Path) -> std::io::Result<Self> {
         let me = nix::unistd::getpid();
         let start = crate::lab::state::start_time(me).unwrap_or(0);
-        let dir = run.join(format!("{}{me}-{start}", crate::lab::state::BOOK_SCRATCH_PREFIX));
+        let dir = run.join(format!(
+            "{}{me}-{start}",
+            crate::lab::state::BOOK_SCRATCH_PREFIX
+        ));
         if dir.exists() {
             crate::lab::state::remove_tree(&dir, run)?;
         }
