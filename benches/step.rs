@@ -18,15 +18,8 @@ use std::time::Instant;
 
 use fromscratch::lab::runner::Runner;
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
+mod common;
+use common::median;
 
 fn main() {
     // `cargo bench` passes `--bench`; the rest are ours.

@@ -97,6 +97,19 @@ pub enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Show what a running process's kernel state makes of it, beside the host's PID 1:
+    /// its namespaces (inode, its own or shared with the host, who else is in each), its
+    /// root and the mount under it, its cgroups and their limits, uid/gid maps,
+    /// capabilities, seccomp, no_new_privs, hostname and interfaces.
+    ///
+    /// Each line carries a short explanation and, under it, the command that reads or
+    /// enters it (`nsenter -t PID -n ip addr`, `cat /proc/PID/cgroup`). Reads /proc and
+    /// changes nothing: the hostname and interfaces are read by forked children that
+    /// join the process's namespace with setns(2). As a user, what needs root to read
+    /// (another user's namespaces, its root) shows as `unreadable (needs root)`. Exit 2
+    /// when the process or container does not exist, 3 when even its status is closed.
+    #[command(after_help = examples(INSPECT_EXAMPLES))]
+    Inspect(InspectArgs),
     /// Generate the book's lesson chapters (book/src/lessons/) from the lessons and real
     /// runs of them, or check that they are up to date.
     ///
@@ -154,6 +167,29 @@ pub struct RunArgs {
     /// explanation, command and real output): `--export md 02-chroot.md`.
     #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"])]
     pub export: Option<Vec<String>>,
+}
+
+/// `fromscratch inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The process, by its PID on the host.
+    #[arg(
+        value_parser = clap::value_parser!(i32).range(1..),
+        required_unless_present_any = ["container", "diff"],
+        conflicts_with_all = ["container", "diff"]
+    )]
+    pub pid: Option<i32>,
+    /// A container of a lab running on this host, by the name its lesson gives it (`c`):
+    /// found through the labs' state files in the run directory.
+    #[arg(long, value_name = "NAME", conflicts_with = "diff")]
+    pub container: Option<String>,
+    /// Compare two processes: the namespaces they share and do not, whether their root
+    /// and cgroups are the same, and every other field that differs.
+    #[arg(long, num_args = 2, value_names = ["PID1", "PID2"], value_parser = clap::value_parser!(i32).range(1..))]
+    pub diff: Option<Vec<i32>>,
+    /// Print JSON instead (the fields: book/src/reference/inspect.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `fromscratch book`.
@@ -375,6 +411,14 @@ const DOCTOR_EXAMPLES: &str = "
   fromscratch doctor                  # what runs here; exit 3: no tour
   fromscratch doctor --verbose        # each row with its fix and full message
   fromscratch doctor --json | jq .report.exit_code   # for a script
+";
+
+const INSPECT_EXAMPLES: &str = "
+  sudo fromscratch inspect 1          # the host's PID 1: all shared
+  fromscratch inspect 4242            # as a user: your own process in full
+  sudo fromscratch inspect --container c    # container c of a running lab
+  sudo fromscratch inspect --diff 4242 4243 # what two processes share
+  sudo fromscratch inspect 4242 --json | jq .namespaces.pid
 ";
 
 const COMPLETIONS_EXAMPLES: &str = "

@@ -852,3 +852,45 @@ pub fn spawn_cmd(a: &SpawnArgs) -> Result<u8> {
 pub fn doctor(json: bool, verbose: bool, out: &mut dyn Write) -> Result<u8> {
     crate::doctor::main(json, verbose, out)
 }
+
+/// `fromscratch inspect PID | --container NAME | --diff PID1 PID2 [--json]`: see
+/// [`crate::inspect`].
+///
+/// # Errors
+/// An [`crate::inspect::InspectError`] as a [`Failure`] (exit 2: no such process or
+/// container; 3: its status unreadable), or a failed write.
+pub fn inspect(a: &crate::cli::InspectArgs, out: &mut dyn Write) -> Result<u8> {
+    use crate::inspect::{self, render};
+    let fail = |e: inspect::InspectError| Failure::from(&e);
+    if let Some(pids) = &a.diff {
+        let (x, y) = (
+            inspect::inspect(pids[0]).map_err(fail)?,
+            inspect::inspect(pids[1]).map_err(fail)?,
+        );
+        let d = inspect::diff(&x, &y);
+        if a.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
+        } else {
+            render::write_diff(&d, &x, &y, out)?;
+        }
+        return Ok(0);
+    }
+    let pid = match (&a.container, a.pid) {
+        (Some(name), _) => inspect::find_container(&crate::paths::run_dir(), name).map_err(fail)?,
+        (None, Some(pid)) => pid,
+        (None, None) => {
+            return Err(Failure {
+                message: "give a PID, --container NAME or --diff PID1 PID2".into(),
+                code: EXIT_BAD_INPUT,
+            }
+            .into());
+        }
+    };
+    let r = inspect::inspect(pid).map_err(fail)?;
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
+    } else {
+        render::write_report(&r, out)?;
+    }
+    Ok(0)
+}

@@ -9,6 +9,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hoststate;
+pub mod inspect;
 pub mod lab;
 pub mod lesson;
 pub mod observe;

@@ -79,6 +79,7 @@ fn main() -> ExitCode {
         Some(Command::Spawn(a)) => commands::spawn_cmd(a),
         Some(Command::Doctor { json, verbose }) => commands::doctor(*json, *verbose, &mut out),
         Some(Command::Book(a)) => commands::book(a, &mut out),
+        Some(Command::Inspect(a)) => commands::inspect(a, &mut out),
         Some(Command::Completions { shell }) => commands::completions(*shell, &mut out),
     };
     let _ = out.flush();

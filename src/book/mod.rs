@@ -158,10 +158,9 @@ fn summary_lines(entries: &[Entry]) -> Vec<String> {
         .collect()
 }
 
-/// Chapters in `book/src/lessons/` whose lesson is gone.
-fn orphan_chapters(entries: &[Entry]) -> Vec<PathBuf> {
-    let dir = book_dir().join("src").join("lessons");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+/// The `.md` files in `dir` that belong to no lesson of `entries` (by file stem), sorted.
+fn orphans_in(dir: &Path, entries: &[Entry]) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
@@ -176,22 +175,14 @@ fn orphan_chapters(entries: &[Entry]) -> Vec<PathBuf> {
     v
 }
 
+/// Chapters in `book/src/lessons/` whose lesson is gone.
+fn orphan_chapters(entries: &[Entry]) -> Vec<PathBuf> {
+    orphans_in(&book_dir().join("src").join("lessons"), entries)
+}
+
 /// Notes files whose lesson does not exist.
 fn orphan_notes(entries: &[Entry]) -> Vec<PathBuf> {
-    let dir = book_dir().join("notes");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .filter(|p| {
-            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-            !entries.iter().any(|e| e.def.id == stem)
-        })
-        .collect();
-    v.sort();
-    v
+    orphans_in(&book_dir().join("notes"), entries)
 }
 
 fn check(entries: &[Entry], out: &mut dyn Write) -> Result<u8> {
@@ -573,7 +564,10 @@ impl BookScratch {
     fn create(run: &Path) -> std::io::Result<Self> {
         let me = nix::unistd::getpid();
         let start = crate::lab::state::start_time(me).unwrap_or(0);
-        let dir = run.join(format!("{}{me}-{start}", crate::lab::state::BOOK_SCRATCH_PREFIX));
+        let dir = run.join(format!(
+            "{}{me}-{start}",
+            crate::lab::state::BOOK_SCRATCH_PREFIX
+        ));
         if dir.exists() {
             crate::lab::state::remove_tree(&dir, run)?;
         }

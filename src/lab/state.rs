@@ -625,12 +625,15 @@ mod tests {
     fn cleanup_removes_the_scratch_of_a_killed_book_and_keeps_a_live_one() {
         let run = tempfile::tempdir().unwrap();
         let me = Pid::this();
-        let live = run
-            .path()
-            .join(format!("{BOOK_SCRATCH_PREFIX}{me}-{}", start_time(me).unwrap()));
+        let live = run.path().join(format!(
+            "{BOOK_SCRATCH_PREFIX}{me}-{}",
+            start_time(me).unwrap()
+        ));
         // A PID with another start time: this PID's process is not the one that made it.
         let reused = run.path().join(format!("{BOOK_SCRATCH_PREFIX}{me}-1"));
-        let gone = run.path().join(format!("{BOOK_SCRATCH_PREFIX}2147483646-5"));
+        let gone = run
+            .path()
+            .join(format!("{BOOK_SCRATCH_PREFIX}2147483646-5"));
         let stranger = run.path().join("book-notes");
         for d in [&live, &reused, &gone, &stranger] {
             std::fs::create_dir_all(d.join("state")).unwrap();

@@ -166,7 +166,21 @@ fn read_in_namespace(
     pid: i32,
     name: &str,
     flag: CloneFlags,
-    probe: fn(&mut [u8; PROBE_MAX]) -> Option<usize>,
+    probe: fn(&mut [u8]) -> Option<usize>,
+) -> Option<Vec<u8>> {
+    read_in_namespace_upto(pid, name, flag, PROBE_MAX, &probe)
+}
+
+/// [`read_in_namespace`] with room for up to `max` bytes, and a probe that may borrow
+/// what the caller prepared (a request built before the fork): the buffer is allocated
+/// here, before the fork, so the child still makes only raw system calls. As there,
+/// `None` when the process is gone, its namespace cannot be joined, or the probe fails.
+pub(crate) fn read_in_namespace_upto(
+    pid: i32,
+    name: &str,
+    flag: CloneFlags,
+    max: usize,
+    probe: &dyn Fn(&mut [u8]) -> Option<usize>,
 ) -> Option<Vec<u8>> {
     use nix::fcntl::{OFlag, open};
     use nix::sys::stat::Mode;
@@ -183,6 +197,8 @@ fn read_in_namespace(
     // uid holds every capability there, user_namespaces(7)). Root needs no such step.
     let user = crate::runtime::userns::foreign_user_namespace(pid);
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ok()?;
+    let mut child_buf = vec![0u8; max];
+    let mut buf = vec![0u8; max + 1];
     // SAFETY: the child runs only async-signal-safe system calls, then _exit.
     #[allow(unsafe_code)]
     let forked = unsafe { nix::unistd::fork() }.ok()?;
@@ -193,9 +209,8 @@ fn read_in_namespace(
                     nix::sched::setns(u.as_fd(), CloneFlags::CLONE_NEWUSER).is_ok()
                 })
                 && nix::sched::setns(ns.as_fd(), flag).is_ok();
-            let mut buf = [0u8; PROBE_MAX];
-            let code = match ok.then(|| probe(&mut buf)).flatten() {
-                Some(n) => i32::from(nix::unistd::write(&w, &buf[..n]).is_err()),
+            let code = match ok.then(|| probe(&mut child_buf)).flatten() {
+                Some(n) => i32::from(write_all(&w, &child_buf[..n.min(max)]).is_err()),
                 None => 1,
             };
             // SAFETY: _exit skips the atexit handlers and buffers that belong to the parent.
@@ -208,7 +223,7 @@ fn read_in_namespace(
             drop(w);
             drop(ns);
             drop(user);
-            let mut buf = [0u8; PROBE_MAX + 1];
+            drop(child_buf);
             let mut got = 0;
             while got < buf.len() {
                 let mut pfd = [nix::poll::PollFd::new(
@@ -234,9 +249,23 @@ fn read_in_namespace(
                 }
             };
             let exited_ok = matches!(status, Ok(nix::sys::wait::WaitStatus::Exited(_, 0)));
-            (exited_ok && got <= PROBE_MAX).then(|| buf[..got].to_vec())
+            buf.truncate(got);
+            (exited_ok && got <= max).then_some(buf)
         }
     }
+}
+
+/// write(2) all of `bytes` to `fd` (a pipe takes at most its capacity at a time).
+fn write_all(fd: &impl std::os::fd::AsFd, mut bytes: &[u8]) -> nix::Result<()> {
+    while !bytes.is_empty() {
+        match nix::unistd::write(fd, bytes) {
+            Ok(0) => return Err(nix::errno::Errno::EIO),
+            Ok(n) => bytes = &bytes[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// The namespaces of the calling process (the lab), by name.

@@ -134,6 +134,13 @@ const COMMANDS: &[Command] = &[
         handler: cmd_shell,
     },
     Command {
+        name: "inspect",
+        aliases: &[],
+        usage: "inspect NAME|PID",
+        help: "a container of this lesson (or any PID): its namespaces, root, cgroups, ids, capabilities, hostname, interfaces",
+        handler: cmd_inspect,
+    },
+    Command {
         name: "status",
         aliases: &[],
         usage: "status",
@@ -857,6 +864,38 @@ fn cmd_trace(repl: &mut Repl, _: &str, out: &mut dyn Write) -> anyhow::Result<Fl
         }
         Some(_) => writeln!(out, "the last step made no container syscalls")?,
         None => writeln!(out, "no step has run yet: press Enter to run one")?,
+    }
+    Ok(Flow::Continue)
+}
+
+fn cmd_inspect(repl: &mut Repl, arg: &str, out: &mut dyn Write) -> anyhow::Result<Flow> {
+    let arg = arg.trim();
+    let container = repl
+        .runner
+        .as_ref()
+        .and_then(|r| r.lab.container(arg))
+        .map(|c| c.pid1.as_raw());
+    let Some(pid) = container.or_else(|| arg.parse().ok().filter(|p: &i32| *p > 0)) else {
+        let names = repl
+            .runner
+            .as_ref()
+            .map(|r| r.lab.container_names())
+            .unwrap_or_default();
+        let which = if names.is_empty() {
+            "this lesson has no container running now".to_string()
+        } else {
+            format!("this lesson's containers: {}", names.join(", "))
+        };
+        writeln!(
+            out,
+            "{}",
+            term::bad(&format!("usage: inspect NAME|PID ({which})"))
+        )?;
+        return Ok(Flow::Continue);
+    };
+    match crate::inspect::inspect(pid) {
+        Ok(r) => crate::inspect::render::write_report(&r, out)?,
+        Err(e) => writeln!(out, "{}", term::bad(&e.to_string()))?,
     }
     Ok(Flow::Continue)
 }
