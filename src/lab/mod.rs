@@ -417,11 +417,9 @@ impl Lab {
             });
         };
         let pid = Pid::from_raw(pid);
-        self.state.add(ProcessRecord::new(
-            &format!("{name} (runc init)"),
-            pid,
-            "container",
-        ))?;
+        // Under its own name: `fromscratch inspect --container NAME` finds it so.
+        self.state
+            .add(ProcessRecord::new(name, pid, "container"))?;
         self.named_cgroups.insert(
             name.to_string(),
             crate::runtime::cgroup::Cgroup {

@@ -212,6 +212,10 @@ impl Runner {
         match t {
             "rootfs" => self.lab.rootfs.as_ref().map(|p| p.display().to_string()),
             "lab" => Some(self.lab.scratch.display().to_string()),
+            // This program's own file, for probes that run `fromscratch inspect`.
+            "fromscratch" => std::env::current_exe()
+                .ok()
+                .map(|p| p.display().to_string()),
             _ => {
                 if let Some(n) = t.strip_prefix("cgroup.") {
                     let (n, ctrl) = match n.rsplit_once('.') {

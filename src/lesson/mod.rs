@@ -897,11 +897,11 @@ impl Known<'_> {
 }
 
 static TEMPLATE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-    Regex::new(r"\{(rootfs|lab|decoy\.[A-Za-z0-9_-]+|container\.[A-Za-z0-9_-]+|fault\.[A-Za-z0-9_-]+|cgroup\.[A-Za-z0-9_-]+(?:\.memory|\.pids)?|unprivileged\.(?:uid|gid|setpriv))\}")
+    Regex::new(r"\{(rootfs|lab|fromscratch|decoy\.[A-Za-z0-9_-]+|container\.[A-Za-z0-9_-]+|fault\.[A-Za-z0-9_-]+|cgroup\.[A-Za-z0-9_-]+(?:\.memory|\.pids)?|unprivileged\.(?:uid|gid|setpriv))\}")
         .expect("static regex")
 });
 
-/// The templates (`rootfs`, `lab`, `decoy.NAME`, `container.NAME`, `fault.NAME`, `cgroup.NAME`,
+/// The templates (`rootfs`, `lab`, `fromscratch`, `decoy.NAME`, `container.NAME`, `fault.NAME`, `cgroup.NAME`,
 /// `cgroup.NAME.memory`, `cgroup.NAME.pids`, `unprivileged.uid`, `unprivileged.gid`,
 /// `unprivileged.setpriv`) used in `s`.
 #[must_use]
