@@ -131,7 +131,13 @@ pub fn list(out: &mut dyn Write) -> Result<u8> {
                     write!(out, "  {id} {col}{pad}  {title}")?;
                 }
             }
-            Err(e) => writeln!(out, "  {:<w$} {}", f.display(), term::bad(&e.to_string()), w = lesson::MAX_ID_CHARS)?,
+            Err(e) => writeln!(
+                out,
+                "  {:<w$} {}",
+                f.display(),
+                term::bad(&e.to_string()),
+                w = lesson::MAX_ID_CHARS
+            )?,
         }
     }
     Ok(0)

@@ -387,6 +387,7 @@ lessons! {
     lesson_14_pid1: 14 "14-pid1",
     lesson_15_caps_seccomp: 15 "15-caps-seccomp",
     lesson_16_pod: 16 "16-pod",
+    lesson_17_debug_a_real_container: 17 "17-debug-a-real-container",
 }
 
 /// A data directory (`FROMSCRATCH_DATA`) holding the real recipes and one lesson file,

@@ -383,9 +383,8 @@ impl Lab {
             id: id.clone(),
             bundle: bundle.clone(),
         })?;
-        oci::write_bundle(&bundle, &c).map_err(|e| {
-            RuntimeError::io(&format!("write the bundle {}", bundle.display()), e)
-        })?;
+        oci::write_bundle(&bundle, &c)
+            .map_err(|e| RuntimeError::io(&format!("write the bundle {}", bundle.display()), e))?;
         let runc = oci::Runc::new(&root);
         let pid_file = bundle.join("pid");
         let run = runc.run(
@@ -418,8 +417,7 @@ impl Lab {
         };
         let pid = Pid::from_raw(pid);
         // Under its own name: `fromscratch inspect --container NAME` finds it so.
-        self.state
-            .add(ProcessRecord::new(name, pid, "container"))?;
+        self.state.add(ProcessRecord::new(name, pid, "container"))?;
         self.named_cgroups.insert(
             name.to_string(),
             crate::runtime::cgroup::Cgroup {
@@ -456,7 +454,10 @@ impl Lab {
         };
         let runc = oci::Runc::new(&rec.root);
         let mut trace = Vec::new();
-        if runc.state(id, &self.scratch).is_some_and(|(_, s)| s == "running") {
+        if runc
+            .state(id, &self.scratch)
+            .is_some_and(|(_, s)| s == "running")
+        {
             trace.push(runc.run(&["kill", id, "KILL"], &self.scratch).trace);
         }
         trace.push(runc.run(&["delete", "--force", id], &self.scratch).trace);

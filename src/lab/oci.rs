@@ -73,8 +73,10 @@ pub fn config_json(c: &OciContainer) -> Value {
                 "options": ["nosuid", "noexec", "nodev", "ro"] }),
     ];
     for t in &c.tmpfs {
-        mounts.push(json!({ "destination": t, "type": "tmpfs", "source": "tmpfs",
-                            "options": ["nosuid", "nodev", "mode=1777", "size=16m"] }));
+        mounts.push(
+            json!({ "destination": t, "type": "tmpfs", "source": "tmpfs",
+                            "options": ["nosuid", "nodev", "mode=1777", "size=16m"] }),
+        );
     }
     let mut resources = json!({ "devices": [ { "allow": false, "access": "rwm" } ] });
     if let Some(m) = c.memory_max {

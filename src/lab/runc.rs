@@ -92,7 +92,9 @@ impl Runner {
             writeln!(
                 out,
                 "  {}",
-                term::dim("(one of its settings was changed on purpose: finding which is the challenge)")
+                term::dim(
+                    "(one of its settings was changed on purpose: finding which is the challenge)"
+                )
             )?;
         }
         let (live, trace) = self.lab.start_runc(name, c, &spec, fault)?;

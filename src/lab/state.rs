@@ -484,7 +484,9 @@ pub fn cleanup_stale(run: &Path) -> Result<CleanupReport, RuntimeError> {
         // time checked against its state) and removes its cgroups and state.
         for r in &state.runc {
             if delete_runc(r, &state.scratch) {
-                report.killed.push(format!("runc container {} (runc delete --force)", r.id));
+                report
+                    .killed
+                    .push(format!("runc container {} (runc delete --force)", r.id));
             }
         }
         // PID 1 of each container first: SIGKILL from outside always reaches it, and the

@@ -336,17 +336,26 @@ pub fn check_runc(name: &str, c: &ContainerDef, tools: &[String], at: &str, out:
         ("no_new_privs", c.no_new_privs),
         ("seccomp_deny", !c.seccomp_deny.is_empty()),
         ("pivot_root", c.pivot_root),
-        ("cgroup.name", c.cgroup.as_ref().is_some_and(|g| g.name.is_some())),
+        (
+            "cgroup.name",
+            c.cgroup.as_ref().is_some_and(|g| g.name.is_some()),
+        ),
     ];
-    let given: Vec<&str> = lab_only.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect();
+    let given: Vec<&str> = lab_only
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(k, _)| *k)
+        .collect();
     if !given.is_empty() {
         out.push(format!(
-            "{at}: container `{name}`: {} belong to the lab's own runtime, not to a runc container's bundle: remove them (runc always mounts /proc and pivots; its cgroup is named after the container)",
+            "{at}: container `{name}`: these keys are the lab's own runtime's, not a runc container's: {}; remove them (runc always mounts /proc and pivots, and its cgroup is named after the container)",
             given.join(", ")
         ));
     }
     if c.command.is_empty() {
-        out.push(format!("{at}: container `{name}`: a runc container needs a command"));
+        out.push(format!(
+            "{at}: container `{name}`: a runc container needs a command"
+        ));
     }
     if !tools.iter().any(|t| t == "runc") {
         out.push(format!(
@@ -355,7 +364,10 @@ pub fn check_runc(name: &str, c: &ContainerDef, tools: &[String], at: &str, out:
     }
     for t in &c.tmpfs {
         let p = Path::new(t);
-        if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) || p == Path::new("/") {
+        if !p.is_absolute()
+            || p.components().any(|c| matches!(c, Component::ParentDir))
+            || p == Path::new("/")
+        {
             out.push(format!(
                 "{at}: container `{name}`: tmpfs `{t}` must be an absolute path inside the container, not `/`, without `..`"
             ));
@@ -363,7 +375,12 @@ pub fn check_runc(name: &str, c: &ContainerDef, tools: &[String], at: &str, out:
     }
     for f in &c.plant {
         let missing = match f.as_str() {
-            "memory" => c.cgroup.as_ref().and_then(|g| g.memory_max.as_ref()).is_none().then_some("cgroup = { memory_max = ... }"),
+            "memory" => c
+                .cgroup
+                .as_ref()
+                .and_then(|g| g.memory_max.as_ref())
+                .is_none()
+                .then_some("cgroup = { memory_max = ... }"),
             "mount" => c.tmpfs.is_empty().then_some("a tmpfs"),
             "hostname" => c.hostname.is_none().then_some("a hostname"),
             _ => {
