@@ -461,20 +461,35 @@ impl Lab {
             trace.push(runc.run(&["kill", id, "KILL"], &self.scratch).trace);
         }
         trace.push(runc.run(&["delete", "--force", id], &self.scratch).trace);
-        // Its init was re-parented to the lab: collect it once it is gone.
+        // Its init was re-parented to the lab: collect it once it is gone (a zombie
+        // still holds its cgroups on v2 until it is reaped).
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(2));
                 }
+                Err(nix::errno::Errno::ECHILD) => {
+                    // Not the lab's child (reaped already, or never re-parented to it).
+                    wait_gone(pid, Duration::from_secs(5));
+                    break;
+                }
                 _ => break,
             }
         }
-        // runc removes the container's cgroups; whatever it left, the lab removes.
+        // runc removes the container's cgroups; whatever it left, the lab removes. A
+        // cgroup whose last process has just died may refuse rmdir (EBUSY) for a moment
+        // while the kernel takes it offline: wait for each to go first.
         if let Some(cg) = self.named_cgroups.get(name) {
             let scratch = self.scratch.clone();
             let sys = crate::runtime::LinuxSyscalls::new(None, "lab");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while cg.dirs.iter().any(|d| d.path.exists()) && Instant::now() < deadline {
+                for d in &cg.dirs {
+                    let _ = std::fs::remove_dir(&d.path);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
             for d in cg.dirs.iter().filter(|d| d.path.exists()) {
                 trace.push(format!(
                     "{:>7}  {} was left by runc: removing it",
