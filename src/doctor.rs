@@ -792,6 +792,10 @@ fn host_rows(f: &Facts, root: bool) -> Vec<Row> {
     } else {
         row("cgroups", Mark::Info, kind_text, None)
     });
+    // Lesson 17 uses runc; crun, the other common OCI runtime, refuses this layout.
+    if let Some(why) = crate::lab::oci::crun_problem(&f.cgroup_kind) {
+        host.push(row("crun", Mark::Info, why, None));
+    }
     if !f.cgroup_parents.is_empty() {
         let n = f.cgroup_parents.len();
         let where_ = if n == 1 {

@@ -437,7 +437,7 @@ pub fn differences(before: &HostSnapshot, after: &HostSnapshot) -> Vec<String> {
 /// Every trace of a fromscratch lab that is gone, one plain line each, without a
 /// baseline: processes carrying the mark of a lab that no longer runs, mounts under the
 /// run directory or the rootfs cache, state files in the run directory and what they
-/// recorded (links, cgroups), stray `fromscratch-PID` cgroups, other files a dead lab
+/// recorded (links, cgroups, runc containers), stray `fromscratch-PID` cgroups, other files a dead lab
 /// left in the run directory, and interrupted rootfs builds. Empty when the host is
 /// clean. A live lab's traces are its own and are not listed.
 #[must_use]
@@ -501,6 +501,17 @@ pub fn leftovers(places: &Places) -> Vec<String> {
         for c in &s.cgroups {
             if c.path.exists() {
                 out.push(format!("cgroup left: {}", c.path.display()));
+            }
+        }
+        // runc keeps a container's state in `ROOT/ID` until `runc delete`.
+        for r in &s.runc {
+            if r.root.join(&r.id).exists() {
+                out.push(format!(
+                    "runc container left: {} (runc --root {} delete --force {})",
+                    r.id,
+                    r.root.display(),
+                    r.id
+                ));
             }
         }
         for p in s.processes.iter().filter(|p| p.is_alive_and_ours()) {

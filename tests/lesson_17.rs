@@ -152,7 +152,16 @@ fn lesson_17_sigkill_of_the_lab_then_cleanup_deletes_the_runc_container() {
     )
     .unwrap();
     child.wait().unwrap();
-    // The container outlives the lab (runc run -d): only cleanup removes it.
+    // The container outlives the lab (runc run -d): `cleanup --check` names it, and
+    // only cleanup removes it.
+    let out = lab.run(&["cleanup", "--check"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        format!("{stdout}{stderr}")
+            .contains(&format!("runc container left: fromscratch-{lab_pid}-web")),
+        "{stdout}{stderr}"
+    );
     let out = lab.run(&["cleanup"]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");

@@ -10,7 +10,7 @@
 //! a name `fromscratch cleanup --check` knows.
 //!
 //! crun cannot stand in for runc here: on a hybrid cgroup host (v1 controllers with a
-//! cgroup2 mount beside them) it refuses to start a container ([`crun_problem`]).
+//! cgroup2 mount beside them) it refuses to start any container ([`crun_problem`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -289,10 +289,8 @@ pub fn choose_fault(choices: &[String]) -> Option<String> {
 pub fn plant(mut c: OciContainer, fault: &str) -> OciContainer {
     match fault {
         "memory" => c.memory_max = c.memory_max.map(|m| m / 8),
-        "mount" => {
-            if !c.tmpfs.is_empty() {
-                c.tmpfs.remove(0);
-            }
+        "mount" if !c.tmpfs.is_empty() => {
+            c.tmpfs.remove(0);
         }
         "hostname" => c.hostname = Some(WRONG_HOSTNAME.to_string()),
         _ => {}
@@ -322,9 +320,9 @@ pub fn cgroup_mounts(mountinfo: &str) -> Vec<(PathBuf, bool)> {
 }
 
 /// Why crun cannot run this lesson's container on this host, when it cannot: on a
-/// hybrid cgroup layout (v1 controllers with a cgroup2 mount beside them) crun takes
-/// the host for cgroup v2 or v1 by what is mounted on /sys/fs/cgroup, and fails to set
-/// up the other half.
+/// hybrid cgroup layout (`layout_kind` as [`crate::runtime::cgroup::Layout::kind`]
+/// says) crun 1.8 refuses every container with "cgroups in hybrid mode not supported,
+/// drop all controllers from cgroupv2" (tests/lesson_17.rs runs it for real).
 #[must_use]
 pub fn crun_problem(layout_kind: &str) -> Option<String> {
     (layout_kind == "hybrid").then(|| {

@@ -168,6 +168,108 @@ pub fn check_process_match(
     }
 }
 
+/// The rules for `runtime`, `tmpfs` and `plant`: `runtime` is absent or `"runc"`; a
+/// runc container takes only what its OCI bundle says (the lesson's rootfs, the
+/// namespace flags, `hostname`, `command`, `cgroup` limits, `tmpfs`, `plant`), and the
+/// lesson lists `runc` in `[requires] tools`; each planted fault has the setting it
+/// changes.
+pub fn check_runc(name: &str, c: &ContainerDef, tools: &[String], at: &str, out: &mut Vec<String>) {
+    let runc = match c.runtime.as_deref() {
+        None => false,
+        Some("runc") => true,
+        Some(other) => {
+            out.push(format!(
+                "{at}: container `{name}`: runtime `{other}` is not one the lab drives: write runtime = \"runc\", or leave it out for the lab's own runtime"
+            ));
+            return;
+        }
+    };
+    if !runc {
+        if !c.tmpfs.is_empty() || !c.plant.is_empty() {
+            out.push(format!(
+                "{at}: container `{name}`: tmpfs and plant are settings of a runc container: add runtime = \"runc\" or remove them"
+            ));
+        }
+        return;
+    }
+    if c.root != "rootfs" {
+        out.push(format!(
+            "{at}: container `{name}`: a runc container's root is the lesson's rootfs: write root = \"rootfs\" (or leave root out)"
+        ));
+    }
+    let lab_only: [(&str, bool); 10] = [
+        ("mount_proc", c.mount_proc),
+        ("init", c.init),
+        ("overlay", c.overlay),
+        ("volumes", !c.volumes.is_empty()),
+        ("share", c.share.is_some()),
+        ("cap_drop", !c.cap_drop.is_empty()),
+        ("no_new_privs", c.no_new_privs),
+        ("seccomp_deny", !c.seccomp_deny.is_empty()),
+        ("pivot_root", c.pivot_root),
+        (
+            "cgroup.name",
+            c.cgroup.as_ref().is_some_and(|g| g.name.is_some()),
+        ),
+    ];
+    let given: Vec<&str> = lab_only
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(k, _)| *k)
+        .collect();
+    if !given.is_empty() {
+        out.push(format!(
+            "{at}: container `{name}`: these keys are the lab's own runtime's, not a runc container's: {}; remove them (runc always mounts /proc and pivots, and its cgroup is named after the container)",
+            given.join(", ")
+        ));
+    }
+    if c.command.is_empty() {
+        out.push(format!(
+            "{at}: container `{name}`: a runc container needs a command"
+        ));
+    }
+    if !tools.iter().any(|t| t == "runc") {
+        out.push(format!(
+            "{at}: container `{name}` is made by runc: add \"runc\" to [requires] tools, so a host without it is told before step 1"
+        ));
+    }
+    for t in &c.tmpfs {
+        let p = Path::new(t);
+        if !p.is_absolute()
+            || p.components().any(|c| matches!(c, Component::ParentDir))
+            || p == Path::new("/")
+        {
+            out.push(format!(
+                "{at}: container `{name}`: tmpfs `{t}` must be an absolute path inside the container, not `/`, without `..`"
+            ));
+        }
+    }
+    for f in &c.plant {
+        let missing = match f.as_str() {
+            "memory" => c
+                .cgroup
+                .as_ref()
+                .and_then(|g| g.memory_max.as_ref())
+                .is_none()
+                .then_some("cgroup = { memory_max = ... }"),
+            "mount" => c.tmpfs.is_empty().then_some("a tmpfs"),
+            "hostname" => c.hostname.is_none().then_some("a hostname"),
+            _ => {
+                out.push(format!(
+                    "{at}: container `{name}`: plant `{f}` is not a fault the lab plants: use {}",
+                    crate::lab::oci::FAULTS.join(", ")
+                ));
+                continue;
+            }
+        };
+        if let Some(m) = missing {
+            out.push(format!(
+                "{at}: container `{name}`: plant `{f}` changes a setting it does not have: give it {m}"
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -294,107 +396,5 @@ mod tests {
         );
         assert!(e.contains("`nett` is not a namespace"), "{e}");
         assert!(e.contains("listens_tcp = 0 is no port"), "{e}");
-    }
-}
-
-/// The rules for `runtime`, `tmpfs` and `plant`: `runtime` is absent or `"runc"`; a
-/// runc container takes only what its OCI bundle says (the lesson's rootfs, the
-/// namespace flags, `hostname`, `command`, `cgroup` limits, `tmpfs`, `plant`), and the
-/// lesson lists `runc` in `[requires] tools`; each planted fault has the setting it
-/// changes.
-pub fn check_runc(name: &str, c: &ContainerDef, tools: &[String], at: &str, out: &mut Vec<String>) {
-    let runc = match c.runtime.as_deref() {
-        None => false,
-        Some("runc") => true,
-        Some(other) => {
-            out.push(format!(
-                "{at}: container `{name}`: runtime `{other}` is not one the lab drives: write runtime = \"runc\", or leave it out for the lab's own runtime"
-            ));
-            return;
-        }
-    };
-    if !runc {
-        if !c.tmpfs.is_empty() || !c.plant.is_empty() {
-            out.push(format!(
-                "{at}: container `{name}`: tmpfs and plant are settings of a runc container: add runtime = \"runc\" or remove them"
-            ));
-        }
-        return;
-    }
-    if c.root != "rootfs" {
-        out.push(format!(
-            "{at}: container `{name}`: a runc container's root is the lesson's rootfs: write root = \"rootfs\" (or leave root out)"
-        ));
-    }
-    let lab_only: [(&str, bool); 10] = [
-        ("mount_proc", c.mount_proc),
-        ("init", c.init),
-        ("overlay", c.overlay),
-        ("volumes", !c.volumes.is_empty()),
-        ("share", c.share.is_some()),
-        ("cap_drop", !c.cap_drop.is_empty()),
-        ("no_new_privs", c.no_new_privs),
-        ("seccomp_deny", !c.seccomp_deny.is_empty()),
-        ("pivot_root", c.pivot_root),
-        (
-            "cgroup.name",
-            c.cgroup.as_ref().is_some_and(|g| g.name.is_some()),
-        ),
-    ];
-    let given: Vec<&str> = lab_only
-        .iter()
-        .filter(|(_, on)| *on)
-        .map(|(k, _)| *k)
-        .collect();
-    if !given.is_empty() {
-        out.push(format!(
-            "{at}: container `{name}`: these keys are the lab's own runtime's, not a runc container's: {}; remove them (runc always mounts /proc and pivots, and its cgroup is named after the container)",
-            given.join(", ")
-        ));
-    }
-    if c.command.is_empty() {
-        out.push(format!(
-            "{at}: container `{name}`: a runc container needs a command"
-        ));
-    }
-    if !tools.iter().any(|t| t == "runc") {
-        out.push(format!(
-            "{at}: container `{name}` is made by runc: add \"runc\" to [requires] tools, so a host without it is told before step 1"
-        ));
-    }
-    for t in &c.tmpfs {
-        let p = Path::new(t);
-        if !p.is_absolute()
-            || p.components().any(|c| matches!(c, Component::ParentDir))
-            || p == Path::new("/")
-        {
-            out.push(format!(
-                "{at}: container `{name}`: tmpfs `{t}` must be an absolute path inside the container, not `/`, without `..`"
-            ));
-        }
-    }
-    for f in &c.plant {
-        let missing = match f.as_str() {
-            "memory" => c
-                .cgroup
-                .as_ref()
-                .and_then(|g| g.memory_max.as_ref())
-                .is_none()
-                .then_some("cgroup = { memory_max = ... }"),
-            "mount" => c.tmpfs.is_empty().then_some("a tmpfs"),
-            "hostname" => c.hostname.is_none().then_some("a hostname"),
-            _ => {
-                out.push(format!(
-                    "{at}: container `{name}`: plant `{f}` is not a fault the lab plants: use {}",
-                    crate::lab::oci::FAULTS.join(", ")
-                ));
-                continue;
-            }
-        };
-        if let Some(m) = missing {
-            out.push(format!(
-                "{at}: container `{name}`: plant `{f}` changes a setting it does not have: give it {m}"
-            ));
-        }
     }
 }
