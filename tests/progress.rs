@@ -89,13 +89,13 @@ fn quit_and_start_again_resumes_and_status_and_list_show_the_file() {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
         stdout.contains(
-            "  02-chroot              [####------] 2/5 steps · challenge to do   chroot: the same kernel, a different /\n"
+            "  02-chroot                 [####------] 2/5 steps · challenge to do   chroot: the same kernel, a different /\n"
         ),
         "{stdout}"
     );
     assert!(
         stdout.contains(
-            "  01-rootfs              [----------] 0/11 steps · challenge to do  A rootfs is just a directory\n"
+            "  01-rootfs                 [----------] 0/11 steps · challenge to do  A rootfs is just a directory\n"
         ),
         "{stdout}"
     );
@@ -139,7 +139,7 @@ fn quit_and_start_again_resumes_and_status_and_list_show_the_file() {
     let (stdout, _) = text(&out);
     assert!(
         stdout.contains(
-            "  02-chroot              [##########] 5/5 steps · challenge to do   chroot:"
+            "  02-chroot                 [##########] 5/5 steps · challenge to do   chroot:"
         ),
         "{stdout}"
     );
@@ -194,11 +194,11 @@ fn reset_progress_asks_and_only_yes_clears() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("  02-chroot              [----------] 0/5 steps "),
+        stdout.contains("  02-chroot                 [----------] 0/5 steps "),
         "{stdout}"
     );
     assert!(
-        stdout.contains("  01-rootfs              [#---------] 1/11 steps "),
+        stdout.contains("  01-rootfs                 [#---------] 1/11 steps "),
         "{stdout}"
     );
     let v = json(&file);
@@ -255,7 +255,7 @@ fn a_corrupt_file_is_one_warning_and_is_never_overwritten() {
     assert_eq!(lines.next(), Some(corrupt_sentence(&lab, reason).as_str()));
     assert_eq!(
         lines.next(),
-        Some("  01-rootfs              A rootfs is just a directory")
+        Some("  01-rootfs                 A rootfs is just a directory")
     );
 
     // The REPL: `reset progress all` refuses rather than overwrite it.
