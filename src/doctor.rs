@@ -792,9 +792,15 @@ fn host_rows(f: &Facts, root: bool) -> Vec<Row> {
     } else {
         row("cgroups", Mark::Info, kind_text, None)
     });
-    // Lesson 17 uses runc; crun, the other common OCI runtime, refuses this layout.
-    if let Some(why) = crate::lab::oci::crun_problem(&f.cgroup_kind) {
-        host.push(row("crun", Mark::Info, why, None));
+    // Lesson 17 uses runc; crun, the other common OCI runtime, refuses this layout. Said
+    // to root only: lesson 17 needs root, and a user's screen has no line to spare.
+    if f.euid == 0 && crate::lab::oci::crun_problem(&f.cgroup_kind).is_some() {
+        host.push(row(
+            "crun",
+            Mark::Info,
+            "refuses a hybrid cgroup host: lesson 17 uses runc",
+            None,
+        ));
     }
     if !f.cgroup_parents.is_empty() {
         let n = f.cgroup_parents.len();
