@@ -171,7 +171,7 @@ fn lesson_17_sigkill_of_the_lab_then_cleanup_deletes_the_runc_container() {
 }
 
 #[test]
-fn lesson_17_a_wrong_answer_is_named_with_where_to_look() {
+fn lesson_17_a_wrong_answer_is_named_without_giving_the_right_one_away() {
     require_root();
     common::host_rootfs();
     let lab = Lab::new();
@@ -187,9 +187,13 @@ fn lesson_17_a_wrong_answer_is_named_with_where_to_look() {
     t.line("exit");
     let report = unwrapped(&t.expect("[17-debug-a-real-container 10/10] > "));
     assert!(
-        report.contains("it printed: the answer says hostname; look at the memory limit"),
+        report.contains(
+            "it printed: the answer says hostname, but shop's hostname is as it should be: look again, from the host"
+        ),
         "{report}"
     );
+    // The planted fault is never named before it is found.
+    assert!(!report.contains("look at the memory"), "{report}");
     t.line("shell");
     t.expect("[fromscratch host] # ");
     t.line("echo memory > $FROMSCRATCH_LAB/answer");

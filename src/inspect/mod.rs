@@ -40,6 +40,12 @@ pub enum InspectError {
         /// The PID asked for.
         pid: i32,
     },
+    /// The process exited while it was being read.
+    #[error("PID {pid} exited while it was being inspected: there is nothing left to inspect")]
+    ExitedWhileRead {
+        /// The PID asked for.
+        pid: i32,
+    },
     /// The process exited and only its zombie is left.
     #[error(
         "PID {pid} has exited (a zombie waiting for its parent to collect it): there is nothing left to inspect"
@@ -315,6 +321,12 @@ pub fn inspect(pid: i32) -> Result<Report, InspectError> {
     if interfaces.is_none() {
         unreadable.push("interfaces".into());
     }
+    // A process that began to exit while it was read (PF_EXITING, then a zombie, then
+    // gone) loses its root, cgroup and namespaces first: what failed to read was not a
+    // permission, and nothing read since is its own.
+    if !unreadable.is_empty() && crate::observe::process::read(pid).is_none() {
+        return Err(InspectError::ExitedWhileRead { pid });
+    }
     Ok(Report {
         pid,
         comm: stat.comm,
@@ -419,9 +431,9 @@ pub fn enter_command(name: &str, pid: i32) -> String {
     let rest = match name {
         "cgroup" => "--cgroup cat /proc/self/cgroup",
         "ipc" => "--ipc ipcs",
-        "mnt" => "--mount findmnt",
+        "mnt" => "--mount --root findmnt",
         "net" => "--net ip addr",
-        "pid" => "--pid --mount ps ax",
+        "pid" => "--pid --mount --root ps ax",
         "time" => "--time cat /proc/uptime",
         "user" => "--user id",
         "uts" => "--uts hostname",

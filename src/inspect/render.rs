@@ -347,13 +347,22 @@ pub fn write_diff(d: &Diff, a: &Report, b: &Report, out: &mut dyn Write) -> io::
             v.join(" ")
         }
     };
-    writeln!(out, "  shared       {}  (the same inode)", list(&d.shared))?;
-    writeln!(out, "  not shared   {}", list(&d.not_shared))?;
+    if a.pid == b.pid {
+        writeln!(out, "  (the same process twice: everything it can read is shared)")?;
+    }
+    if d.shared.is_empty() && d.not_shared.is_empty() {
+        writeln!(out, "  namespaces   unreadable (needs root, or a capability this root lacks)")?;
+    } else {
+        writeln!(out, "  shared       {}  (the same inode)", list(&d.shared))?;
+        writeln!(out, "  not shared   {}", list(&d.not_shared))?;
+    }
     cmd(out, &format!("ls -l /proc/{}/ns /proc/{}/ns", a.pid, b.pid))?;
     writeln!(
         out,
         "  root         {}",
-        if d.same_root {
+        if a.root_id.is_none() || b.root_id.is_none() {
+            "unreadable (needs root, or a capability this root lacks)"
+        } else if d.same_root {
             "the same directory"
         } else {
             "not the same directory"

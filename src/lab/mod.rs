@@ -407,6 +407,11 @@ impl Lab {
             let del = runc.run(&["delete", "--force", &id], &self.scratch);
             trace.push(del.trace);
             let _ = self.state.forget_runc(&id);
+            // Ctrl-C or SIGTERM reaches runc too (the same process group): its failure is
+            // the learner's interrupt, not something this host cannot do.
+            if crate::lab::interrupted() {
+                return Err(RuntimeError::Interrupted.into());
+            }
             return Err(LabError::Setup {
                 message: format!(
                     "runc could not start container `{name}`: {}",

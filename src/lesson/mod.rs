@@ -123,20 +123,30 @@ pub fn load(path: &Path) -> Result<Lesson, LessonError> {
 /// # Errors
 /// As [`load`].
 pub fn parse(text: &str, path: &Path) -> Result<Lesson, LessonError> {
+    let mut lesson = parse_as_written(text, path)?;
+    // A learner without root meets each challenge's rootless variant (rootless mode).
+    if crate::runtime::userns::rootless().is_some() {
+        for step in &mut lesson.def.steps {
+            step.challenge = step.challenge.take().map(format::ChallengeDef::for_user);
+        }
+    }
+    Ok(lesson)
+}
+
+/// Parse and validate lesson text as written, whoever runs this: each challenge keeps
+/// its root form and its `as_user` beside it (the book renders the same chapter for
+/// root and for a user).
+///
+/// # Errors
+/// As [`load`].
+pub fn parse_as_written(text: &str, path: &Path) -> Result<Lesson, LessonError> {
     let def: LessonFile = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
     let lesson = Lesson {
         def,
         path: path.to_path_buf(),
     };
-    let mut lesson = lesson;
     let problems = validate(&lesson, text);
     if problems.is_empty() {
-        // A learner without root meets each challenge's rootless variant (rootless mode).
-        if crate::runtime::userns::rootless().is_some() {
-            for step in &mut lesson.def.steps {
-                step.challenge = step.challenge.take().map(format::ChallengeDef::for_user);
-            }
-        }
         Ok(lesson)
     } else {
         Err(LessonError::Invalid { problems })
