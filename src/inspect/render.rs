@@ -348,10 +348,16 @@ pub fn write_diff(d: &Diff, a: &Report, b: &Report, out: &mut dyn Write) -> io::
         }
     };
     if a.pid == b.pid {
-        writeln!(out, "  (the same process twice: everything it can read is shared)")?;
+        writeln!(
+            out,
+            "  (the same process twice: everything it can read is shared)"
+        )?;
     }
     if d.shared.is_empty() && d.not_shared.is_empty() {
-        writeln!(out, "  namespaces   unreadable (needs root, or a capability this root lacks)")?;
+        writeln!(
+            out,
+            "  namespaces   unreadable (needs root, or a capability this root lacks)"
+        )?;
     } else {
         writeln!(out, "  shared       {}  (the same inode)", list(&d.shared))?;
         writeln!(out, "  not shared   {}", list(&d.not_shared))?;
