@@ -217,13 +217,12 @@ fn notes_with_an_unknown_step_are_named_with_file_and_line() {
     assert_eq!(book(&lab, &data, &["--check"]).status.code(), Some(0));
 }
 
-#[test]
-fn a_stale_capture_as_a_user_is_refused_with_nothing_written() {
-    require_root();
+/// A copy of the data dir whose book the test user owns (so a refusal is the rule, not a
+/// permission error), with that user's scratch directories and a binary it may run.
+fn user_world() -> (u32, tempfile::TempDir, PathBuf, PathBuf) {
     let u = common::test_user();
     let (dir, bin) = common::user_dir("fs-book-user-", &["cache", "run", "state"], u, u);
     let data = copy_data(dir.path());
-    // The user could write the book: the refusal is the rule, not a permission error.
     for e in walkdir::WalkDir::new(data.join("book"))
         .into_iter()
         .flatten()
@@ -235,30 +234,43 @@ fn a_stale_capture_as_a_user_is_refused_with_nothing_written() {
         )
         .unwrap();
     }
-    edit_lesson_02(&data);
-    let lab = Lab::new();
-    let before = lab.snapshot();
-    let written = files(&data);
-    let out = Command::new("setpriv")
+    (u, dir, bin, data)
+}
+
+/// `fromscratch book ARGS` as the test user, on `data`.
+fn book_as_user(u: u32, dir: &Path, bin: &Path, data: &Path, args: &[&str]) -> Output {
+    Command::new("setpriv")
         .args([
             format!("--reuid={u}"),
             format!("--regid={u}"),
             "--clear-groups".into(),
             "--".into(),
         ])
-        .arg(&bin)
+        .arg(bin)
         .arg("book")
+        .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("FROMSCRATCH_DATA", &data)
-        .env("FROMSCRATCH_CACHE", dir.path().join("cache"))
-        .env("FROMSCRATCH_RUN", dir.path().join("run"))
-        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .env("FROMSCRATCH_DATA", data)
+        .env("FROMSCRATCH_CACHE", dir.join("cache"))
+        .env("FROMSCRATCH_RUN", dir.join("run"))
+        .env("XDG_STATE_HOME", dir.join("state"))
         .env("NO_COLOR", "1")
         .current_dir("/")
         .stdin(std::process::Stdio::null())
         .output()
-        .expect("setpriv");
+        .expect("setpriv")
+}
+
+#[test]
+fn a_stale_capture_as_a_user_is_refused_with_nothing_written() {
+    require_root();
+    let (u, dir, bin, data) = user_world();
+    edit_lesson_02(&data);
+    let lab = Lab::new();
+    let before = lab.snapshot();
+    let written = files(&data);
+    let out = book_as_user(u, dir.path(), &bin, &data, &[]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
@@ -272,4 +284,22 @@ fn a_stale_capture_as_a_user_is_refused_with_nothing_written() {
         0
     );
     lab.snapshot().assert_same(&before);
+}
+
+/// A user's `book` (after editing only notes, say) renders each lesson as written, as
+/// root's does: once it swapped in lesson 03's rootless challenge, and root's `--check`
+/// then failed on the chapter the user had written.
+#[test]
+fn a_user_renders_the_same_chapters_as_root() {
+    require_root();
+    let (u, dir, bin, data) = user_world();
+    let written = files(&data);
+    let out = book_as_user(u, dir.path(), &bin, &data, &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("0 chapter(s) written"), "{stdout}");
+    assert_eq!(files(&data), written, "a chapter changed");
+    let lab = Lab::new();
+    let check = book(&lab, &data, &["--check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check).1);
 }
