@@ -847,7 +847,7 @@ fn now_rfc3339() -> String {
 
 /// Seconds since the epoch as RFC 3339 in UTC (the proleptic Gregorian calendar, from
 /// Howard Hinnant's `civil_from_days`).
-fn rfc3339(secs: u64) -> String {
+pub(crate) fn rfc3339(secs: u64) -> String {
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
     let z = days + 719_468;

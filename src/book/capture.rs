@@ -111,16 +111,10 @@ pub fn today() -> String {
 /// The date `days` after 1970-01-01 (proleptic Gregorian; Howard Hinnant's algorithm).
 #[must_use]
 pub fn civil_date(days: u64) -> String {
-    let z = days.cast_signed() + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    // The date part of progress.rs's RFC 3339 time: one civil-from-days, not two.
+    let mut s = crate::progress::rfc3339(days.saturating_mul(86_400));
+    s.truncate(10);
+    s
 }
 
 /// What the capture says instead of a path of this machine.
